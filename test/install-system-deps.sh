@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the suites drive (mosquitto clients and broker); no-op when present.
+set -euo pipefail
+need=()
+command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
+command -v mosquitto >/dev/null && [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
