@@ -1,0 +1,441 @@
+// One client's session as a pure QoS state machine (window, packet ids, queue, redelivery, expiry); no I/O. Imports ./message.ts, ./errors.ts and the SubscriptionOptions type from ./router.ts.
+import type { Message, QoS } from './message.ts';
+import { isExpired } from './message.ts';
+import { gatewayError } from './errors.ts';
+import type { SubscriptionOptions } from './router.ts';
+
+/*
+ * Contract (single-threaded; the owner calls every method from one event-loop turn at a time):
+ *
+ * - Every method that can put packets on the wire returns them as `Outbound[]`, in wire order.
+ *   The caller writes them and must not mutate the returned array: "nothing" is one shared,
+ *   frozen empty array (pushing onto it throws).
+ * - Outbound state per packet id (ids 1..65535, shared by QoS 1 and QoS 2 [MQTT-2.2.1-3]):
+ *     deliver ──► 'publish' (QoS 1) ──PUBACK──► free
+ *     deliver ──► 'publish' (QoS 2) ──PUBREC──► 'pubrel' ──PUBCOMP──► free
+ *   Both states hold a window slot; the window is `limits.maxInflight` [MQTT-3.3.4-9].
+ * - Queue: FIFO of DeliveryRequests (Message references, never payload copies), bounded by
+ *   `maxQueued` messages and `maxQueuedBytes` payload bytes. QoS 1/2 messages leave it in order
+ *   [MQTT-4.6.0-6]; expired ones are dropped instead of sent [MQTT-3.3.2-5].
+ * - Reconnect (`attach`): unacknowledged PUBLISHes go out again with DUP=1 and their original ids
+ *   [MQTT-4.4.0-1] [MQTT-3.3.1-1], in original send order [MQTT-4.6.0-1]; then PUBRELs for those
+ *   awaiting PUBCOMP, in PUBREC order [MQTT-4.6.0-3]; then the queue up to the window.
+ *   If the new window is smaller than what is in flight, only as many PUBLISHes are resent as fit
+ *   (PUBRELs always go out, and count); the rest are resent, still DUP=1 with the same id, as acks
+ *   free slots, before anything from the queue.
+ * - Inbound QoS 2 (client -> server) is a separate id space: the set of ids awaiting PUBREL.
+ */
+
+export type DropPolicy = 'drop-oldest' | 'drop-newest';
+
+export interface SessionLimits {
+  /** How many QoS 1/2 PUBLISHes may be unacknowledged towards the client: min(client's v5 Receive Maximum, server config) [MQTT-3.3.4-9]. Integer >= 1; values above 65535 act as 65535 (the id space). */
+  maxInflight: number;
+  /** Offline/overflow queue bound in messages and in payload bytes; beyond it the drop policy applies and the drop is counted. */
+  maxQueued: number;
+  maxQueuedBytes: number;
+  dropPolicy: DropPolicy;
+  /** Queue QoS 0 messages while the client is offline (default false: drop, counted as 'offline-qos0'). */
+  queueQos0: boolean;
+}
+
+export interface DeliveryRequest {
+  msg: Message;
+  /** Delivery QoS: min(message QoS, subscription QoS), decided by the router. */
+  qos: QoS;
+  retain: boolean;
+  subscriptionIds: readonly number[];
+}
+
+export type Outbound =
+  | { type: 'publish'; packetId: number /* 0 for QoS 0 */; msg: Message; qos: QoS; dup: boolean; retain: boolean; subscriptionIds: readonly number[] }
+  | { type: 'pubrel'; packetId: number };
+
+export type DropReason = 'queue-full' | 'expired' | 'offline-qos0';
+
+/** Plain-data image for persistence. `inflight` lists 'publish' entries in send order, then 'pubrel' entries in PUBREC order. */
+export interface SessionSnapshot {
+  id: string;
+  expiryInterval: number;
+  subscriptions: [string, SubscriptionOptions][];
+  inflight: { packetId: number; state: 'publish' | 'pubrel'; req: DeliveryRequest }[];
+  queue: DeliveryRequest[];
+  inboundQos2: number[];
+  nextPacketId: number;
+}
+
+const MAX_PACKET_ID = 0xffff;
+
+/** The shared "nothing to send"; frozen so a caller that pushes onto it fails loudly. */
+const NONE = Object.freeze([]) as unknown as Outbound[];
+
+/** FIFO with a head index over a power-of-two array: O(1) push/shift, no Array.shift. */
+class Ring<T> {
+  private buf: (T | undefined)[] = new Array<T | undefined>(16);
+  private head = 0;
+  size = 0;
+
+  push(v: T): void {
+    if (this.size === this.buf.length) this.grow();
+    this.buf[(this.head + this.size) & (this.buf.length - 1)] = v;
+    this.size++;
+  }
+
+  peek(): T | undefined {
+    return this.size === 0 ? undefined : this.buf[this.head];
+  }
+
+  shift(): T | undefined {
+    if (this.size === 0) return undefined;
+    const v = this.buf[this.head];
+    this.buf[this.head] = undefined; // let the Message be collected
+    this.head = (this.head + 1) & (this.buf.length - 1);
+    this.size--;
+    return v;
+  }
+
+  toArray(): T[] {
+    const out: T[] = [];
+    for (let i = 0; i < this.size; i++) out.push(this.buf[(this.head + i) & (this.buf.length - 1)] as T);
+    return out;
+  }
+
+  clear(): void {
+    this.buf = new Array<T | undefined>(16);
+    this.head = 0;
+    this.size = 0;
+  }
+
+  private grow(): void {
+    const next = new Array<T | undefined>(this.buf.length * 2);
+    for (let i = 0; i < this.size; i++) next[i] = this.buf[(this.head + i) & (this.buf.length - 1)];
+    this.buf = next;
+    this.head = 0;
+  }
+}
+
+function checkLimits(l: SessionLimits): SessionLimits {
+  if (!Number.isInteger(l.maxInflight) || l.maxInflight < 1) {
+    throw gatewayError('CONFIG_INVALID', `session maxInflight must be an integer >= 1, got ${l.maxInflight}`);
+  }
+  if (!(l.maxQueued >= 0) || !(l.maxQueuedBytes >= 0)) {
+    throw gatewayError('CONFIG_INVALID', 'session maxQueued / maxQueuedBytes must be >= 0');
+  }
+  return l;
+}
+
+function payloadBytes(req: DeliveryRequest): number {
+  return req.msg.payload.length;
+}
+
+function publishOf(req: DeliveryRequest, packetId: number, dup: boolean): Outbound {
+  return { type: 'publish', packetId, msg: req.msg, qos: req.qos, dup, retain: req.retain, subscriptionIds: req.subscriptionIds };
+}
+
+export class Session {
+  readonly id: string;
+  /** Seconds; 0 = ends when the connection closes; 0xFFFFFFFF = never expires. */
+  expiryInterval = 0;
+  /** Full filter -> options the client subscribed with (the router owns the index; this is the session's own record for persistence/restore). */
+  readonly subscriptions = new Map<string, SubscriptionOptions>();
+  /** Optional hook called on every drop (for metrics / logs), after the state is updated. */
+  onDrop?: (reason: DropReason, msg: Message) => void;
+
+  private _limits: SessionLimits;
+  private window: number;
+  private _connected = false;
+  /** Outbound QoS 1/2 PUBLISHes sent, not yet PUBACKed / PUBRECed; Map order = send order. */
+  private readonly awaitingAck = new Map<number, DeliveryRequest>();
+  /** Outbound QoS 2 after PUBREC, awaiting PUBCOMP; Map order = PUBREC order. */
+  private readonly awaitingComp = new Map<number, DeliveryRequest>();
+  /** Ids in awaitingAck not yet resent on this connection (window shrank on attach); they hold no window slot yet. */
+  private readonly pendingResend = new Set<number>();
+  private readonly queue = new Ring<DeliveryRequest>();
+  private _queuedBytes = 0;
+  /** Inbound QoS 2 ids received and PUBRECed, awaiting PUBREL [MQTT-4.3.3-9..11]. */
+  private readonly inboundQos2 = new Set<number>();
+  private nextPacketId = 1;
+  private readonly _drops: Record<DropReason, number> = { 'queue-full': 0, expired: 0, 'offline-qos0': 0 };
+
+  constructor(id: string, limits: SessionLimits) {
+    this.id = id;
+    this._limits = checkLimits(limits);
+    this.window = Math.min(limits.maxInflight, MAX_PACKET_ID);
+  }
+
+  get connected(): boolean {
+    return this._connected;
+  }
+  get limits(): Readonly<SessionLimits> {
+    return this._limits;
+  }
+  /** Outbound QoS 1/2 not yet completed (PUBACK / PUBCOMP), including ones awaiting resend. */
+  get inflightCount(): number {
+    return this.awaitingAck.size + this.awaitingComp.size;
+  }
+  get queuedCount(): number {
+    return this.queue.size;
+  }
+  get queuedBytes(): number {
+    return this._queuedBytes;
+  }
+  get inboundQos2Count(): number {
+    return this.inboundQos2.size;
+  }
+  /** Counted drops by reason (never silent). Live view; not persisted. */
+  get drops(): Readonly<Record<DropReason, number>> {
+    return this._drops;
+  }
+
+  /** Window slots held on the current connection. */
+  private get used(): number {
+    return this.awaitingAck.size + this.awaitingComp.size - this.pendingResend.size;
+  }
+
+  /**
+   * Offer a message. Online and window free -> returns the PUBLISH to send (QoS 0 is always sent
+   * immediately when online, not counted in the window). Otherwise it is queued (returns []),
+   * subject to limits; QoS 0 offline per queueQos0. Order of QoS 1/2 messages is kept [MQTT-4.6.0-6].
+   * An already expired message is dropped ('expired') [MQTT-3.3.2-5].
+   */
+  deliver(req: DeliveryRequest, now: number): Outbound[] {
+    if (isExpired(req.msg, now)) {
+      this.drop('expired', req.msg);
+      return NONE;
+    }
+    if (this._connected) {
+      if (req.qos === 0) return [publishOf(req, 0, false)]; // DUP is 0 for QoS 0 [MQTT-3.3.1-2]
+      if (this.queue.size === 0 && this.pendingResend.size === 0 && this.used < this.window) {
+        return [this.sendNew(req)];
+      }
+    } else if (req.qos === 0 && !this._limits.queueQos0) {
+      this.drop('offline-qos0', req.msg);
+      return NONE;
+    }
+    this.enqueue(req, now);
+    return NONE;
+  }
+
+  /** PUBACK for an outbound QoS 1 (any reason code): frees the id and the slot; returns what now fits. Unknown id (or not a QoS 1 awaiting PUBACK) -> []. */
+  onPuback(packetId: number, now: number): Outbound[] {
+    const req = this.awaitingAck.get(packetId);
+    if (req === undefined || req.qos !== 1) return NONE;
+    this.awaitingAck.delete(packetId);
+    this.pendingResend.delete(packetId);
+    return this.drain(now);
+  }
+
+  /**
+   * PUBREC (reason < 0x80) for an outbound QoS 2: the message becomes 'awaiting PUBCOMP'; returns
+   * [{type:'pubrel'}] [MQTT-4.3.3-4]. A repeated PUBREC for an id already awaiting PUBCOMP gets the
+   * PUBREL again. Unknown id -> [] (the connection answers PUBREL 0x92; see isKnownOutbound).
+   * For a PUBREC with reason >= 0x80 call onPubrecError instead.
+   */
+  onPubrec(packetId: number, _now: number): Outbound[] {
+    const req = this.awaitingAck.get(packetId);
+    if (req === undefined || req.qos !== 2) {
+      return this.awaitingComp.has(packetId) ? [{ type: 'pubrel', packetId }] : NONE;
+    }
+    this.awaitingAck.delete(packetId);
+    this.pendingResend.delete(packetId);
+    this.awaitingComp.set(packetId, req);
+    return [{ type: 'pubrel', packetId }];
+  }
+
+  /** v5 PUBREC with reason >= 0x80: the receiver refused it; the flow ends, id and slot are freed, no PUBREL. Returns what now fits. */
+  onPubrecError(packetId: number, now: number): Outbound[] {
+    const req = this.awaitingAck.get(packetId);
+    if (req === undefined || req.qos !== 2) return NONE;
+    this.awaitingAck.delete(packetId);
+    this.pendingResend.delete(packetId);
+    return this.drain(now);
+  }
+
+  /** PUBCOMP: frees id and window slot, returns queued PUBLISHes that now fit. Unknown id -> []. */
+  onPubcomp(packetId: number, now: number): Outbound[] {
+    if (!this.awaitingComp.delete(packetId)) return NONE;
+    return this.drain(now);
+  }
+
+  /** Whether the id is in use by an outbound QoS 1/2 flow (either state). */
+  isKnownOutbound(packetId: number): boolean {
+    return this.awaitingAck.has(packetId) || this.awaitingComp.has(packetId);
+  }
+
+  /**
+   * Inbound QoS 2 [MQTT-4.3.3-9..11]: true = first time (route it), false = duplicate while
+   * awaiting PUBREL (do not route again, just PUBREC). The caller bounds inboundQos2Count by the
+   * server's Receive Maximum before calling (0x93 otherwise).
+   */
+  receiveQos2(packetId: number): boolean {
+    if (this.inboundQos2.has(packetId)) return false;
+    this.inboundQos2.add(packetId);
+    return true;
+  }
+
+  /** PUBREL from the client: forget the id. Returns whether it was known (v5 PUBCOMP reason 0x92 if not). */
+  release(packetId: number): boolean {
+    return this.inboundQos2.delete(packetId);
+  }
+
+  /**
+   * The client (re)connected: set limits (maxInflight may change), mark online, and return what
+   * must go out now, in order: unacknowledged PUBLISHes again with dup=true and their original ids
+   * (as many as the window allows), PUBRELs for those awaiting PUBCOMP [MQTT-4.4.0-1], then queued
+   * messages up to the window. Expired queued messages are dropped here and counted.
+   */
+  attach(limits: SessionLimits, now: number): Outbound[] {
+    this._limits = checkLimits(limits);
+    this.window = Math.min(limits.maxInflight, MAX_PACKET_ID);
+    this._connected = true;
+    this.pendingResend.clear();
+    const out: Outbound[] = [];
+    // PUBRELs always go out and hold their slots; PUBLISHes get what is left.
+    let budget = this.window - this.awaitingComp.size;
+    for (const [packetId, req] of this.awaitingAck) {
+      if (budget > 0) {
+        out.push(publishOf(req, packetId, true)); // resent even if expired: it was already sent
+        budget--;
+      } else {
+        this.pendingResend.add(packetId);
+      }
+    }
+    for (const packetId of this.awaitingComp.keys()) out.push({ type: 'pubrel', packetId });
+    return this.drain(now, out);
+  }
+
+  /** The connection went away; state is kept (unless the owner discards the session). */
+  detach(): void {
+    this._connected = false;
+    this.pendingResend.clear();
+  }
+
+  /** Drop everything (clean start / session ended): flows, queue, inbound ids, subscriptions. Not counted as drops; drop counters are kept. */
+  clear(): void {
+    this.awaitingAck.clear();
+    this.awaitingComp.clear();
+    this.pendingResend.clear();
+    this.queue.clear();
+    this._queuedBytes = 0;
+    this.inboundQos2.clear();
+    this.subscriptions.clear();
+    this.nextPacketId = 1;
+  }
+
+  /** Plain-data image for persistence; messages stay as Message objects (the persistence layer turns them into log refs). */
+  snapshot(): SessionSnapshot {
+    const inflight: SessionSnapshot['inflight'] = [];
+    for (const [packetId, req] of this.awaitingAck) inflight.push({ packetId, state: 'publish', req });
+    for (const [packetId, req] of this.awaitingComp) inflight.push({ packetId, state: 'pubrel', req });
+    return {
+      id: this.id,
+      expiryInterval: this.expiryInterval,
+      subscriptions: [...this.subscriptions],
+      inflight,
+      queue: this.queue.toArray(),
+      inboundQos2: [...this.inboundQos2],
+      nextPacketId: this.nextPacketId,
+    };
+  }
+
+  /**
+   * Rebuild a detached session. The queue is re-offered under `limits` (drops counted if the limits
+   * shrank). Throws IMPLEMENTATION_SPECIFIC on an image that breaks the id rules.
+   */
+  static restore(s: SessionSnapshot, limits: SessionLimits): Session {
+    const session = new Session(s.id, limits);
+    session.expiryInterval = s.expiryInterval;
+    for (const [filter, opts] of s.subscriptions) session.subscriptions.set(filter, opts);
+    for (const e of s.inflight) {
+      if (!Number.isInteger(e.packetId) || e.packetId < 1 || e.packetId > MAX_PACKET_ID || session.isKnownOutbound(e.packetId)) {
+        throw gatewayError('IMPLEMENTATION_SPECIFIC', `session snapshot ${s.id}: bad or repeated packet id ${e.packetId}`);
+      }
+      if (e.req.qos === 0 || (e.state === 'pubrel' && e.req.qos !== 2)) {
+        throw gatewayError('IMPLEMENTATION_SPECIFIC', `session snapshot ${s.id}: packet id ${e.packetId} has state ${e.state} with QoS ${e.req.qos}`);
+      }
+      (e.state === 'publish' ? session.awaitingAck : session.awaitingComp).set(e.packetId, e.req);
+    }
+    for (const req of s.queue) session.enqueue(req, 0);
+    for (const id of s.inboundQos2) session.inboundQos2.add(id);
+    const next = s.nextPacketId;
+    session.nextPacketId = Number.isInteger(next) && next >= 1 && next <= MAX_PACKET_ID ? next : 1;
+    return session;
+  }
+
+  /** Next free id, 1..65535, wrapping, never 0, skipping ids still in use [MQTT-2.2.1-3]. Only called with a free window slot, so a free id exists. */
+  private allocateId(): number {
+    for (let i = 0; i < MAX_PACKET_ID; i++) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id === MAX_PACKET_ID ? 1 : id + 1;
+      if (!this.awaitingAck.has(id) && !this.awaitingComp.has(id)) return id;
+    }
+    throw gatewayError('IMPLEMENTATION_SPECIFIC', `session ${this.id}: no free packet id`);
+  }
+
+  private sendNew(req: DeliveryRequest): Outbound {
+    const packetId = this.allocateId();
+    this.awaitingAck.set(packetId, req);
+    return publishOf(req, packetId, false);
+  }
+
+  /** Fill the window: pending resends first (in send order), then the queue in order. Appends to `out` (allocated lazily). */
+  private drain(now: number, out?: Outbound[]): Outbound[] {
+    if (!this._connected) return out ?? NONE;
+    if (this.pendingResend.size > 0) {
+      for (const packetId of this.pendingResend) {
+        if (this.used >= this.window) return out ?? NONE;
+        this.pendingResend.delete(packetId);
+        (out ??= []).push(publishOf(this.awaitingAck.get(packetId) as DeliveryRequest, packetId, true));
+      }
+    }
+    for (let head = this.queue.peek(); head !== undefined; head = this.queue.peek()) {
+      if (isExpired(head.msg, now)) {
+        this.dequeue();
+        this.drop('expired', head.msg); // never sent from the queue [MQTT-3.3.2-5]
+      } else if (head.qos === 0) {
+        this.dequeue();
+        (out ??= []).push(publishOf(head, 0, false));
+      } else if (this.used < this.window) {
+        this.dequeue();
+        (out ??= []).push(this.sendNew(head));
+      } else {
+        break;
+      }
+    }
+    return out ?? NONE;
+  }
+
+  private dequeue(): void {
+    const req = this.queue.shift();
+    if (req !== undefined) this._queuedBytes -= payloadBytes(req);
+  }
+
+  /** Add to the queue under the limits and the drop policy. A message bigger than the whole byte bound is dropped without evicting others. */
+  private enqueue(req: DeliveryRequest, now: number): void {
+    const bytes = payloadBytes(req);
+    const l = this._limits;
+    if (l.maxQueued < 1 || bytes > l.maxQueuedBytes) {
+      this.drop('queue-full', req.msg);
+      return;
+    }
+    const full = (): boolean => this.queue.size >= l.maxQueued || this._queuedBytes + bytes > l.maxQueuedBytes;
+    if (full()) {
+      if (l.dropPolicy === 'drop-newest') {
+        this.drop('queue-full', req.msg);
+        return;
+      }
+      while (full()) {
+        const old = this.queue.peek() as DeliveryRequest; // non-empty: bytes <= maxQueuedBytes and maxQueued >= 1
+        this.dequeue();
+        this.drop(isExpired(old.msg, now) ? 'expired' : 'queue-full', old.msg);
+      }
+    }
+    this.queue.push(req);
+    this._queuedBytes += bytes;
+  }
+
+  private drop(reason: DropReason, msg: Message): void {
+    this._drops[reason]++;
+    this.onDrop?.(reason, msg);
+  }
+}
