@@ -205,6 +205,8 @@ export class Session {
     }
     if (this._connected) {
       if (req.qos === 0) return [publishOf(req, 0, false)]; // DUP is 0 for QoS 0 [MQTT-3.3.1-2]
+      // Invariant after every drain: queue or pending resends non-empty => window full. The first two
+      // tests keep order [MQTT-4.6.0-6] even if that ever stops holding.
       if (this.queue.size === 0 && this.pendingResend.size === 0 && this.used < this.window) {
         return [this.sendNew(req)];
       }
