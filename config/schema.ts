@@ -1,0 +1,189 @@
+// Gateway configuration: the typed shape, its defaults and a validator whose errors name the bad key. Imports nothing.
+
+export type FlushMode = 'always' | 'interval' | 'never';
+
+export interface GatewayConfig {
+  dataDir: string;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  mqtt: {
+    host: string;
+    port: number;
+    /** Largest packet accepted from a client, bytes (remaining length + header) [MQTT-3.2.2-15]. */
+    maxPacketSize: number;
+    /** Server Receive Maximum: inbound QoS 1/2 unacknowledged per client [MQTT-3.3.4-7]. */
+    receiveMaximum: number;
+    /** Outbound in-flight window cap per client (also bounded by the client's Receive Maximum). */
+    maxInflight: number;
+    topicAliasMaximum: number;
+    /** Server cap on keepalive seconds (0 = accept what the client asks). */
+    maxKeepalive: number;
+    maxTopicLevels: number;
+    maxClientIdLength: number;
+    /** Largest session expiry interval granted, seconds. */
+    maxSessionExpiry: number;
+    /** Milliseconds a new connection may take to send CONNECT. */
+    connectTimeoutMs: number;
+  };
+  stomp: { host: string; port: number };
+  http: { host: string; port: number };
+  sessions: {
+    maxQueued: number;
+    maxQueuedBytes: number;
+    dropPolicy: 'drop-oldest' | 'drop-newest';
+    queueQos0: boolean;
+  };
+  shared: { strategy: 'round-robin' | 'sticky' };
+  persistence: {
+    enabled: boolean;
+    flush: FlushMode;
+    flushIntervalMs: number;
+    partitions: number;
+    segmentBytes: number;
+    retentionBytes: number;
+    retentionMs: number;
+    persistQos0: boolean;
+  };
+}
+
+export const DEFAULT_CONFIG: GatewayConfig = {
+  dataDir: './data',
+  log: { level: 'info' },
+  mqtt: {
+    host: '0.0.0.0',
+    port: 1883,
+    maxPacketSize: 1024 * 1024,
+    receiveMaximum: 1024,
+    maxInflight: 1024,
+    topicAliasMaximum: 64,
+    maxKeepalive: 0,
+    maxTopicLevels: 32,
+    maxClientIdLength: 256,
+    maxSessionExpiry: 7 * 24 * 3600,
+    connectTimeoutMs: 10_000,
+  },
+  stomp: { host: '0.0.0.0', port: 61613 },
+  http: { host: '0.0.0.0', port: 8080 },
+  sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false },
+  shared: { strategy: 'round-robin' },
+  persistence: {
+    enabled: true,
+    flush: 'interval',
+    flushIntervalMs: 10,
+    partitions: 8,
+    segmentBytes: 64 * 1024 * 1024,
+    retentionBytes: -1,
+    retentionMs: 7 * 24 * 3600 * 1000,
+    persistQos0: false,
+  },
+};
+
+type Rule =
+  | { t: 'int'; min: number; max: number }
+  | { t: 'string'; nonEmpty?: boolean }
+  | { t: 'bool' }
+  | { t: 'enum'; values: readonly string[] };
+
+const int = (min: number, max: number): Rule => ({ t: 'int', min, max });
+const PORT = int(0, 65535);
+const BIG = Number.MAX_SAFE_INTEGER;
+
+/** Every key the config may hold; anything else is an error naming it. */
+const RULES: Record<string, Rule> = {
+  dataDir: { t: 'string', nonEmpty: true },
+  'log.level': { t: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  'mqtt.host': { t: 'string', nonEmpty: true },
+  'mqtt.port': PORT,
+  'mqtt.maxPacketSize': int(64, 268_435_460),
+  'mqtt.receiveMaximum': int(1, 65535),
+  'mqtt.maxInflight': int(1, 65535),
+  'mqtt.topicAliasMaximum': int(0, 65535),
+  'mqtt.maxKeepalive': int(0, 65535),
+  'mqtt.maxTopicLevels': int(1, 1024),
+  'mqtt.maxClientIdLength': int(23, 65535),
+  'mqtt.maxSessionExpiry': int(0, 0xffffffff),
+  'mqtt.connectTimeoutMs': int(100, 600_000),
+  'stomp.host': { t: 'string', nonEmpty: true },
+  'stomp.port': PORT,
+  'http.host': { t: 'string', nonEmpty: true },
+  'http.port': PORT,
+  'sessions.maxQueued': int(0, BIG),
+  'sessions.maxQueuedBytes': int(0, BIG),
+  'sessions.dropPolicy': { t: 'enum', values: ['drop-oldest', 'drop-newest'] },
+  'sessions.queueQos0': { t: 'bool' },
+  'shared.strategy': { t: 'enum', values: ['round-robin', 'sticky'] },
+  'persistence.enabled': { t: 'bool' },
+  'persistence.flush': { t: 'enum', values: ['always', 'interval', 'never'] },
+  'persistence.flushIntervalMs': int(1, 60_000),
+  'persistence.partitions': int(1, 1024),
+  'persistence.segmentBytes': int(4096, 2 ** 31 - 1),
+  'persistence.retentionBytes': int(-1, BIG),
+  'persistence.retentionMs': int(-1, BIG),
+  'persistence.persistQos0': { t: 'bool' },
+};
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, detail: string) {
+    super(`config: ${key}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkValue(key: string, rule: Rule, v: unknown): void {
+  switch (rule.t) {
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError(key, `must be an integer, got ${JSON.stringify(v)}`);
+      if (v < rule.min || v > rule.max) throw new ConfigError(key, `must be between ${rule.min} and ${rule.max}, got ${v}`);
+      return;
+    case 'string':
+      if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
+      if (rule.nonEmpty && v.length === 0) throw new ConfigError(key, 'must not be empty');
+      return;
+    case 'bool':
+      if (typeof v !== 'boolean') throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
+      return;
+    case 'enum':
+      if (typeof v !== 'string' || !rule.values.includes(v)) {
+        throw new ConfigError(key, `must be one of ${rule.values.join(', ')}, got ${JSON.stringify(v)}`);
+      }
+  }
+}
+
+/** Merges `input` over the defaults, validating every key; throws ConfigError naming the first bad key. */
+export function resolveConfig(input: unknown): GatewayConfig {
+  if (input === undefined || input === null) input = {};
+  if (!isPlainObject(input)) throw new ConfigError('(root)', 'must be an object');
+  const out = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
+  const walk = (src: Record<string, unknown>, dst: Record<string, unknown>, prefix: string): void => {
+    for (const [k, v] of Object.entries(src)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      const rule = RULES[key];
+      if (rule) {
+        checkValue(key, rule, v);
+        dst[k] = v;
+      } else if (isPlainObject(dst[k]) && isPlainObject(v)) {
+        walk(v, dst[k] as Record<string, unknown>, key);
+      } else if (isPlainObject(dst[k])) {
+        throw new ConfigError(key, 'must be an object');
+      } else {
+        throw new ConfigError(key, 'unknown key');
+      }
+    }
+  };
+  walk(input, out, '');
+  return out as unknown as GatewayConfig;
+}
+
+/** Applies a dotted-key override (from a CLI flag) onto a raw config object before validation. */
+export function setDotted(raw: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = raw;
+  for (const p of parts.slice(0, -1)) {
+    if (!isPlainObject(node[p])) node[p] = {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}

@@ -1,0 +1,651 @@
+// One MQTT 3.1 / 3.1.1 / 5 connection: the protocol state machine between a byte stream and the broker. Imports core APIs, mqtt-packet and sibling codec files.
+import type { Duplex } from 'node:stream';
+import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
+import type { Logger } from 'pino';
+import type { Broker, SessionEntry, SessionLink, Will } from '../../src/core/broker.ts';
+import type { ClientIdentity } from '../../src/core/auth.ts';
+import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
+import type { Message, QoS } from '../../src/core/message.ts';
+import type { Outbound } from '../../src/core/session.ts';
+import type { SubscriptionOptions } from '../../src/core/router.ts';
+import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
+import { MqttFramer } from './framer.ts';
+import { decodePublish, encodeAck, encodePublish } from './fast-publish.ts';
+import type { MqttOptions } from './options.ts';
+import { toMessageProperties, toPublishProperties } from './properties.ts';
+
+const NEVER = 0xffffffff;
+const EMPTY: readonly number[] = [];
+type State = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
+
+/** Counters the listener aggregates for metrics. */
+export interface ConnectionCounters {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  slowConsumerDrops: number;
+}
+
+/** One in-order slot for an inbound QoS 1/2 acknowledgement [MQTT-4.6.0-2], [MQTT-4.6.0-3]. */
+interface PendingAck {
+  packet: Buffer | undefined;
+  /** Set when persistence failed on v3 (no way to say so): close instead of acknowledging. */
+  fail: boolean;
+}
+
+export class MqttConnection implements SessionLink {
+  identity: ClientIdentity = { clientId: '', protocol: 'mqtt' };
+  version: 3 | 4 | 5 = 4;
+  private state: State = 'awaiting-connect';
+  private readonly framer: MqttFramer;
+  private readonly parser = mqttPacket.parser();
+  private entry: SessionEntry | undefined;
+  private keepaliveMs = 0;
+  private lastSeen = Date.now();
+  private readonly openedAt = Date.now();
+  private corked = false;
+  private willOnClose = true;
+  private backlog: Buffer[] | undefined;
+  // v5 negotiated limits
+  private clientMaxPacket = 0; // 0 = unlimited
+  private clientTopicAliasMax = 0;
+  private readonly inboundAliases = new Map<number, string>();
+  private readonly outboundAliases = new Map<string, number>();
+  private readonly ackQueue: PendingAck[] = [];
+  private inboundInflight = 0;
+  private currentPacket: Packet | undefined;
+  private parseError: Error | undefined;
+
+  constructor(
+    private readonly stream: Duplex & { remoteAddress?: string; setNoDelay?: (v: boolean) => unknown },
+    private readonly broker: Broker,
+    private readonly opts: MqttOptions,
+    private readonly log: Logger,
+    private readonly counters: ConnectionCounters,
+    private readonly onClosed: (c: MqttConnection) => void,
+  ) {
+    this.framer = new MqttFramer(opts.maxPacketSize);
+    this.identity.remoteAddress = stream.remoteAddress;
+    this.parser.on('packet', (p: Packet) => (this.currentPacket = p));
+    this.parser.on('error', (e: Error) => (this.parseError = e));
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('error', (err: Error) => this.log.debug({ err: err.message, clientId: this.identity.clientId }, 'mqtt socket error'));
+    stream.on('close', () => this.onStreamClosed());
+  }
+
+  get clientId(): string {
+    return this.identity.clientId;
+  }
+
+  // ---- timers (driven by the listener's sweep) ----
+
+  /** Called about once a second: CONNECT timeout and keepalive x1.5 [MQTT-3.1.2-24]. */
+  tick(now: number): void {
+    if (this.state === 'awaiting-connect' && now - this.openedAt > this.opts.connectTimeoutMs) {
+      this.log.info({ remote: this.identity.remoteAddress }, 'mqtt connection sent no CONNECT in time');
+      this.destroy();
+    } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastSeen > this.keepaliveMs * 1.5) {
+      this.log.info({ clientId: this.clientId }, 'mqtt keepalive timeout');
+      this.fail('KEEPALIVE_TIMEOUT', 'no packet within 1.5x keepalive');
+    }
+  }
+
+  // ---- inbound ----
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastSeen = Date.now();
+    this.counters.bytesIn += chunk.length;
+    try {
+      this.framer.push(chunk, (p) => this.onPacketBytes(p));
+    } catch (err) {
+      if (err instanceof GatewayError) this.fail(err.code, err.message);
+      else this.fail('IMPLEMENTATION_SPECIFIC', String(err));
+    }
+  }
+
+  private onPacketBytes(p: Buffer): boolean {
+    if (this.state === 'closed') return false;
+    if (this.state === 'authenticating') {
+      (this.backlog ??= []).push(Buffer.from(p));
+      return true;
+    }
+    const type = p[0]! >> 4;
+    if (this.state === 'awaiting-connect' && type !== 1) {
+      // The first packet must be CONNECT [MQTT-3.1.0-1].
+      this.log.warn({ remote: this.identity.remoteAddress, type }, 'mqtt first packet was not CONNECT');
+      this.destroy();
+      return false;
+    }
+    if (type === 3 && this.version !== 5) {
+      const pub = decodePublish(p);
+      if (typeof pub === 'string') {
+        this.fail('MALFORMED_PACKET', pub);
+        return false;
+      }
+      this.onPublish(pub.topic, pub.qos, pub.dup, pub.retain, pub.packetId, pub.payload, undefined);
+      return !this.isClosed();
+    }
+    this.parseError = undefined;
+    this.currentPacket = undefined;
+    this.parser.parse(p);
+    const parseError = this.parseError as Error | undefined;
+    if (parseError) {
+      const msg = parseError.message;
+      if (this.state === 'awaiting-connect' && /protocol version/i.test(msg)) {
+        // Unacceptable protocol level: CONNACK 0x01 then close [MQTT-3.1.2-2].
+        this.writeRaw(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }, { protocolVersion: 4 }));
+        this.log.warn({ remote: this.identity.remoteAddress }, 'mqtt unsupported protocol version');
+        this.destroy();
+        return false;
+      }
+      this.fail('MALFORMED_PACKET', msg);
+      return false;
+    }
+    const packet = this.currentPacket as Packet | undefined;
+    if (!packet) {
+      this.fail('MALFORMED_PACKET', 'packet did not parse');
+      return false;
+    }
+    try {
+      this.onPacket(packet);
+    } catch (err) {
+      if (err instanceof GatewayError) this.fail(err.code, err.message);
+      else {
+        this.log.error({ err, clientId: this.clientId }, 'mqtt handler failed');
+        this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
+      }
+    }
+    return !this.isClosed();
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private onPacket(packet: Packet): void {
+    switch (packet.cmd) {
+      case 'connect':
+        if (this.state !== 'awaiting-connect') throw new GatewayError('PROTOCOL_ERROR', 'second CONNECT [MQTT-3.1.0-2]');
+        return this.onConnect(packet);
+      case 'publish':
+        return this.onPublishPacket(packet);
+      case 'puback':
+        return this.send(this.session().onPuback(packet.messageId!, Date.now()));
+      case 'pubrec':
+        // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
+        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubcomp(packet.messageId!, Date.now()));
+        if (!this.session().isKnownOutbound(packet.messageId!)) {
+          return this.writeRaw(this.ackPacket('pubrel', packet.messageId!, ERRORS.PACKET_ID_NOT_FOUND.mqtt));
+        }
+        return this.send(this.session().onPubrec(packet.messageId!, Date.now()));
+      case 'pubcomp':
+        return this.send(this.session().onPubcomp(packet.messageId!, Date.now()));
+      case 'pubrel': {
+        const known = this.session().release(packet.messageId!);
+        if (known) this.inboundInflight--;
+        return this.writeRaw(this.ackPacket('pubcomp', packet.messageId!, known ? 0 : ERRORS.PACKET_ID_NOT_FOUND.mqtt));
+      }
+      case 'subscribe':
+        return this.onSubscribe(packet);
+      case 'unsubscribe':
+        return this.onUnsubscribe(packet);
+      case 'pingreq':
+        return this.writeRaw(PINGRESP);
+      case 'disconnect':
+        return this.onDisconnect(packet.reasonCode ?? 0, packet.properties?.sessionExpiryInterval);
+      case 'auth':
+        throw new GatewayError('PROTOCOL_ERROR', 'AUTH without an authentication method');
+      default:
+        throw new GatewayError('PROTOCOL_ERROR', `unexpected ${packet.cmd} from a client`);
+    }
+  }
+
+  private session() {
+    if (!this.entry) throw new GatewayError('PROTOCOL_ERROR', 'packet before CONNECT');
+    return this.entry.session;
+  }
+
+  // ---- CONNECT ----
+
+  private onConnect(p: IConnectPacket): void {
+    this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5;
+    const v5 = this.version === 5;
+    const props = p.properties ?? {};
+    if (v5 && (props.receiveMaximum === 0 || props.maximumPacketSize === 0)) {
+      throw new GatewayError('PROTOCOL_ERROR', 'receive maximum / maximum packet size of 0 [MQTT-3.1.2-?]');
+    }
+    if (v5 && props.authenticationMethod !== undefined) {
+      return this.refuse(0x8c, 'authentication methods are not supported');
+    }
+    let clientId = p.clientId ?? '';
+    let assigned: string | undefined;
+    if (clientId.length === 0) {
+      // Zero-length client id: v3.1.1 only with clean session [MQTT-3.1.3-7], [MQTT-3.1.3-8]; v3.1 never; v5 assign one [MQTT-3.1.3-6].
+      if (this.version === 3 || (this.version === 4 && !p.clean)) return this.refuse(0x85, 'empty client identifier');
+      clientId = assigned = `auto-${randomBytes(8).toString('hex')}`;
+    }
+    if (clientId.length > this.opts.maxClientIdLength || clientId.includes('\u0000') || clientId.includes('\ufffd')) {
+      return this.refuse(0x85, 'client identifier not valid');
+    }
+    let will: Will | undefined;
+    if (p.will) {
+      const bad = validateTopicName(p.will.topic, this.opts.maxTopicLevels);
+      if (bad) return this.refuse(v5 ? ERRORS.TOPIC_NAME_INVALID.mqtt : 0x02, 'will topic invalid');
+      const now = Date.now();
+      const wp = p.will.properties;
+      const payload = typeof p.will.payload === 'string' ? Buffer.from(p.will.payload) : (p.will.payload ?? Buffer.alloc(0));
+      will = {
+        delay: wp?.willDelayInterval ?? 0,
+        msg: {
+          topic: p.will.topic,
+          payload,
+          qos: (p.will.qos ?? 0) as QoS,
+          retain: !!p.will.retain,
+          properties: toMessageProperties(wp),
+          createdAt: now,
+          expiresAt: wp?.messageExpiryInterval !== undefined ? now + wp.messageExpiryInterval * 1000 : 0,
+          senderId: clientId,
+        },
+      };
+    }
+    this.identity = { clientId, username: p.username, protocol: 'mqtt', remoteAddress: this.stream.remoteAddress };
+    const auth = this.broker.auth.authenticate(this.identity, p.password);
+    const finish = (ok: boolean): void => {
+      if (this.state === 'closed') return;
+      if (!ok) return this.refuse(v5 ? ERRORS.BAD_CREDENTIALS.mqtt : 0x04, 'bad user name or password');
+      this.completeConnect(p, clientId, assigned, will);
+    };
+    if (typeof auth === 'boolean') return finish(auth);
+    this.state = 'authenticating';
+    auth.then(finish, (err: unknown) => {
+      this.log.error({ err, clientId }, 'authentication hook failed');
+      this.refuse(v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x03, 'authentication failed');
+    });
+  }
+
+  private completeConnect(p: IConnectPacket, clientId: string, assigned: string | undefined, will: Will | undefined): void {
+    const v5 = this.version === 5;
+    const props = p.properties ?? {};
+    const o = this.opts;
+    let expiry: number;
+    if (v5) expiry = props.sessionExpiryInterval ?? 0;
+    else expiry = p.clean ? 0 : NEVER;
+    const grantedExpiry = expiry === 0 ? 0 : Math.min(expiry, o.maxSessionExpiry);
+    let keepalive = p.keepalive ?? 0;
+    let serverKeepAlive: number | undefined;
+    if (o.maxKeepalive > 0 && (keepalive === 0 || keepalive > o.maxKeepalive)) {
+      keepalive = o.maxKeepalive;
+      if (v5) serverKeepAlive = keepalive;
+    }
+    this.keepaliveMs = keepalive * 1000;
+    if (v5) {
+      this.clientMaxPacket = props.maximumPacketSize ?? 0;
+      this.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
+    }
+    const maxInflight = Math.min(o.maxInflight, v5 ? (props.receiveMaximum ?? 65535) : 65535);
+    const { entry, sessionPresent, resend } = this.broker.connect({
+      clientId,
+      cleanStart: !!p.clean,
+      expiryInterval: grantedExpiry,
+      limits: { ...o.session, maxInflight },
+      link: this,
+      will,
+    });
+    this.entry = entry;
+    this.state = 'connected';
+    if (v5) {
+      const cp: Record<string, unknown> = {
+        receiveMaximum: o.receiveMaximum,
+        maximumPacketSize: o.maxPacketSize,
+        topicAliasMaximum: o.topicAliasMaximum,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: true,
+        sharedSubscriptionAvailable: true,
+      };
+      if (grantedExpiry !== expiry) cp.sessionExpiryInterval = grantedExpiry;
+      if (assigned) cp.assignedClientIdentifier = assigned;
+      if (serverKeepAlive !== undefined) cp.serverKeepAlive = serverKeepAlive;
+      this.writePacket({ cmd: 'connack', reasonCode: 0, sessionPresent, properties: cp });
+    } else {
+      this.writePacket({ cmd: 'connack', returnCode: 0, sessionPresent: this.version === 4 && sessionPresent });
+    }
+    this.log.debug({ clientId, version: this.version, sessionPresent }, 'mqtt client connected');
+    if (resend.length) this.send(resend);
+    const backlog = this.backlog;
+    this.backlog = undefined;
+    if (backlog) for (const b of backlog) if (!this.onPacketBytes(b)) break;
+  }
+
+  /** Refuses a CONNECT with a CONNACK return/reason code, then closes [MQTT-3.2.2-7]. */
+  private refuse(code: number, why: string): void {
+    this.log.warn({ remote: this.identity.remoteAddress, code, why }, 'mqtt connect refused');
+    if (this.version === 5) this.writePacket({ cmd: 'connack', reasonCode: code, sessionPresent: false });
+    else this.writePacket({ cmd: 'connack', returnCode: code, sessionPresent: false });
+    this.destroy();
+  }
+
+  // ---- PUBLISH in ----
+
+  private onPublishPacket(p: IPublishPacket): void {
+    if (p.qos > 0 && !p.messageId) throw new GatewayError('MALFORMED_PACKET', 'missing packet identifier');
+    if (p.dup && p.qos === 0) throw new GatewayError('MALFORMED_PACKET', 'DUP on QoS 0 [MQTT-3.3.1-2]');
+    const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+    this.onPublish(p.topic, p.qos, p.dup, p.retain, p.messageId ?? 0, payload, p.properties);
+  }
+
+  private onPublish(
+    topicIn: string,
+    qos: QoS,
+    _dup: boolean,
+    retain: boolean,
+    packetId: number,
+    payload: Buffer,
+    props: IPublishPacket['properties'],
+  ): void {
+    if (this.state !== 'connected') throw new GatewayError('PROTOCOL_ERROR', 'PUBLISH before CONNACK');
+    let topic = topicIn;
+    if (props?.topicAlias !== undefined) {
+      const alias = props.topicAlias;
+      // Alias 0 or above our maximum is a protocol error: DISCONNECT 0x94 [MQTT-3.3.2-8], [MQTT-3.3.2-9].
+      if (alias === 0 || alias > this.opts.topicAliasMaximum) throw new GatewayError('TOPIC_ALIAS_INVALID', `alias ${alias}`);
+      if (topic.length === 0) {
+        const known = this.inboundAliases.get(alias);
+        if (known === undefined) throw new GatewayError('PROTOCOL_ERROR', `unknown topic alias ${alias}`);
+        topic = known;
+      } else {
+        this.inboundAliases.set(alias, topic);
+      }
+    }
+    const bad = validateTopicName(topic, this.opts.maxTopicLevels);
+    if (bad) throw new GatewayError(bad, JSON.stringify(topic.slice(0, 200)));
+    this.counters.messagesIn++;
+    const v5 = this.version === 5;
+    if (qos > 0 && ++this.inboundInflight > this.opts.receiveMaximum && v5) {
+      // More unacknowledged QoS 1/2 than our Receive Maximum [MQTT-3.3.4-8].
+      throw new GatewayError('RECEIVE_MAXIMUM_EXCEEDED');
+    }
+    const session = this.entry!.session;
+    if (qos === 2 && !session.receiveQos2(packetId)) {
+      // Duplicate of a QoS 2 message not yet released: acknowledge again, do not route again [MQTT-4.3.3-10].
+      this.inboundInflight--;
+      return this.queueAck(this.ackPacket('pubrec', packetId, 0));
+    }
+    const ackType = qos === 1 ? 'puback' : 'pubrec';
+    if (v5 && props?.payloadFormatIndicator && !isUtf8(payload)) {
+      return this.rejectPublish(qos, ackType, packetId, ERRORS.PAYLOAD_FORMAT_INVALID.mqtt);
+    }
+    if (!this.broker.auth.authorizePublish(this.identity, topic)) {
+      this.log.info({ clientId: this.clientId, topic }, 'mqtt publish not authorized');
+      return this.rejectPublish(qos, ackType, packetId, ERRORS.NOT_AUTHORIZED.mqtt);
+    }
+    const now = Date.now();
+    const msg: Message = {
+      topic,
+      // Copied out of the read buffer so a stored or queued message does not pin the whole chunk.
+      payload: Buffer.from(payload),
+      qos,
+      retain,
+      properties: v5 ? toMessageProperties(props) : {},
+      createdAt: now,
+      expiresAt: props?.messageExpiryInterval !== undefined ? now + props.messageExpiryInterval * 1000 : 0,
+      senderId: this.clientId,
+    };
+    let done: Promise<void> | undefined;
+    try {
+      done = this.broker.publish(msg);
+    } catch (err) {
+      this.log.error({ err, clientId: this.clientId }, 'publish failed');
+      return this.rejectPublish(qos, ackType, packetId, ERRORS.IMPLEMENTATION_SPECIFIC.mqtt);
+    }
+    if (qos === 0) {
+      done?.catch((err: unknown) => this.log.warn({ err, topic }, 'QoS 0 publish not stored'));
+      return;
+    }
+    if (!done) return this.queueAck(this.ackPacket(ackType, packetId, 0));
+    const slot: PendingAck = { packet: undefined, fail: false };
+    this.ackQueue.push(slot);
+    done.then(
+      () => {
+        slot.packet = this.ackPacket(ackType, packetId, 0);
+        this.flushAcks();
+      },
+      (err: unknown) => {
+        // Never acknowledge what is not durable: v5 gets an error reason code, v3 a closed connection.
+        this.log.error({ err: String(err), clientId: this.clientId, topic }, 'publish not durable; not acknowledged');
+        if (qos === 2) this.entry?.session.release(packetId);
+        if (v5) slot.packet = this.ackPacket(ackType, packetId, ERRORS.PERSIST_FAILED.mqtt);
+        else slot.fail = true;
+        this.flushAcks();
+      },
+    );
+  }
+
+  private rejectPublish(qos: QoS, ackType: 'puback' | 'pubrec', packetId: number, reason: number): void {
+    if (qos === 0) return;
+    if (qos === 2) this.entry!.session.release(packetId);
+    // v3 has no failure acks: acknowledge and drop, as a v3 client cannot be told otherwise.
+    this.queueAck(this.ackPacket(ackType, packetId, this.version === 5 ? reason : 0));
+  }
+
+  private queueAck(packet: Buffer): void {
+    if (this.ackQueue.length === 0) {
+      this.afterAck(packet);
+      this.writeRaw(packet);
+    } else {
+      this.ackQueue.push({ packet, fail: false });
+    }
+  }
+
+  /** Acks go out in the order their PUBLISHes arrived [MQTT-4.6.0-2], [MQTT-4.6.0-3]. */
+  private flushAcks(): void {
+    while (this.ackQueue.length !== 0) {
+      const head = this.ackQueue[0]!;
+      if (head.fail) {
+        this.ackQueue.length = 0;
+        this.destroy();
+        return;
+      }
+      if (!head.packet) return;
+      this.ackQueue.shift();
+      if (this.state === 'closed') continue;
+      this.afterAck(head.packet);
+      this.writeRaw(head.packet);
+    }
+  }
+
+  private afterAck(packet: Buffer): void {
+    // A PUBACK ends an inbound QoS 1 flow; QoS 2 ends at PUBREL.
+    if ((packet[0]! & 0xf0) === 0x40) this.inboundInflight--;
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ----
+
+  private onSubscribe(p: ISubscribePacket): void {
+    const v5 = this.version === 5;
+    const entry = this.entry!;
+    const subId = p.properties?.subscriptionIdentifier;
+    if (subId === 0) throw new GatewayError('PROTOCOL_ERROR', 'subscription identifier 0 [MQTT-3.8.2-?]');
+    const granted: number[] = [];
+    const retained: { msgs: Message[]; options: SubscriptionOptions }[] = [];
+    for (const s of p.subscriptions) {
+      const bad = validateTopicFilter(s.topic, this.opts.maxTopicLevels);
+      if (bad) {
+        granted.push(v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80);
+        continue;
+      }
+      const shared = parseShared(s.topic);
+      if (shared && v5 && s.nl) throw new GatewayError('PROTOCOL_ERROR', 'no-local on a shared subscription [MQTT-3.8.3-4]');
+      if (!this.broker.auth.authorizeSubscribe(this.identity, s.topic)) {
+        granted.push(v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80);
+        continue;
+      }
+      const options: SubscriptionOptions = {
+        qos: s.qos,
+        noLocal: v5 ? !!s.nl : false,
+        retainAsPublished: v5 ? !!s.rap : false,
+        retainHandling: (v5 ? (s.rh ?? 0) : 0) as 0 | 1 | 2,
+        subscriptionId: subId,
+      };
+      const msgs = this.broker.subscribe(entry, s.topic, options);
+      if (msgs.length) retained.push({ msgs, options });
+      granted.push(s.qos);
+    }
+    this.writePacket({ cmd: 'suback', messageId: p.messageId, granted });
+    // Retained messages follow the SUBACK, through the session window [MQTT-3.3.1-9].
+    for (const r of retained) this.broker.deliverRetained(entry, r.msgs, r.options);
+  }
+
+  private onUnsubscribe(p: IUnsubscribePacket): void {
+    const granted: number[] = [];
+    for (const f of p.unsubscriptions) {
+      const existed = this.broker.unsubscribe(this.entry!, f);
+      granted.push(existed ? 0x00 : 0x11);
+    }
+    if (this.version === 5) this.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted });
+    else this.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted: [] });
+  }
+
+  private onDisconnect(reason: number, expiry: number | undefined): void {
+    if (expiry !== undefined && this.entry) {
+      // Setting a non-zero expiry at DISCONNECT after CONNECT said 0 is a protocol error [MQTT-3.14.2-2].
+      if (this.entry.session.expiryInterval === 0 && expiry !== 0) {
+        throw new GatewayError('PROTOCOL_ERROR', 'session expiry set at DISCONNECT after 0 at CONNECT');
+      }
+      this.entry.session.expiryInterval = Math.min(expiry, this.opts.maxSessionExpiry);
+    }
+    // Normal disconnect discards the will [MQTT-3.1.2-10]; 0x04 asks for it to be published.
+    this.willOnClose = reason === 0x04;
+    this.destroy();
+  }
+
+  // ---- outbound ----
+
+  /** SessionLink: write PUBLISH / PUBREL items in order. */
+  send(out: readonly Outbound[]): void {
+    if (this.state === 'closed') return;
+    const now = Date.now();
+    for (const o of out) {
+      if (o.type === 'pubrel') {
+        this.writeRaw(encodeAck('pubrel', o.packetId));
+        continue;
+      }
+      if (o.qos === 0 && this.stream.writableLength > this.opts.maxWriteBuffer) {
+        // A slow reader must not grow memory without bound: QoS 0 is dropped, and counted.
+        this.counters.slowConsumerDrops++;
+        continue;
+      }
+      const buf = this.encodeOutbound(o, now);
+      if (buf === undefined) {
+        // Larger than the client's Maximum Packet Size: discard as if sent [MQTT-3.1.2-25].
+        if (o.qos === 1) this.send(this.entry!.session.onPuback(o.packetId, now));
+        else if (o.qos === 2) this.send(this.entry!.session.onPubcomp(o.packetId, now));
+        continue;
+      }
+      this.counters.messagesOut++;
+      this.writeRaw(buf);
+    }
+  }
+
+  private encodeOutbound(o: Extract<Outbound, { type: 'publish' }>, now: number): Buffer | undefined {
+    const msg = o.msg;
+    if (this.version !== 5) return encodePublish(msg.topic, msg.payload, o.qos, o.dup, o.retain, o.packetId);
+    const properties = toPublishProperties(msg, o.subscriptionIds ?? EMPTY, now) ?? {};
+    let topic = msg.topic;
+    if (this.clientTopicAliasMax > 0) {
+      const alias = this.outboundAliases.get(topic);
+      if (alias !== undefined) {
+        properties.topicAlias = alias;
+        topic = '';
+      } else if (this.outboundAliases.size < this.clientTopicAliasMax) {
+        const next = this.outboundAliases.size + 1;
+        this.outboundAliases.set(topic, next);
+        properties.topicAlias = next;
+      }
+    }
+    const packet: IPublishPacket = {
+      cmd: 'publish',
+      topic,
+      payload: msg.payload,
+      qos: o.qos,
+      dup: o.dup,
+      retain: o.retain,
+      properties,
+    };
+    if (o.qos > 0) packet.messageId = o.packetId;
+    const buf = mqttPacket.generate(packet, { protocolVersion: 5 });
+    if (this.clientMaxPacket > 0 && buf.length > this.clientMaxPacket) return undefined;
+    return buf;
+  }
+
+  private ackPacket(type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reason: number): Buffer {
+    if (reason === 0 || this.version !== 5) return encodeAck(type, packetId);
+    return mqttPacket.generate({ cmd: type, messageId: packetId, reasonCode: reason }, { protocolVersion: 5 });
+  }
+
+  private writePacket(p: Packet): void {
+    this.writeRaw(mqttPacket.generate(p, { protocolVersion: this.version }));
+  }
+
+  /** Writes are corked for the rest of the tick so one read's replies leave in one syscall. */
+  private writeRaw(buf: Buffer): void {
+    if (this.state === 'closed' && !this.stream.writable) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
+    this.counters.bytesOut += buf.length;
+    this.stream.write(buf);
+  }
+
+  // ---- closing ----
+
+  /** SessionLink: server-initiated close (takeover, admin, shutdown) with a v5 DISCONNECT reason [MQTT-3.14.2-1]. */
+  close(code: ErrorCode): void {
+    if (this.state === 'closed') return;
+    this.entry = undefined; // the broker already unbound us
+    if (this.version === 5) this.writePacket({ cmd: 'disconnect', reasonCode: ERRORS[code].mqtt });
+    this.destroy();
+  }
+
+  /** Protocol or limit failure: v5 gets DISCONNECT with the reason code first [MQTT-4.13.1-1]; one log line. */
+  fail(code: ErrorCode, detail: string): void {
+    if (this.state === 'closed') return;
+    this.log.warn({ clientId: this.clientId, remote: this.identity.remoteAddress, code, detail }, 'mqtt connection closed on error');
+    if (this.version === 5 && this.state === 'connected') {
+      this.writePacket({ cmd: 'disconnect', reasonCode: ERRORS[code].mqtt });
+    }
+    this.destroy();
+  }
+
+  private destroy(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.stream.end();
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+    this.detach();
+  }
+
+  private onStreamClosed(): void {
+    if (this.state !== 'closed') this.state = 'closed';
+    this.detach();
+  }
+
+  private detached = false;
+  private detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    if (this.entry) this.broker.disconnect(this.entry, this, this.willOnClose);
+    this.entry = undefined;
+    this.onClosed(this);
+  }
+}
+
+const PINGRESP = Buffer.from([0xd0, 0x00]);

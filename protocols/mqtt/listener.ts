@@ -1,0 +1,57 @@
+// MQTT over TCP: accepts sockets, builds one MqttConnection each, sweeps timeouts once a second. Imports node:net, the broker type and the connection.
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Broker } from '../../src/core/broker.ts';
+import { MqttConnection, type ConnectionCounters } from './connection.ts';
+import type { MqttOptions } from './options.ts';
+
+export class MqttListener {
+  readonly connections = new Set<MqttConnection>();
+  readonly counters: ConnectionCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDrops: 0 };
+  private server: net.Server | undefined;
+  private sweep: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly opts: MqttOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Hands any byte stream (TCP, TLS, WebSocket) to a new MQTT connection. */
+  accept(stream: Duplex & { remoteAddress?: string }): MqttConnection {
+    const c = new MqttConnection(stream, this.broker, this.opts, this.log, this.counters, (x) => this.connections.delete(x));
+    this.connections.add(c);
+    if (!this.sweep) {
+      this.sweep = setInterval(() => {
+        const now = Date.now();
+        for (const conn of this.connections) conn.tick(now);
+      }, 1000);
+      this.sweep.unref();
+    }
+    return c;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      socket.setNoDelay(true);
+      this.accept(socket);
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting; open connections are closed by the broker's shutdown. */
+  async close(): Promise<void> {
+    if (this.sweep) clearInterval(this.sweep);
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

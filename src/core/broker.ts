@@ -1,0 +1,284 @@
+// The one publish path and session registry every protocol adapter calls. Imports core modules only (no sockets, no log).
+import type { Logger } from 'pino';
+import { ALLOW_ALL, type AuthHooks, type ClientIdentity } from './auth.ts';
+import type { ErrorCode } from './errors.ts';
+import { isExpired, type Message, type QoS } from './message.ts';
+import type { MessagePersistence } from './persistence.ts';
+import { RetainedStore } from './retained.ts';
+import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
+import { Session, type DropReason, type Outbound, type SessionLimits } from './session.ts';
+import { parseShared } from './topic.ts';
+
+/** The adapter side of a connected session. */
+export interface SessionLink {
+  readonly identity: ClientIdentity;
+  /** Write PUBLISH / PUBREL items to the client, in order. */
+  send(out: readonly Outbound[]): void;
+  /** Server-initiated close (takeover, administrative action, shutdown). */
+  close(code: ErrorCode): void;
+}
+
+export interface Will {
+  msg: Message;
+  /** Seconds to wait after an abnormal close before publishing (v5 Will Delay Interval). */
+  delay: number;
+}
+
+/** A session with its current connection; the router's subscriber object. */
+export interface SessionEntry {
+  readonly id: string;
+  readonly session: Session;
+  link: SessionLink | undefined;
+  will: Will | undefined;
+  willTimer: NodeJS.Timeout | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+}
+
+export interface BrokerOptions {
+  shareStrategy: ShareStrategy;
+  persistence?: MessagePersistence;
+  auth?: AuthHooks;
+  logger: Logger;
+  /** Called on every counted drop (metrics). */
+  onDrop?: (reason: DropReason, msg: Message) => void;
+}
+
+export interface ConnectRequest {
+  clientId: string;
+  cleanStart: boolean;
+  /** Seconds; 0 ends the session with the connection, 0xFFFFFFFF never. */
+  expiryInterval: number;
+  limits: SessionLimits;
+  link: SessionLink;
+  will?: Will;
+}
+
+export interface BrokerStats {
+  published: number;
+  delivered: number;
+  dropped: number;
+}
+
+const NEVER = 0xffffffff;
+
+export class Broker {
+  readonly router: Router<SessionEntry>;
+  readonly retained = new RetainedStore();
+  readonly auth: AuthHooks;
+  readonly stats: BrokerStats = { published: 0, delivered: 0, dropped: 0 };
+  private readonly entries = new Map<string, SessionEntry>();
+  private readonly persistence: MessagePersistence | undefined;
+  private readonly log: Logger;
+  private readonly onDropHook: BrokerOptions['onDrop'];
+  private closed = false;
+
+  constructor(opts: BrokerOptions) {
+    this.router = new Router<SessionEntry>({ shareStrategy: opts.shareStrategy, isAvailable: (e) => e.link !== undefined });
+    this.persistence = opts.persistence;
+    this.auth = opts.auth ?? ALLOW_ALL;
+    this.log = opts.logger;
+    this.onDropHook = opts.onDrop;
+  }
+
+  get sessionCount(): number {
+    return this.entries.size;
+  }
+
+  get connectedCount(): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.link) n++;
+    return n;
+  }
+
+  sessions(): IterableIterator<SessionEntry> {
+    return this.entries.values();
+  }
+
+  getSession(clientId: string): SessionEntry | undefined {
+    return this.entries.get(clientId);
+  }
+
+  /**
+   * Binds a connection to its session: takes over a connected client id [MQTT-3.1.4-3], discards the
+   * old session on clean start [MQTT-3.1.2-4], or resumes it [MQTT-3.1.2-5]. `resend` is what must go
+   * out right after CONNACK (unacknowledged PUBLISHes with DUP, PUBRELs, then the queue).
+   */
+  connect(req: ConnectRequest, now = Date.now()): { entry: SessionEntry; sessionPresent: boolean; resend: Outbound[] } {
+    let entry = this.entries.get(req.clientId);
+    if (entry?.link) {
+      const old = entry.link;
+      entry.link = undefined;
+      entry.session.detach();
+      old.close('SESSION_TAKEN_OVER');
+      // The old connection's will: published now unless a delay is pending and the session resumes [MQTT-3.1.3-9].
+      if (entry.will && (entry.will.delay === 0 || req.cleanStart)) this.publishWill(entry);
+    }
+    if (entry) {
+      if (entry.willTimer) {
+        clearTimeout(entry.willTimer);
+        entry.willTimer = undefined;
+      }
+      // A will still pending at this point belongs to a session being resumed before its delay ran out [MQTT-3.1.3-9].
+      if (entry.will && req.cleanStart) this.publishWill(entry);
+      entry.will = undefined;
+      if (entry.expiryTimer) {
+        clearTimeout(entry.expiryTimer);
+        entry.expiryTimer = undefined;
+      }
+    }
+    let sessionPresent = false;
+    let resend: Outbound[] = [];
+    if (entry && req.cleanStart) {
+      this.discard(entry);
+      entry = undefined;
+    }
+    if (entry) {
+      sessionPresent = true;
+      entry.link = req.link;
+      resend = entry.session.attach(req.limits, now);
+    } else {
+      const session = new Session(req.clientId, req.limits);
+      session.onDrop = (reason, msg) => this.countDrop(reason, msg);
+      entry = { id: req.clientId, session, link: req.link, will: undefined, willTimer: undefined, expiryTimer: undefined };
+      this.entries.set(req.clientId, entry);
+      session.attach(req.limits, now);
+    }
+    entry.session.expiryInterval = req.expiryInterval;
+    entry.will = req.will;
+    return { entry, sessionPresent, resend };
+  }
+
+  /**
+   * The connection behind `link` ended. `publishWill` is false after a normal DISCONNECT (0x00)
+   * [MQTT-3.1.2-10] and true for every abnormal close or DISCONNECT 0x04.
+   */
+  disconnect(entry: SessionEntry, link: SessionLink, publishWill: boolean): void {
+    if (entry.link !== link) return; // already taken over
+    entry.link = undefined;
+    entry.session.detach();
+    const expiry = entry.session.expiryInterval;
+    if (entry.will) {
+      if (!publishWill) entry.will = undefined;
+      else if (entry.will.delay === 0 || expiry === 0) this.publishWill(entry);
+      else {
+        const delayMs = Math.min(entry.will.delay, expiry) * 1000;
+        entry.willTimer = setTimeout(() => {
+          entry.willTimer = undefined;
+          this.publishWill(entry);
+        }, delayMs);
+        entry.willTimer.unref();
+      }
+    }
+    if (expiry === 0) this.endSession(entry);
+    else if (expiry !== NEVER) {
+      entry.expiryTimer = setTimeout(() => this.endSession(entry), expiry * 1000);
+      entry.expiryTimer.unref();
+    }
+  }
+
+  /** Session expired or ended: publish a pending will [MQTT-3.1.3-9], drop subscriptions and state. */
+  private endSession(entry: SessionEntry): void {
+    if (this.entries.get(entry.id) !== entry || entry.link) return;
+    if (entry.willTimer) clearTimeout(entry.willTimer);
+    if (entry.will) this.publishWill(entry);
+    this.discard(entry);
+  }
+
+  private discard(entry: SessionEntry): void {
+    if (entry.expiryTimer) clearTimeout(entry.expiryTimer);
+    if (entry.willTimer) clearTimeout(entry.willTimer);
+    this.router.unsubscribeAll(entry.id);
+    entry.session.clear();
+    this.entries.delete(entry.id);
+  }
+
+  private publishWill(entry: SessionEntry): void {
+    const will = entry.will;
+    entry.will = undefined;
+    entry.willTimer = undefined;
+    if (!will || this.closed) return;
+    const p = this.publish(will.msg);
+    if (p) p.catch((err: unknown) => this.log.warn({ err, clientId: entry.id }, 'will message could not be published'));
+  }
+
+  /**
+   * The one publish path: persist (when the persistence wants it) -> retain -> route -> enqueue.
+   * Returns undefined when it completed synchronously, or a promise that resolves once the message
+   * is durable and routed; acknowledge the publisher only then.
+   */
+  publish(msg: Message): Promise<void> | undefined {
+    this.stats.published++;
+    const p = this.persistence;
+    if (p && p.wants(msg)) {
+      return p.append(msg).then((ref) => {
+        msg.ref = ref;
+        this.route(msg);
+      });
+    }
+    this.route(msg);
+    return undefined;
+  }
+
+  private route(msg: Message): void {
+    if (msg.retain) this.retained.set(msg);
+    const now = Date.now();
+    if (isExpired(msg, now)) return;
+    this.router.match(msg.topic, msg.senderId, (d: Delivery<SessionEntry>) => {
+      const entry = d.subscriber;
+      const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
+      // Live messages carry RETAIN 0 unless the subscription asked for retain-as-published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
+      const out = entry.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
+      if (out.length !== 0) {
+        this.stats.delivered += out.length;
+        entry.link?.send(out);
+      }
+    });
+  }
+
+  /**
+   * Adds or replaces a subscription. Returns the retained messages to deliver after the SUBACK,
+   * per Retain Handling [MQTT-3.3.1-9], [MQTT-3.8.4-?]; none for shared subscriptions.
+   */
+  subscribe(entry: SessionEntry, filter: string, options: SubscriptionOptions, now = Date.now()): Message[] {
+    const { existed } = this.router.subscribe(entry, filter, options);
+    entry.session.subscriptions.set(filter, options);
+    if (parseShared(filter)) return [];
+    if (options.retainHandling === 2 || (options.retainHandling === 1 && existed)) return [];
+    return this.retained.match(filter, now);
+  }
+
+  /** Queues retained messages for one subscription (RETAIN 1 on each [MQTT-3.3.1-9]) and sends what fits the window. */
+  deliverRetained(entry: SessionEntry, msgs: readonly Message[], options: SubscriptionOptions, now = Date.now()): void {
+    const ids = options.subscriptionId ? [options.subscriptionId] : [];
+    const out: Outbound[] = [];
+    for (const msg of msgs) {
+      const qos = (msg.qos < options.qos ? msg.qos : options.qos) as QoS;
+      for (const o of entry.session.deliver({ msg, qos, retain: true, subscriptionIds: ids }, now)) out.push(o);
+    }
+    if (out.length !== 0) entry.link?.send(out);
+  }
+
+  unsubscribe(entry: SessionEntry, filter: string): boolean {
+    entry.session.subscriptions.delete(filter);
+    return this.router.unsubscribe(entry.id, filter);
+  }
+
+  private countDrop(reason: DropReason, msg: Message): void {
+    this.stats.dropped++;
+    this.onDropHook?.(reason, msg);
+  }
+
+  /** Closes every connection with `code` (shutdown) and stops timers; persistence is closed by its owner. */
+  close(code: ErrorCode = 'SERVER_SHUTTING_DOWN'): void {
+    this.closed = true;
+    for (const entry of this.entries.values()) {
+      if (entry.willTimer) clearTimeout(entry.willTimer);
+      if (entry.expiryTimer) clearTimeout(entry.expiryTimer);
+      const link = entry.link;
+      if (link) {
+        entry.link = undefined;
+        link.close(code);
+      }
+    }
+  }
+}
