@@ -177,7 +177,7 @@ export class MqttConnection implements SessionLink {
         return this.send(this.session().onPuback(packet.messageId!, Date.now()));
       case 'pubrec':
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
-        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubcomp(packet.messageId!, Date.now()));
+        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(packet.messageId!, Date.now()));
         if (!this.session().isKnownOutbound(packet.messageId!)) {
           return this.writeRaw(this.ackPacket('pubrel', packet.messageId!, ERRORS.PACKET_ID_NOT_FOUND.mqtt));
         }
