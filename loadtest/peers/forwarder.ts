@@ -1,0 +1,105 @@
+// Trivial MQTT forwarding server: the load generator's ceiling (no matching, no queues). Imports node builtins and ../wire.ts.
+//
+// Answers CONNECT (CONNACK accepted), SUBSCRIBE (SUBACK granting what was asked), PINGREQ; forwards
+// every PUBLISH byte-for-byte to every connection that has subscribed to anything, and PUBACKs QoS 1
+// publishes. PUBACKs from subscribers are ignored. Run directly it prints one JSON line
+// {"msg":"listening","protocol":"mqtt","port":N} on stdout (same as the gateway) and runs until SIGTERM.
+// Usage: node --import tsx loadtest/peers/forwarder.ts [--port N]
+import net from 'node:net';
+import { Buffer } from 'node:buffer';
+import { pathToFileURL } from 'node:url';
+import { CONNECT, DISCONNECT, PINGREQ, PUBLISH, SUBSCRIBE, PacketReader, writePuback } from '../wire.ts';
+
+export interface Forwarder {
+  port: number;
+  close(): Promise<void>;
+}
+
+const CONNACK_OK = Buffer.from([0x20, 2, 0, 0]);
+const PINGRESP = Buffer.from([0xd0, 0]);
+
+export function startForwarder(port = 0, host = '127.0.0.1'): Promise<Forwarder> {
+  const subscribers = new Set<net.Socket>();
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    const reader = new PacketReader();
+    const acks: number[] = [];
+    socket.on('data', (chunk: Buffer) => {
+      let runBuf: Buffer | null = null;
+      let runStart = 0;
+      let runEnd = 0;
+      const flush = (): void => {
+        if (runBuf === null) return;
+        const slice = runBuf.subarray(runStart, runEnd);
+        for (const s of subscribers) s.write(slice);
+        runBuf = null;
+      };
+      try {
+        reader.feed(chunk, (buf, start, end, body) => {
+          const type = buf[start]! >> 4;
+          if (type === PUBLISH) {
+            if (((buf[start]! >> 1) & 3) > 0) {
+              const p = body + 2 + buf.readUInt16BE(body);
+              acks.push(buf.readUInt16BE(p));
+            }
+            if (runBuf === buf && runEnd === start) runEnd = end;
+            else { flush(); runBuf = buf; runStart = start; runEnd = end; }
+            return;
+          }
+          flush();
+          if (type === CONNECT) socket.write(CONNACK_OK);
+          else if (type === SUBSCRIBE) {
+            const granted: number[] = [];
+            for (let p = body + 2; p + 2 < end;) {
+              const len = buf.readUInt16BE(p);
+              granted.push(Math.min(1, buf[p + 2 + len]! & 3));
+              p += 3 + len;
+            }
+            const ack = Buffer.from([0x90, 2 + granted.length, buf[body]!, buf[body + 1]!, ...granted]);
+            socket.write(ack);
+            subscribers.add(socket);
+          } else if (type === PINGREQ) socket.write(PINGRESP);
+          else if (type === DISCONNECT) socket.end();
+        });
+      } catch {
+        socket.destroy();
+        return;
+      }
+      flush();
+      if (acks.length > 0) {
+        const out = Buffer.allocUnsafe(acks.length * 4);
+        let off = 0;
+        for (const id of acks) off = writePuback(out, off, id);
+        acks.length = 0;
+        socket.write(out);
+      }
+    });
+    const drop = (): void => { subscribers.delete(socket); sockets.delete(socket); };
+    socket.on('close', drop);
+    socket.on('error', drop);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const addr = server.address() as net.AddressInfo;
+      resolve({
+        port: addr.port,
+        close: () => new Promise<void>((done) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => done());
+        }),
+      });
+    });
+  });
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const i = process.argv.indexOf('--port');
+  const f = await startForwarder(i > 0 ? Number(process.argv[i + 1]) : 0);
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', protocol: 'mqtt', port: f.port })}\n`);
+  const stop = (): void => { void f.close().then(() => process.exit(0)); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -1,0 +1,161 @@
+// Starts and stops the brokers a load test measures: our gateway, Mosquitto, Aedes, the trivial forwarder, or an external URL. Imports node builtins and ./proc.ts.
+//
+// Every started target is a child process whose pid is known (for CPU accounting) and whose
+// close() kills it (SIGTERM, SIGKILL after 2 s) and removes its temp dir. closeAll() is safe to
+// call from signal handlers: it closes every target still open.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { findListenerPid } from './proc.ts';
+
+export type TargetName = 'gateway' | 'target' | 'mosquitto' | 'aedes' | 'forwarder';
+
+export interface Target {
+  name: TargetName;
+  host: string;
+  port: number;
+  /** Broker process pid for CPU accounting; null if unknown. */
+  pid: number | null;
+  close(): Promise<void>;
+}
+
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MOSQUITTO = '/usr/sbin/mosquitto';
+const open = new Set<Target>();
+
+export async function closeAll(): Promise<void> {
+  await Promise.all([...open].map((t) => t.close()));
+}
+
+function killer(child: ChildProcess, cleanup: () => void): () => Promise<void> {
+  return () => new Promise<void>((resolve) => {
+    const done = (): void => { cleanup(); resolve(); };
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    const hard = setTimeout(() => child.kill('SIGKILL'), 2000);
+    child.once('exit', () => { clearTimeout(hard); done(); });
+    child.kill('SIGTERM');
+  });
+}
+
+function register(t: Omit<Target, 'close'>, close: () => Promise<void>): Target {
+  const target: Target = { ...t, close: async () => { open.delete(target); await close(); } };
+  open.add(target);
+  return target;
+}
+
+/**
+ * Spawns `args` with node and waits (up to timeoutMs) for a stdout JSON line
+ * {"msg":"listening","protocol":"mqtt","port":N}. Keeps draining stdout/stderr afterwards so a
+ * chatty logger never blocks on a full pipe. Rejects with the child's stderr tail on timeout/exit.
+ */
+function spawnNodeListener(name: TargetName, args: string[], timeoutMs: number, tmp: string | null): Promise<Target> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cleanup = (): void => { if (tmp !== null) rmSync(tmp, { recursive: true, force: true }); };
+  const close = killer(child, cleanup);
+  let stderrTail = '';
+  child.stderr!.on('data', (d: Buffer) => { stderrTail = (stderrTail + d.toString()).slice(-2000); });
+  return new Promise<Target>((resolve, reject) => {
+    let settled = false;
+    const fail = (why: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void close().then(() => reject(new Error(`${name}: ${why}${stderrTail ? `\n--- stderr ---\n${stderrTail}` : ''}`)));
+    };
+    const timer = setTimeout(() => fail(`no {"msg":"listening","protocol":"mqtt"} line on stdout within ${timeoutMs / 1000} s (command: node --import tsx ${args.join(' ')})`), timeoutMs);
+    child.once('error', (e) => fail(e.message));
+    child.once('exit', (code, sig) => fail(`exited early (code ${code}, signal ${sig})`));
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (settled) return;
+      let rec: unknown;
+      try { rec = JSON.parse(line); } catch { return; }
+      if (typeof rec !== 'object' || rec === null) return;
+      const r = rec as { msg?: unknown; protocol?: unknown; port?: unknown };
+      if (r.msg === 'listening' && r.protocol === 'mqtt' && typeof r.port === 'number') {
+        settled = true;
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolve(register({ name, host: '127.0.0.1', port: r.port, pid: child.pid ?? null }, close));
+      }
+    });
+  });
+}
+
+/** Our gateway from src/server/cli.ts, all listeners on port 0, data in a fresh temp dir. */
+export function startGateway(timeoutMs = 15_000): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'lt-gateway-'));
+  return spawnNodeListener('gateway', ['src/server/cli.ts', '--mqtt-port', '0', '--stomp-port', '0', '--http-port', '0',
+    '--data-dir', dir, '--log-level', 'info'], timeoutMs, dir);
+}
+
+export function startAedes(): Promise<Target> {
+  return spawnNodeListener('aedes', ['loadtest/peers/aedes-server.ts'], 15_000, null);
+}
+
+export function startForwarderProcess(): Promise<Target> {
+  return spawnNodeListener('forwarder', ['loadtest/peers/forwarder.ts'], 15_000, null);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on port, polling every 50 ms up to timeoutMs. */
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Mosquitto with a generated config: loopback listener, anonymous, 1000-message queue, no persistence. */
+export async function startMosquitto(): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'lt-mosquitto-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 1000',
+    'persistence false', 'log_dest stderr', 'log_type error', ''].join('\n'));
+  const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderrTail = '';
+  child.stderr!.on('data', (d: Buffer) => { stderrTail = (stderrTail + d.toString()).slice(-2000); });
+  const close = killer(child, () => rmSync(dir, { recursive: true, force: true }));
+  const exited = new Promise<never>((_r, reject) => {
+    child.once('error', (e) => reject(new Error(`mosquitto: ${e.message}`)));
+    child.once('exit', (code) => reject(new Error(`mosquitto exited early (code ${code}): ${stderrTail}`)));
+  });
+  exited.catch(() => undefined); // a later exit (our own kill) must not be an unhandled rejection
+  try {
+    await Promise.race([waitForPort(port, 5000), exited]);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return register({ name: 'mosquitto', host: '127.0.0.1', port, pid: child.pid ?? null }, close);
+}
+
+/** A broker someone else runs: mqtt://host:port. Its pid is looked up from /proc if it is ours to see. */
+export function externalTarget(url: string): Target {
+  const u = new URL(url);
+  if (u.protocol !== 'mqtt:' && u.protocol !== 'tcp:') throw new Error(`--target must be mqtt://host:port, got ${url}`);
+  const port = Number(u.port || 1883);
+  const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
+  return { name: 'target', host, port, pid: findListenerPid(port), close: async () => undefined };
+}
