@@ -1,0 +1,156 @@
+// One partition: an ordered list of segments in `<dir>/<partition>/`, offset assignment, batched appends, roll, retention, reads. Imports ./segment.ts, ./write-queue.ts, ./codec.ts, ./types.ts.
+//
+// Offsets are assigned when append is called (dense, per partition); the write queue writes them in that order.
+// Roll: before a record that would push a non-empty active segment past segmentBytes, or when the active segment
+// has been active for segmentMs. Retention deletes whole sealed segments, oldest first, outside the write queue
+// (appends never wait for it): by size (while the rest still holds >= retentionBytes) and by age (newest timestamp
+// older than now - retentionMs). The active segment is never deleted.
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { encodeRecord, recordSize } from './codec.ts';
+import { Segment, type SegmentContext } from './segment.ts';
+import { WriteQueue } from './write-queue.ts';
+import type { AppendInput, LogConfig, LogRecord, PartitionStats } from './types.ts';
+
+interface Pending { buf: Buffer; timestamp: number; offset: number }
+
+const SEGMENT_FILE = /^(\d{20})\.log$/;
+const DEFAULT_READ_BYTES = 1 << 20;
+
+export class Partition {
+  readonly queue: WriteQueue<Pending>;
+  private segments: Segment[];
+  private nextOffset: number;
+  private readonly deletions = new Set<Promise<void>>();
+
+  private constructor(readonly id: number, private readonly dir: string, private readonly cfg: LogConfig, private readonly ctx: SegmentContext, segments: Segment[]) {
+    this.segments = segments;
+    this.nextOffset = this.active.nextOffset;
+    this.queue = new WriteQueue<Pending>({ writeBatch: (items) => this.writeBatch(items), sync: () => this.active.sync() }, cfg.flush);
+  }
+
+  /** Opens (or creates) the partition directory; recovers only the tail segment. */
+  static async open(id: number, cfg: LogConfig, ctx: SegmentContext): Promise<Partition> {
+    const dir = join(cfg.dir, String(id));
+    await fsp.mkdir(dir, { recursive: true });
+    const bases = (await fsp.readdir(dir)).map((f) => SEGMENT_FILE.exec(f)).filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1])).sort((a, b) => a - b);
+    const segments: Segment[] = [];
+    if (bases.length === 0) segments.push(await Segment.create(dir, 0, ctx));
+    else {
+      for (let i = 0; i < bases.length - 1; i++) segments.push(await Segment.openSealed(dir, bases[i]!, bases[i + 1]!, ctx));
+      segments.push(await Segment.recoverActive(dir, bases[bases.length - 1]!, ctx));
+    }
+    return new Partition(id, dir, cfg, ctx, segments);
+  }
+
+  private get active(): Segment { return this.segments[this.segments.length - 1]!; }
+  get startOffset(): number { return this.segments[0]!.baseOffset; }
+  get endOffset(): number { return this.nextOffset; }
+
+  /** Encodes the record, assigns the next offset and queues it; done(undefined, offset) when durable. Throws on an oversized record. */
+  append(input: AppendInput, done: (err: Error | undefined, offset: number) => void): void {
+    const encodedSize = recordSize(input.key, input.headers, input.value);
+    if (encodedSize > this.cfg.maxRecordBytes) throw new RangeError(`record of ${encodedSize} bytes exceeds maxRecordBytes (${this.cfg.maxRecordBytes})`);
+    const offset = this.nextOffset;
+    const buf = encodeRecord({ offset, timestamp: input.timestamp, key: input.key, headers: input.headers, value: input.value, attributes: 0 });
+    this.nextOffset++;
+    this.queue.push({ buf, timestamp: input.timestamp, offset }, (err) => done(err, offset));
+  }
+
+  /** Write-queue sink: writes items in order, rolling between records when needed. */
+  private async writeBatch(items: Pending[]): Promise<void> {
+    let bufs: Buffer[] = [], stamps: number[] = [], bytes = 0;
+    const aged = Date.now() - this.active.activeSince >= this.cfg.segmentMs;
+    let agedPending = aged;
+    for (const it of items) {
+      const seg = this.active;
+      const nonEmpty = seg.records + bufs.length > 0;
+      if (nonEmpty && (agedPending || seg.size + bytes + it.buf.length > this.cfg.segmentBytes)) {
+        if (bufs.length > 0) await seg.append(bufs, stamps);
+        bufs = []; stamps = []; bytes = 0;
+        await this.roll(it.offset);
+        agedPending = false;
+      }
+      bufs.push(it.buf); stamps.push(it.timestamp); bytes += it.buf.length;
+    }
+    if (bufs.length > 0) await this.active.append(bufs, stamps);
+  }
+
+  private async roll(base: number): Promise<void> {
+    const old = this.active;
+    if (this.cfg.flush.mode !== 'never') await old.sync();
+    await old.seal();
+    this.segments.push(await Segment.create(this.dir, base, this.ctx));
+    this.applyRetention(Date.now());
+  }
+
+  /** Drops expired sealed segments from the list now; their files are closed and unlinked in the background. */
+  applyRetention(now: number): void {
+    const { retentionBytes, retentionMs } = this.cfg;
+    if (retentionBytes < 0 && retentionMs < 0) return;
+    let total = this.segments.reduce((n, s) => n + s.size, 0);
+    while (this.segments.length > 1) {
+      const s = this.segments[0]!;
+      const bySize = retentionBytes >= 0 && total - s.size >= retentionBytes;
+      const byAge = retentionMs >= 0 && s.maxTimestamp < now - retentionMs;
+      if (!bySize && !byAge) break;
+      this.segments.shift();
+      total -= s.size;
+      const p = s.destroy().catch((e: unknown) => this.ctx.logger.warn({ partition: this.id, segment: s.path, err: String(e) }, 'retention could not delete segment'));
+      this.deletions.add(p);
+      void p.finally(() => this.deletions.delete(p));
+    }
+  }
+
+  async read(offset: number, maxRecords: number, maxBytes = DEFAULT_READ_BYTES): Promise<LogRecord[]> {
+    const out: LogRecord[] = [];
+    if (maxRecords <= 0) return out;
+    let from = Math.max(offset, this.startOffset);
+    const segs = this.segments.slice();
+    let i = segs.length - 1;
+    while (i > 0 && segs[i]!.baseOffset > from) i--;
+    let bytes = 0;
+    const chunk = Math.min(DEFAULT_READ_BYTES, Math.max(16 * 1024, maxBytes));
+    let full = false;
+    for (; i < segs.length && !full; i++) {
+      await segs[i]!.readFrom(from, chunk, (rec) => {
+        if (out.length > 0 && bytes + rec.size > maxBytes) { full = true; return false; }
+        out.push({ partition: this.id, offset: rec.offset, key: rec.key, timestamp: rec.timestamp, headers: rec.headers, value: rec.value });
+        bytes += rec.size;
+        if (out.length >= maxRecords || bytes >= maxBytes) { full = true; return false; }
+        return true;
+      });
+      if (out.length > 0) from = out[out.length - 1]!.offset + 1;
+    }
+    return out;
+  }
+
+  async offsetForTime(ts: number): Promise<number> {
+    for (const seg of this.segments.slice()) {
+      if (seg.maxTimestamp < ts) continue;
+      let found = -1;
+      await seg.readFrom(seg.timeScanStart(ts), DEFAULT_READ_BYTES / 4, (rec) => {
+        if (rec.timestamp >= ts) { found = rec.offset; return false; }
+        return true;
+      });
+      if (found >= 0) return found;
+    }
+    return this.endOffset;
+  }
+
+  stats(): PartitionStats {
+    const segments = this.segments.map((s) => ({ baseOffset: s.baseOffset, bytes: s.size }));
+    return { partition: this.id, segments, startOffset: this.startOffset, endOffset: this.endOffset, bytes: segments.reduce((n, s) => n + s.bytes, 0) };
+  }
+
+  /** After queued writes: fsync (unless nothing to), close every file, wait for background deletions. */
+  async close(closedError: Error): Promise<void> {
+    this.queue.refuse(closedError);
+    let failure: unknown;
+    if (!this.queue.error) await this.queue.syncIfDirty().catch((e: unknown) => { failure = e; });
+    await Promise.all([...this.deletions]);
+    for (const s of this.segments) await s.close().catch(() => undefined);
+    if (failure) throw failure;
+  }
+}
