@@ -20,7 +20,9 @@
 //     maxHeaderBytes one header line (or the command line) without its EOL
 //     maxBodyBytes   body bytes; a larger content-length fails as soon as its header line ends
 // - Zero-copy: a body contiguous in one pushed chunk is a subarray of that chunk (do not reuse
-//   pushed buffers); a body split over chunks is copied once. Header text is always decoded.
+//   pushed buffers). A split body is copied into one buffer (exactly content-length bytes, or
+//   grown by doubling up to maxBodyBytes), so tiny segments cost no per-segment objects; a split
+//   header line is assembled in one reusable scratch buffer of maxHeaderBytes + 1 bytes.
 
 import { isUtf8 } from 'node:buffer';
 import { GatewayError } from '../../src/core/errors.ts';
@@ -84,9 +86,13 @@ export class StompParser {
   #frameVersion: StompVersion;
   #headers: [string, string][] = [];
   #contentLength = -1;
-  #lineParts: Buffer[] = [];
+  /** Scratch for a header line split across chunks; allocated on first need, reused. */
+  #lineBuf: Buffer | undefined = undefined;
   #lineLen = 0;
-  #bodyParts: Buffer[] = [];
+  /** The body so far while it lies in one chunk (zero-copy view)... */
+  #bodyView: Buffer | undefined = undefined;
+  /** ...or, once split, the buffer it is copied into (#bodyLen bytes used). */
+  #bodyAcc: Buffer | undefined = undefined;
   #bodyLen = 0;
   #remaining = 0;
 
@@ -116,8 +122,9 @@ export class StompParser {
       this.#run(chunk, onFrame, onHeartbeat);
     } catch (err) {
       this.#failed = err;
-      this.#lineParts = [];
-      this.#bodyParts = [];
+      this.#lineBuf = undefined;
+      this.#bodyView = undefined;
+      this.#bodyAcc = undefined;
       this.#headers = [];
       throw err;
     }
@@ -152,8 +159,7 @@ export class StompParser {
           break;
         case BODY_LENGTH: {
           const take = Math.min(this.#remaining, len - pos);
-          this.#bodyParts.push(chunk.subarray(pos, pos + take));
-          this.#bodyLen += take;
+          this.#appendBody(chunk, pos, pos + take, this.#contentLength);
           this.#remaining -= take;
           this.#frameBytes += take;
           pos += take;
@@ -174,8 +180,7 @@ export class StompParser {
             throw tooBig(`body exceeds ${this.#limits.maxBodyBytes} bytes`);
           }
           this.#countFrameBytes(take + (nul === -1 ? 0 : 1));
-          if (take > 0) this.#bodyParts.push(chunk.subarray(pos, end));
-          this.#bodyLen += take;
+          if (take > 0) this.#appendBody(chunk, pos, end, -1);
           if (nul === -1) {
             pos = len;
           } else {
@@ -196,10 +201,35 @@ export class StompParser {
     this.#frameVersion = this.#version;
     this.#headers = [];
     this.#contentLength = -1;
-    this.#lineParts = [];
     this.#lineLen = 0;
-    this.#bodyParts = [];
+    this.#bodyView = undefined;
+    this.#bodyAcc = undefined;
     this.#bodyLen = 0;
+  }
+
+  /**
+   * Adds chunk[from, to) to the body. The first piece is kept as a view; a second piece moves
+   * everything into one buffer: exactly `exact` bytes when the length is known (content-length),
+   * else grown by doubling, capped at maxBodyBytes (the caller checked the limit already).
+   */
+  #appendBody(chunk: Buffer, from: number, to: number, exact: number): void {
+    const n = to - from;
+    const used = this.#bodyLen;
+    if (used === 0) {
+      this.#bodyView = chunk.subarray(from, to);
+      this.#bodyLen = n;
+      return;
+    }
+    let acc = this.#bodyAcc;
+    if (acc === undefined || acc.length < used + n) {
+      const cap = exact >= 0 ? exact : Math.min(Math.max(2 * (used + n), 256), this.#limits.maxBodyBytes);
+      const grown = Buffer.allocUnsafe(cap);
+      (acc ?? this.#bodyView)?.copy(grown, 0, 0, used);
+      this.#bodyView = undefined;
+      this.#bodyAcc = acc = grown;
+    }
+    chunk.copy(acc, used, from, to);
+    this.#bodyLen = used + n;
   }
 
   #countFrameBytes(n: number): void {
@@ -241,22 +271,24 @@ export class StompParser {
     const take = end - pos;
     this.#countFrameBytes(take + (lf === -1 ? 0 : 1));
     const soFar = this.#lineLen + take;
-    if (lf === -1) {
-      // one byte of slack: a CR at the end may be the first half of a CR LF
-      if (soFar > max + 1 || (soFar === max + 1 && chunk[end - 1] !== CR)) {
-        throw tooBig(`header line exceeds ${max} bytes`);
-      }
-      if (take > 0) this.#lineParts.push(chunk.subarray(pos, end));
+    const last = take > 0 ? chunk[end - 1] : soFar > 0 ? this.#lineBuf?.[soFar - 1] : undefined;
+    const endsWithCr = last === CR;
+    // Without its LF yet, a trailing CR may be the first half of CR LF: one byte of slack.
+    if (soFar - (endsWithCr ? 1 : 0) > max) throw tooBig(`header line exceeds ${max} bytes`);
+    let line: Buffer;
+    if (this.#lineLen === 0 && lf !== -1) {
+      line = chunk.subarray(pos, end);
+    } else {
+      const buf = (this.#lineBuf ??= Buffer.allocUnsafe(max + 1));
+      chunk.copy(buf, this.#lineLen, pos, end);
       this.#lineLen = soFar;
-      return chunk.length;
+      if (lf === -1) return chunk.length;
+      line = buf.subarray(0, soFar);
     }
-    let line = this.#lineParts.length === 0 ? chunk.subarray(pos, end) : Buffer.concat([...this.#lineParts, chunk.subarray(pos, end)], soFar);
-    this.#lineParts = [];
     this.#lineLen = 0;
-    if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
-    if (line.length > max) throw tooBig(`header line exceeds ${max} bytes`);
+    if (endsWithCr) line = line.subarray(0, line.length - 1);
     if (line.length === 0) this.#endHeaders();
-    else this.#addHeader(line);
+    else this.#addHeader(line); // decodes to strings at once, so the scratch buffer is free again
     return lf + 1;
   }
 
@@ -299,13 +331,13 @@ export class StompParser {
   }
 
   #emit(onFrame: (f: StompFrame) => void): void {
-    const parts = this.#bodyParts;
-    const body = parts.length === 0 ? Buffer.alloc(0) : parts.length === 1 ? parts[0] : Buffer.concat(parts, this.#bodyLen);
+    const body = this.#bodyAcc?.subarray(0, this.#bodyLen) ?? this.#bodyView ?? Buffer.alloc(0);
     const frame: StompFrame = { command: this.#command, headers: this.#headers, body };
     this.#state = IDLE;
     this.#cr = false;
     this.#headers = [];
-    this.#bodyParts = [];
+    this.#bodyView = undefined;
+    this.#bodyAcc = undefined;
     this.#bodyLen = 0;
     onFrame(frame);
   }

@@ -297,3 +297,21 @@ test('a long stream of frames in random splits parses identically to whole', () 
     assert.equal(got.heartbeats, whole.heartbeats);
   }
 });
+
+test('a split body is assembled in one buffer: exact size with content-length, bounded without', () => {
+  const size = 64 * 1024; // above Node's Buffer pool threshold, so the backing store is ours alone
+  const limits = { ...LIMITS, maxFrameBytes: 4 * size, maxBodyBytes: 2 * size };
+  const body = Buffer.alloc(size, 0x61);
+  const withLength = Buffer.concat([b(`SEND\ncontent-length:${size}\n\n`), body, b('\0')]);
+  const started = Date.now();
+  const exact = parseChunks(splitAt(withLength, Array.from({ length: withLength.length - 1 }, (_, i) => i + 1)), '1.2', limits).frames;
+  assert.equal(exact.length, 1);
+  assert.ok(exact[0].body.equals(body));
+  assert.equal(exact[0].body.buffer.byteLength, size, 'one exact-size copy, not one object per segment');
+
+  const toNul = Buffer.concat([b('SEND\n\n'), body, b('\0')]);
+  const grown = parseChunks(splitAt(toNul, Array.from({ length: toNul.length - 1 }, (_, i) => i + 1)), '1.2', limits).frames;
+  assert.ok(grown[0].body.equals(body));
+  assert.ok(grown[0].body.buffer.byteLength <= limits.maxBodyBytes, 'growth is capped at maxBodyBytes');
+  assert.ok(Date.now() - started < 5000, 'byte-by-byte feeding stays linear');
+});
