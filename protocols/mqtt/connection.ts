@@ -324,7 +324,7 @@ export class MqttConnection implements SessionLink {
   private refuse(code: number, why: string): void {
     this.log.warn({ remote: this.identity.remoteAddress, code, why }, 'mqtt connect refused');
     if (this.version === 5) this.writePacket({ cmd: 'connack', reasonCode: code, sessionPresent: false });
-    else this.writePacket({ cmd: 'connack', returnCode: code, sessionPresent: false });
+    else this.writePacket({ cmd: 'connack', returnCode: v3ReturnCode(code), sessionPresent: false });
     this.destroy();
   }
 
@@ -649,3 +649,21 @@ export class MqttConnection implements SessionLink {
 }
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+/** v3.1 / 3.1.1 CONNACK return codes are 0x00-0x05 [MQTT-3.2.2-4]: a v5 reason code is mapped to its nearest one. */
+function v3ReturnCode(code: number): number {
+  if (code < 0x80) return code;
+  switch (code) {
+    case 0x84: // unsupported protocol version
+      return 0x01;
+    case 0x85: // client identifier not valid
+      return 0x02;
+    case 0x86: // bad user name or password
+      return 0x04;
+    case 0x87: // not authorized
+    case 0x8c: // bad authentication method
+      return 0x05;
+    default: // server unavailable
+      return 0x03;
+  }
+}
