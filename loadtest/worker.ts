@@ -17,6 +17,11 @@ import {
   type DriverCommand, type WorkerInit, type WorkerReport,
 } from './workload.ts';
 
+// Atomics.waitAsync exists in Node 20 but is typed only from lib es2024.
+type WaitAsync = (a: Int32Array, i: number, v: number, timeoutMs: number) =>
+  { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+
 const init = workerData as WorkerInit;
 const w = init.workload;
 const counters = new Int32Array(init.counters);
@@ -277,7 +282,7 @@ async function runPublishers(): Promise<void> {
           const delivered = Atomics.load(counters, C_DELIVERED);
           if (Atomics.load(counters, C_SENT) - delivered / subsPerMsg >= w.flowWindow) {
             // Sleep until a subscriber reports deliveries (or 5 ms), without spinning.
-            const r = Atomics.waitAsync(counters, C_DELIVERED, delivered, 5);
+            const r = waitAsync(counters, C_DELIVERED, delivered, 5);
             if (r.async) void r.value.then(schedule);
             else schedule();
             return;
