@@ -152,7 +152,7 @@ export class RawClient {
     const found = find();
     if (found) return found;
     return withTimeout(
-      new Promise((resolve, reject) => {
+      new Promise<Extract<Packet, { cmd: C }>>((resolve, reject) => {
         const w = (): void => {
           const f = find();
           if (f) {
