@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ALLOW_ALL, type AuthHooks, type ClientIdentity } from './auth.ts';
 import type { ErrorCode } from './errors.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
-import type { MessagePersistence } from './persistence.ts';
+import type { DurableStore } from './durable.ts';
 import { RetainedStore } from './retained.ts';
 import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
 import { Session, type DropReason, type Outbound, type SessionLimits } from './session.ts';
@@ -32,11 +32,17 @@ export interface SessionEntry {
   will: Will | undefined;
   willTimer: NodeJS.Timeout | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
+  /** Epoch ms the connection went away (0 while connected). */
+  detachedAt: number;
+  /** Set on sessions rebuilt at start: per partition, the first log offset replay must route to them. */
+  replayFrom?: number[];
 }
 
 export interface BrokerOptions {
   shareStrategy: ShareStrategy;
-  persistence?: MessagePersistence;
+  persistence?: DurableStore;
+  /** Limits for sessions rebuilt from storage until their client reconnects. */
+  restoreLimits?: SessionLimits;
   auth?: AuthHooks;
   logger: Logger;
   /** Called on every counted drop (metrics). */
@@ -67,7 +73,9 @@ export class Broker {
   readonly auth: AuthHooks;
   readonly stats: BrokerStats = { published: 0, delivered: 0, dropped: 0 };
   private readonly entries = new Map<string, SessionEntry>();
-  private readonly persistence: MessagePersistence | undefined;
+  private readonly persistence: DurableStore | undefined;
+  private readonly restoreLimits: SessionLimits | undefined;
+  private snapshotTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly onDropHook: BrokerOptions['onDrop'];
   private closed = false;
@@ -75,6 +83,12 @@ export class Broker {
   constructor(opts: BrokerOptions) {
     this.router = new Router<SessionEntry>({ shareStrategy: opts.shareStrategy, isAvailable: (e) => e.link !== undefined });
     this.persistence = opts.persistence;
+    this.restoreLimits = opts.restoreLimits;
+    if (this.persistence) {
+      // Connected persistent sessions change with every ack: re-image them once a second.
+      this.snapshotTimer = setInterval(() => this.saveConnectedSessions(), 1000);
+      this.snapshotTimer.unref();
+    }
     this.auth = opts.auth ?? ALLOW_ALL;
     this.log = opts.logger;
     this.onDropHook = opts.onDrop;
@@ -139,12 +153,14 @@ export class Broker {
     } else {
       const session = new Session(req.clientId, req.limits);
       session.onDrop = (reason, msg) => this.countDrop(reason, msg);
-      entry = { id: req.clientId, session, link: req.link, will: undefined, willTimer: undefined, expiryTimer: undefined };
+      entry = { id: req.clientId, session, link: req.link, will: undefined, willTimer: undefined, expiryTimer: undefined, detachedAt: 0 };
       this.entries.set(req.clientId, entry);
       session.attach(req.limits, now);
     }
     entry.session.expiryInterval = req.expiryInterval;
     entry.will = req.will;
+    entry.detachedAt = 0;
+    this.saveSession(entry);
     return { entry, sessionPresent, resend };
   }
 
@@ -156,6 +172,7 @@ export class Broker {
     if (entry.link !== link) return; // already taken over
     entry.link = undefined;
     entry.session.detach();
+    entry.detachedAt = Date.now();
     const expiry = entry.session.expiryInterval;
     if (entry.will) {
       if (!publishWill) entry.will = undefined;
@@ -170,10 +187,29 @@ export class Broker {
       }
     }
     if (expiry === 0) this.endSession(entry);
-    else if (expiry !== NEVER) {
-      entry.expiryTimer = setTimeout(() => this.endSession(entry), expiry * 1000);
-      entry.expiryTimer.unref();
+    else {
+      this.saveSession(entry);
+      this.scheduleExpiry(entry, expiry * 1000);
     }
+  }
+
+  private scheduleExpiry(entry: SessionEntry, ms: number): void {
+    if (entry.session.expiryInterval === NEVER) return;
+    entry.expiryTimer = setTimeout(() => this.endSession(entry), Math.max(0, ms));
+    entry.expiryTimer.unref();
+  }
+
+  /** Writes the session image (persistent sessions only); failures are logged, the next image retries. */
+  private saveSession(entry: SessionEntry): void {
+    const p = this.persistence;
+    if (!p || entry.session.expiryInterval === 0) return;
+    p.saveSession(entry.session.snapshot(), entry.detachedAt, entry.will).catch((err: unknown) =>
+      this.log.error({ err, clientId: entry.id }, 'session image not saved'),
+    );
+  }
+
+  private saveConnectedSessions(): void {
+    for (const e of this.entries.values()) if (e.link) this.saveSession(e);
   }
 
   /** Session expired or ended: publish a pending will [MQTT-3.1.3-9], drop subscriptions and state. */
@@ -190,6 +226,7 @@ export class Broker {
     this.router.unsubscribeAll(entry.id);
     entry.session.clear();
     this.entries.delete(entry.id);
+    this.persistence?.deleteSession(entry.id).catch((err: unknown) => this.log.error({ err, clientId: entry.id }, 'session image not deleted'));
   }
 
   private publishWill(entry: SessionEntry): void {
@@ -206,21 +243,36 @@ export class Broker {
    * Returns undefined when it completed synchronously, or a promise that resolves once the message
    * is durable and routed; acknowledge the publisher only then.
    */
-  publish(msg: Message): Promise<void> | undefined {
+  publish(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<void> | undefined {
     this.stats.published++;
     const p = this.persistence;
     if (p && p.wants(msg)) {
-      return p.append(msg).then((ref) => {
+      return p.append(msg, inboundQos2).then((ref) => {
         msg.ref = ref;
-        this.route(msg);
+        const retained = this.route(msg);
+        p.markRouted(ref);
+        return retained;
       });
     }
-    this.route(msg);
-    return undefined;
+    return this.route(msg);
   }
 
-  private route(msg: Message): void {
-    if (msg.retain) this.retained.set(msg);
+  /** PUBREL of an inbound QoS 2 message: forget the id; resolves once that is durable (then PUBCOMP). */
+  releaseQos2(entry: SessionEntry, packetId: number): { known: boolean; done: Promise<void> | undefined } {
+    const known = entry.session.release(packetId);
+    const done = known && entry.session.expiryInterval !== 0 ? this.persistence?.releaseQos2(entry.id, packetId) : undefined;
+    return { known, done };
+  }
+
+  /** Retain (and store the retained change), then route. Returns the retained write when there is one. */
+  private route(msg: Message): Promise<void> | undefined {
+    let stored: Promise<void> | undefined;
+    if (msg.retain && this.retained.set(msg) !== 'none') stored = this.persistence?.saveRetained(msg);
+    this.routeLive(msg);
+    return stored;
+  }
+
+  private routeLive(msg: Message): void {
     const now = Date.now();
     if (isExpired(msg, now)) return;
     this.router.match(msg.topic, msg.senderId, (d: Delivery<SessionEntry>) => {
@@ -242,6 +294,7 @@ export class Broker {
   subscribe(entry: SessionEntry, filter: string, options: SubscriptionOptions, now = Date.now()): Message[] {
     const { existed } = this.router.subscribe(entry, filter, options);
     entry.session.subscriptions.set(filter, options);
+    this.saveSession(entry);
     if (parseShared(filter)) return [];
     if (options.retainHandling === 2 || (options.retainHandling === 1 && existed)) return [];
     return this.retained.match(filter, now);
@@ -260,7 +313,62 @@ export class Broker {
 
   unsubscribe(entry: SessionEntry, filter: string): boolean {
     entry.session.subscriptions.delete(filter);
-    return this.router.unsubscribe(entry.id, filter);
+    const existed = this.router.unsubscribe(entry.id, filter);
+    this.saveSession(entry);
+    return existed;
+  }
+
+  /**
+   * Rebuilds state from storage before any listener opens: retained messages, persistent sessions
+   * (subscriptions, in-flight and queued refs, wills, remaining expiry), then replays the log tail
+   * each session's image had not seen, so nothing acknowledged is lost across a crash.
+   */
+  async restore(now = Date.now()): Promise<{ retained: number; sessions: number; replayed: number }> {
+    const p = this.persistence;
+    if (!p) return { retained: 0, sessions: 0, replayed: 0 };
+    const limits = this.restoreLimits!;
+    for (const m of p.loadRetained()) this.retained.set(m);
+    const restored = await p.loadSessions();
+    const from: number[] = [];
+    for (const r of restored) {
+      const session = Session.restore(r.snapshot, limits);
+      session.onDrop = (reason, msg) => this.countDrop(reason, msg);
+      const entry: SessionEntry = {
+        id: session.id,
+        session,
+        link: undefined,
+        will: r.will,
+        willTimer: undefined,
+        expiryTimer: undefined,
+        detachedAt: r.detachedAt || now,
+        replayFrom: r.watermarks,
+      };
+      this.entries.set(entry.id, entry);
+      for (const [filter, options] of session.subscriptions) this.router.subscribe(entry, filter, options);
+      r.watermarks.forEach((w, i) => (from[i] = Math.min(from[i] ?? w, w)));
+    }
+    const replayed = await p.replay(from, (msg, unreleased) => {
+      if (unreleased) this.entries.get(unreleased.sessionId)?.session.receiveQos2(unreleased.packetId);
+      this.router.match(msg.topic, msg.senderId, (d) => {
+        const e = d.subscriber;
+        const mark = e.replayFrom?.[msg.ref!.partition];
+        if (mark === undefined || msg.ref!.offset < mark) return;
+        const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
+        e.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
+      });
+    });
+    for (const e of this.entries.values()) {
+      e.replayFrom = undefined;
+      // The crash closed every connection: pending wills and expiry run as after an abnormal close.
+      if (e.will) {
+        const delayMs = Math.min(e.will.delay, e.session.expiryInterval) * 1000;
+        e.willTimer = setTimeout(() => this.publishWill(e), delayMs);
+        e.willTimer.unref();
+      }
+      this.scheduleExpiry(e, e.session.expiryInterval * 1000 - (now - e.detachedAt));
+      this.saveSession(e);
+    }
+    return { retained: this.retained.size, sessions: restored.length, replayed };
   }
 
   private countDrop(reason: DropReason, msg: Message): void {
@@ -271,14 +379,19 @@ export class Broker {
   /** Closes every connection with `code` (shutdown) and stops timers; persistence is closed by its owner. */
   close(code: ErrorCode = 'SERVER_SHUTTING_DOWN'): void {
     this.closed = true;
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    const now = Date.now();
     for (const entry of this.entries.values()) {
       if (entry.willTimer) clearTimeout(entry.willTimer);
       if (entry.expiryTimer) clearTimeout(entry.expiryTimer);
       const link = entry.link;
       if (link) {
         entry.link = undefined;
+        entry.session.detach();
+        entry.detachedAt = now;
         link.close(code);
       }
+      this.saveSession(entry);
     }
   }
 }

@@ -1,7 +1,12 @@
-// createGateway(config) -> { start, close }: wires the broker, persistence and protocol listeners. Imports core, protocols and config.
+// createGateway(config) -> { start, close }: wires storage, the broker and the protocol listeners. Imports core, log, protocols and config.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Broker } from '../core/broker.ts';
+import { DurableStore } from '../core/durable.ts';
 import type { GatewayConfig } from '../../config/schema.ts';
+import { openKeyValueStore, openLog } from '../log/index.ts';
+import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
 import type { MqttOptions } from '../../protocols/mqtt/options.ts';
 
@@ -10,6 +15,7 @@ export interface GatewayPorts {
 }
 
 export interface Gateway {
+  /** Available after start(). */
   readonly broker: Broker;
   readonly mqtt: MqttListener;
   start(): Promise<GatewayPorts>;
@@ -39,14 +45,61 @@ export function mqttOptions(config: GatewayConfig): MqttOptions {
   };
 }
 
+function flushPolicy(config: GatewayConfig): FlushPolicy {
+  const p = config.persistence;
+  return p.flush === 'interval' ? { mode: 'interval', intervalMs: p.flushIntervalMs } : { mode: p.flush };
+}
+
+async function openStore(config: GatewayConfig, log: Logger): Promise<DurableStore> {
+  const p = config.persistence;
+  const dir = config.dataDir;
+  mkdirSync(dir, { recursive: true });
+  const events = log.child({ component: 'log' });
+  const messages = await openLog(
+    {
+      dir: join(dir, 'log'),
+      partitions: p.partitions,
+      segmentBytes: p.segmentBytes,
+      segmentMs: 24 * 3600 * 1000,
+      retentionBytes: p.retentionBytes,
+      retentionMs: p.retentionMs,
+      indexIntervalBytes: 4096,
+      flush: flushPolicy(config),
+      maxRecordBytes: config.mqtt.maxPacketSize + 64 * 1024,
+    },
+    events,
+  );
+  const state = await openKeyValueStore(join(dir, 'state'), flushPolicy(config), { logger: events });
+  return new DurableStore(messages, state, p.persistQos0);
+}
+
 export function createGateway(config: GatewayConfig, log: Logger): Gateway {
-  const broker = new Broker({ shareStrategy: config.shared.strategy, logger: log });
-  const mqtt = new MqttListener(broker, mqttOptions(config), log);
+  const options = mqttOptions(config);
+  let broker: Broker | undefined;
+  let mqtt: MqttListener | undefined;
+  let store: DurableStore | undefined;
   let started = false;
   return {
-    broker,
-    mqtt,
+    get broker(): Broker {
+      if (!broker) throw new Error('gateway not started');
+      return broker;
+    },
+    get mqtt(): MqttListener {
+      if (!mqtt) throw new Error('gateway not started');
+      return mqtt;
+    },
     async start() {
+      if (config.persistence.enabled) store = await openStore(config, log);
+      broker = new Broker({
+        shareStrategy: config.shared.strategy,
+        logger: log,
+        persistence: store,
+        restoreLimits: { ...options.session, maxInflight: options.maxInflight },
+      });
+      const t0 = Date.now();
+      const restored = await broker.restore();
+      if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
+      mqtt = new MqttListener(broker, options, log);
       const port = await mqtt.listen(config.mqtt.port, config.mqtt.host);
       started = true;
       log.info({ protocol: 'mqtt', transport: 'tcp', host: config.mqtt.host, port }, 'listening');
@@ -55,9 +108,12 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     async close() {
       if (!started) return;
       started = false;
-      const stopped = mqtt.close();
-      broker.close('SERVER_SHUTTING_DOWN');
+      const stopped = mqtt!.close();
+      broker!.close('SERVER_SHUTTING_DOWN');
       await stopped;
+      // Session images written by broker.close() are queued on the store before it closes.
+      await new Promise((r) => setImmediate(r));
+      await store?.close();
       log.info('gateway stopped');
     },
   };

@@ -1,0 +1,228 @@
+// Durable state for the broker over the log and key/value ports: messages, retained, sessions as log cursors, QoS 2 receipts. Imports core types and codecs only.
+//
+// Key/value layout (values are binary unless noted):
+//   r/<topic>                 retained message (record-codec encodeMessage)
+//   s/<sessionId>             session image, JSON: StoredSession (messages as log refs, never payloads)
+//   q/<sessionId>/<packetId>  inbound QoS 2 receipt, JSON {p, o, released}: written after the append and
+//                             before PUBREC; `released` set before PUBCOMP. Replay of the log tail restores
+//                             receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
+import type { LogRef, Message } from './message.ts';
+import type { MessageLogPort, MessagePersistence, StatePort } from './persistence.ts';
+import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMessage } from './record-codec.ts';
+import type { SubscriptionOptions } from './router.ts';
+import type { DeliveryRequest, SessionSnapshot } from './session.ts';
+
+interface StoredRequest {
+  p: number;
+  o: number;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  ids: number[];
+}
+
+/** The stored image of one persistent session. */
+export interface StoredSession {
+  id: string;
+  expiryInterval: number;
+  /** Epoch ms the session lost its connection (0 while connected at the time of the image). */
+  detachedAt: number;
+  subscriptions: [string, SubscriptionOptions][];
+  inflight: { packetId: number; state: 'publish' | 'pubrel'; req: StoredRequest }[];
+  queue: StoredRequest[];
+  nextPacketId: number;
+  /** Per partition: the first offset NOT reflected in this image; replay re-routes from here. */
+  watermarks: number[];
+  will?: { delay: number; msg: string /* base64 encodeMessage */ };
+}
+
+export interface RestoredSession {
+  snapshot: SessionSnapshot;
+  detachedAt: number;
+  watermarks: number[];
+  will?: { delay: number; msg: Message };
+}
+
+interface Receipt {
+  p: number;
+  o: number;
+  released: boolean;
+}
+
+export class DurableStore implements MessagePersistence {
+  /** Per partition: the first offset not yet routed (appends resolve in offset order per partition). */
+  private readonly unrouted: number[];
+
+  constructor(
+    readonly log: MessageLogPort,
+    readonly state: StatePort,
+    private readonly persistQos0: boolean,
+  ) {
+    this.unrouted = Array.from({ length: log.partitions }, (_, p) => log.endOffset(p));
+  }
+
+  wants(msg: Message): boolean {
+    return msg.qos > 0 || this.persistQos0;
+  }
+
+  async append(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<LogRef> {
+    const ref = await this.log.append({
+      key: msg.topic,
+      timestamp: msg.createdAt,
+      headers: encodeHeaders(msg, inboundQos2?.packetId ?? 0),
+      value: msg.payload,
+    });
+    if (inboundQos2) {
+      const r: Receipt = { p: ref.partition, o: ref.offset, released: false };
+      await this.state.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, Buffer.from(JSON.stringify(r)));
+    }
+    return ref;
+  }
+
+  /** The broker routed the message at `ref`: session images taken from now on need not replay it. */
+  markRouted(ref: LogRef): void {
+    if (ref.offset >= this.unrouted[ref.partition]!) this.unrouted[ref.partition] = ref.offset + 1;
+  }
+
+  /** PUBREL: the receipt is released before PUBCOMP goes out. */
+  releaseQos2(sessionId: string, packetId: number): Promise<void> | undefined {
+    const key = `q/${sessionId}/${packetId}`;
+    const cur = this.state.get(key);
+    if (!cur) return undefined;
+    const r = JSON.parse(cur.toString()) as Receipt;
+    r.released = true;
+    return this.state.put(key, Buffer.from(JSON.stringify(r)));
+  }
+
+  saveRetained(msg: Message): Promise<void> {
+    const key = `r/${msg.topic}`;
+    if (msg.payload.length === 0) return this.state.get(key) ? this.state.delete(key) : Promise.resolve();
+    return this.state.put(key, encodeMessage(msg));
+  }
+
+  loadRetained(): Message[] {
+    const out: Message[] = [];
+    for (const [, v] of this.state.entries('r/')) out.push(decodeMessage(v));
+    return out;
+  }
+
+  saveSession(s: SessionSnapshot, detachedAt: number, will: { delay: number; msg: Message } | undefined): Promise<void> {
+    const toStored = (r: DeliveryRequest): StoredRequest | undefined =>
+      r.msg.ref ? { p: r.msg.ref.partition, o: r.msg.ref.offset, qos: r.qos, retain: r.retain, ids: [...r.subscriptionIds] } : undefined;
+    const stored: StoredSession = {
+      id: s.id,
+      expiryInterval: s.expiryInterval,
+      detachedAt,
+      subscriptions: s.subscriptions,
+      inflight: [],
+      queue: [],
+      nextPacketId: s.nextPacketId,
+      watermarks: [...this.unrouted],
+    };
+    // Messages without a log ref (QoS 0 never appended) are not part of the durable promise.
+    for (const f of s.inflight) {
+      const req = toStored(f.req);
+      if (req) stored.inflight.push({ packetId: f.packetId, state: f.state, req });
+    }
+    for (const q of s.queue) {
+      const req = toStored(q);
+      if (req) stored.queue.push(req);
+    }
+    if (will) stored.will = { delay: will.delay, msg: encodeMessage(will.msg).toString('base64') };
+    return this.state.put(`s/${s.id}`, Buffer.from(JSON.stringify(stored)));
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    const work: Promise<void>[] = [];
+    if (this.state.get(`s/${id}`)) work.push(this.state.delete(`s/${id}`));
+    for (const [k] of this.state.entries(`q/${id}/`)) work.push(this.state.delete(k));
+    await Promise.all(work);
+  }
+
+  private async readRef(p: number, o: number): Promise<Message | undefined> {
+    const recs = await this.log.read(p, o, 1);
+    const r = recs[0];
+    return r && r.offset === o ? recordToMessage(r) : undefined;
+  }
+
+  /** Loads every stored session, resolving log refs (records deleted by retention are dropped). */
+  async loadSessions(): Promise<RestoredSession[]> {
+    const out: RestoredSession[] = [];
+    for (const [, v] of this.state.entries('s/')) {
+      const st = JSON.parse(v.toString()) as StoredSession;
+      const resolve = async (r: StoredRequest): Promise<DeliveryRequest | undefined> => {
+        const msg = await this.readRef(r.p, r.o);
+        return msg ? { msg, qos: r.qos, retain: r.retain, subscriptionIds: r.ids } : undefined;
+      };
+      const inflight: SessionSnapshot['inflight'] = [];
+      for (const f of st.inflight) {
+        const req = await resolve(f.req);
+        if (req) inflight.push({ packetId: f.packetId, state: f.state, req });
+      }
+      const queue: DeliveryRequest[] = [];
+      for (const q of st.queue) {
+        const req = await resolve(q);
+        if (req) queue.push(req);
+      }
+      const inboundQos2: number[] = [];
+      for (const [k, rv] of this.state.entries(`q/${st.id}/`)) {
+        const r = JSON.parse(rv.toString()) as Receipt;
+        if (!r.released) inboundQos2.push(Number(k.slice(k.lastIndexOf('/') + 1)));
+      }
+      const restored: RestoredSession = {
+        snapshot: {
+          id: st.id,
+          expiryInterval: st.expiryInterval,
+          subscriptions: st.subscriptions,
+          inflight,
+          queue,
+          inboundQos2,
+          nextPacketId: st.nextPacketId,
+        },
+        detachedAt: st.detachedAt,
+        watermarks: st.watermarks,
+      };
+      if (st.will) restored.will = { delay: st.will.delay, msg: decodeMessage(Buffer.from(st.will.msg, 'base64')) };
+      out.push(restored);
+    }
+    return out;
+  }
+
+  /**
+   * Reads every record from `from[p]` to the end of each partition, in offset order per partition,
+   * calling `visit` with the message and, for a QoS 2 publish whose receipt a crash cut off, the
+   * publisher's packet id that must be treated as received-not-released.
+   */
+  async replay(from: number[], visit: (msg: Message, unreleasedQos2: { sessionId: string; packetId: number } | undefined) => void): Promise<number> {
+    let n = 0;
+    for (let p = 0; p < this.log.partitions; p++) {
+      let off = from[p] ?? this.log.endOffset(p);
+      const end = this.log.endOffset(p);
+      while (off < end) {
+        const recs = await this.log.read(p, off, 512);
+        if (recs.length === 0) break;
+        for (const r of recs) {
+          const msg = recordToMessage(r);
+          const h = decodeHeaders(r.headers);
+          let unreleased: { sessionId: string; packetId: number } | undefined;
+          if (h.inboundPacketId) {
+            const cur = this.state.get(`q/${h.senderId}/${h.inboundPacketId}`);
+            const rc = cur ? (JSON.parse(cur.toString()) as Receipt) : undefined;
+            if (!(rc && rc.p === r.partition && rc.o === r.offset && rc.released)) {
+              unreleased = { sessionId: h.senderId, packetId: h.inboundPacketId };
+            }
+          }
+          visit(msg, unreleased);
+          n++;
+        }
+        off = recs[recs.length - 1]!.offset + 1;
+      }
+      this.unrouted[p] = Math.max(this.unrouted[p]!, end);
+    }
+    return n;
+  }
+
+  async close(): Promise<void> {
+    await this.log.close();
+    await this.state.close();
+  }
+}
