@@ -185,9 +185,26 @@ export class MqttConnection implements SessionLink {
       case 'pubcomp':
         return this.send(this.session().onPubcomp(packet.messageId!, Date.now()));
       case 'pubrel': {
-        const known = this.session().release(packet.messageId!);
+        const id = packet.messageId!;
+        const { known, done } = this.broker.releaseQos2(this.entry!, id);
         if (known) this.inboundInflight--;
-        return this.writeRaw(this.ackPacket('pubcomp', packet.messageId!, known ? 0 : ERRORS.PACKET_ID_NOT_FOUND.mqtt));
+        const pubcomp = this.ackPacket('pubcomp', id, known ? 0 : ERRORS.PACKET_ID_NOT_FOUND.mqtt);
+        // PUBCOMP only once the release is durable, so a crash cannot turn a new message with this id into a "duplicate".
+        if (!done) return this.queueAck(pubcomp);
+        const slot: PendingAck = { packet: undefined, fail: false };
+        this.ackQueue.push(slot);
+        done.then(
+          () => {
+            slot.packet = pubcomp;
+            this.flushAcks();
+          },
+          (err: unknown) => {
+            this.log.error({ err: String(err), clientId: this.clientId }, 'QoS 2 release not durable; closing');
+            slot.fail = true;
+            this.flushAcks();
+          },
+        );
+        return;
       }
       case 'subscribe':
         return this.onSubscribe(packet);
@@ -396,7 +413,9 @@ export class MqttConnection implements SessionLink {
     };
     let done: Promise<void> | undefined;
     try {
-      done = this.broker.publish(msg);
+      // A persistent publisher's QoS 2 id is stored with the message: exactly once across a crash.
+      const q2 = qos === 2 && session.expiryInterval !== 0 ? { sessionId: this.clientId, packetId } : undefined;
+      done = this.broker.publish(msg, q2);
     } catch (err) {
       this.log.error({ err, clientId: this.clientId }, 'publish failed');
       return this.rejectPublish(qos, ackType, packetId, ERRORS.IMPLEMENTATION_SPECIFIC.mqtt);
