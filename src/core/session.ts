@@ -81,6 +81,14 @@ class Ring<T> {
     this.size++;
   }
 
+  /** Puts `v` in front of the head (a requeued message goes out next). */
+  unshift(v: T): void {
+    if (this.size === this.buf.length) this.grow();
+    this.head = (this.head - 1) & (this.buf.length - 1);
+    this.buf[this.head] = v;
+    this.size++;
+  }
+
   peek(): T | undefined {
     return this.size === 0 ? undefined : this.buf[this.head];
   }
@@ -224,6 +232,22 @@ export class Session {
     if (req === undefined || req.qos !== 1) return NONE;
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    return this.drain(now);
+  }
+
+  /**
+   * Negative acknowledgement of an outbound QoS 1 (STOMP NACK): frees the id and the slot and puts the
+   * message at the head of the queue, so it is the next one sent (under a new id, dup=false: the
+   * caller counts redeliveries). Not subject to the queue bounds (it was already accepted). Returns
+   * what now fits. Unknown id (or not a QoS 1 awaiting PUBACK) -> [].
+   */
+  requeue(packetId: number, now: number): Outbound[] {
+    const req = this.awaitingAck.get(packetId);
+    if (req === undefined || req.qos !== 1) return NONE;
+    this.awaitingAck.delete(packetId);
+    this.pendingResend.delete(packetId);
+    this.queue.unshift(req);
+    this._queuedBytes += payloadBytes(req);
     return this.drain(now);
   }
 

@@ -409,3 +409,40 @@ describe('session: lifecycle and limits', () => {
     assert.throws(() => none.push({ type: 'pubrel', packetId: 1 }), TypeError);
   });
 });
+
+describe('session: requeue (STOMP NACK)', () => {
+  it('puts a NACKed QoS 1 message back at the head and resends it under a new id before the queue', () => {
+    const s = online({ maxInflight: 1 });
+    const [a] = s.deliver(req(msg('a'), 1), 0);
+    assert.deepEqual(show([a!]), ['P1:t/a']);
+    assert.deepEqual(s.deliver(req(msg('b'), 1), 0), []);
+    assert.equal(s.queuedCount, 1);
+    assert.deepEqual(show(s.requeue(1, 0)), ['P2:t/a']);
+    assert.equal(s.queuedCount, 1);
+    assert.deepEqual(show(s.onPuback(2, 0)), ['P3:t/b']);
+    assert.equal(s.inflightCount, 1);
+  });
+
+  it('keeps the message queued while offline and ignores unknown or QoS 2 ids', () => {
+    const s = online({ maxInflight: 2 });
+    s.deliver(req(msg('a'), 1), 0);
+    s.deliver(req(msg('b'), 2), 0);
+    assert.deepEqual(s.requeue(9, 0), []);
+    assert.deepEqual(s.requeue(2, 0), []);
+    s.detach();
+    assert.deepEqual(s.requeue(1, 0), []);
+    assert.equal(s.queuedCount, 1);
+    assert.equal(s.inflightCount, 1);
+    const out = show(s.attach(limits({ maxInflight: 2 }), 0));
+    assert.deepEqual(out, ['P2:t/b:dup', 'P3:t/a']);
+  });
+
+  it('grows the ring when requeueing in front of a full queue', () => {
+    const s = online({ maxInflight: 1 });
+    s.deliver(req(msg('x'), 1), 0);
+    for (let i = 0; i < 16; i++) s.deliver(req(msg(`q${i}`), 1), 0);
+    assert.deepEqual(show(s.requeue(1, 0)), ['P2:t/x']);
+    assert.deepEqual(show(s.onPuback(2, 0)), ['P3:t/q0']);
+    assert.equal(s.queuedCount, 15);
+  });
+});
