@@ -12,7 +12,7 @@ import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
 import { MqttFramer } from './framer.ts';
-import { decodePublish, encodeAck, encodePublish } from './fast-publish.ts';
+import { decodePublish, encodeAck, encodePublishShared } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
 
@@ -571,7 +571,7 @@ export class MqttConnection implements SessionLink {
 
   private encodeOutbound(o: Extract<Outbound, { type: 'publish' }>, now: number): Buffer | undefined {
     const msg = o.msg;
-    if (this.version !== 5) return encodePublish(msg.topic, msg.payload, o.qos, o.dup, o.retain, o.packetId);
+    if (this.version !== 5) return encodePublishShared(msg, msg.topic, msg.payload, o.qos, o.dup, o.retain, o.packetId);
     const properties = toPublishProperties(msg, o.subscriptionIds ?? EMPTY, now) ?? {};
     let topic = msg.topic;
     if (this.clientTopicAliasMax > 0) {

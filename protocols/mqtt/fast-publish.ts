@@ -90,3 +90,33 @@ export function encodeAck(type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', pack
   buf.writeUInt16BE(packetId, 2);
   return buf;
 }
+
+/**
+ * Fan-out hands the same message to many subscribers in a row: the last encoding is kept and, for
+ * another subscriber, reused as is (QoS 0) or copied with the packet id patched (QoS 1/2).
+ */
+let lastKey: object | undefined;
+let lastFlags = -1;
+let lastBuf: Buffer | undefined;
+let lastIdPos = 0;
+
+export function encodePublishShared(key: object, topic: string, payload: Buffer, qos: number, dup: boolean, retain: boolean, packetId: number): Buffer {
+  const flags = (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+  if (key === lastKey && flags === lastFlags && lastBuf) {
+    if (qos === 0) return lastBuf;
+    const copy = Buffer.allocUnsafe(lastBuf.length);
+    lastBuf.copy(copy);
+    copy.writeUInt16BE(packetId, lastIdPos);
+    return copy;
+  }
+  const buf = encodePublish(topic, payload, qos, dup, retain, packetId);
+  lastKey = key;
+  lastFlags = flags;
+  lastBuf = buf;
+  if (qos > 0) {
+    let i = 1;
+    while (buf[i]! & 0x80) i++;
+    lastIdPos = i + 1 + 2 + buf.readUInt16BE(i + 1);
+  }
+  return buf;
+}
