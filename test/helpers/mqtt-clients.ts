@@ -71,8 +71,9 @@ export async function connectClient(url: string, opts: IClientOptions = {}, ms =
       return received;
     },
     async end() {
-      if (client.connected || client.reconnecting) {
-        await withTimeout(client.endAsync(true), 2000, 'client end').catch(() => undefined);
+      // end(false) sends DISCONNECT 0x00 (a normal close); end(true) would only drop the socket.
+      if (client.connected) {
+        await withTimeout(client.endAsync(false), 2000, 'client end').catch(() => client.end(true));
       } else client.end(true);
     },
   };
