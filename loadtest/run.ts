@@ -22,6 +22,8 @@ interface Options {
   warmupS: number;
   rounds: number;
   targets: TargetName[];
+  /** --set k=v,...: numeric/boolean overrides of Workload fields (tuning experiments). */
+  overrides: Record<string, number | boolean>;
 }
 
 const HELP = `usage: npm run loadtest -- --scenario NAME [options]
@@ -32,6 +34,8 @@ const HELP = `usage: npm run loadtest -- --scenario NAME [options]
   --compare           also run Mosquitto, Aedes and the trivial forwarder, alternating rounds
   --rounds N          rounds per target (default 3 with --compare, else 1); medians are reported
   --targets LIST      explicit comma list of gateway,mosquitto,aedes,forwarder (e.g. peers only)
+  --set K=V,...       override workload knobs: batch, flowWindow, inflightWindow, rate, payloadSize,
+                      readDelay (true/false), pubWorkers, subWorkers
 scenarios:
 ${SCENARIOS.map((s) => `  ${s.padEnd(8)} ${DESCRIPTIONS[s]}`).join('\n')}
 `;
@@ -51,7 +55,7 @@ function parse(argv: string[]): Options {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
     return n;
   };
-  const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--compare', '--help']);
+  const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--set', '--compare', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
   const sc = get('--scenario') ?? 'qos0';
   if (sc !== 'all' && !isScenario(sc)) throw new Error(`unknown scenario ${sc}; one of ${SCENARIOS.join(', ')}, all`);
@@ -66,7 +70,17 @@ function parse(argv: string[]): Options {
       return (t === 'gateway' && target !== null ? 'target' : t) as TargetName;
     });
   }
+  const overrides: Record<string, number | boolean> = {};
+  const tunable = ['batch', 'flowWindow', 'inflightWindow', 'rate', 'payloadSize', 'readDelay', 'pubWorkers', 'subWorkers'];
+  for (const kv of (get('--set') ?? '').split(',').filter((x) => x !== '')) {
+    const [k, v] = kv.split('=');
+    if (k === undefined || v === undefined || !tunable.includes(k)) throw new Error(`--set: cannot set ${kv}; knobs: ${tunable.join(', ')}`);
+    const val = v === 'true' ? true : v === 'false' ? false : Number(v);
+    if (typeof val === 'number' && !Number.isFinite(val)) throw new Error(`--set ${k}: not a number: ${v}`);
+    overrides[k] = val;
+  }
   return {
+    overrides,
     scenarios: sc === 'all' ? [...SCENARIOS] : [sc as ScenarioName],
     target,
     durationS: num('--duration', 5),
@@ -119,7 +133,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= opts.rounds; round++) {
       for (const t of targets) {
         const label = `${scenario} ${t.name} r${round}`;
-        const w = buildWorkload(scenario, t.host, t.port, `${process.pid}-${++runNo}`);
+        const w = { ...buildWorkload(scenario, t.host, t.port, `${process.pid}-${++runNo}`), ...opts.overrides };
         try {
           const result = await runWorkload(w, { warmupS: opts.warmupS, durationS: opts.durationS, brokerPid: t.pid, label });
           records.push({ scenario, target: t.name, round, result, error: null });
@@ -138,6 +152,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(), host: hostname(), cpus: cpus().length, node: process.version,
     rounds: opts.rounds, 'warm-up s': opts.warmupS, 'measure s': opts.durationS,
     targets: targets.map((t) => `${t.name} (${t.host}:${t.port})`).join(', '),
+    overrides: JSON.stringify(opts.overrides),
   };
   const md = toMarkdown(summaries, meta);
   process.stdout.write(md);

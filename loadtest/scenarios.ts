@@ -22,7 +22,7 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 export function buildWorkload(name: ScenarioName, host: string, port: number, runId: string): Workload {
   const base: Workload = {
     host, port, runId, qos: 0, publishers: [['bench/qos0']], subscribers: ['bench/qos0'], payloadSize: 64,
-    inflightWindow: 1000, flowWindow: 20_000, rate: 0, batch: 256, readDelay: true, latency: false,
+    inflightWindow: 1000, flowWindow: 100_000, rate: 0, batch: 256, readDelay: true, latency: false,
     pubWorkers: 1, subWorkers: 1,
   };
   switch (name) {

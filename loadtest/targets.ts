@@ -26,19 +26,24 @@ export interface Target {
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const open = new Set<Target>();
+/** Kill functions of every child spawned and not yet reaped, including ones still starting up. */
+const children = new Set<() => Promise<void>>();
 
 export async function closeAll(): Promise<void> {
   await Promise.all([...open].map((t) => t.close()));
+  await Promise.all([...children].map((k) => k()));
 }
 
 function killer(child: ChildProcess, cleanup: () => void): () => Promise<void> {
-  return () => new Promise<void>((resolve) => {
-    const done = (): void => { cleanup(); resolve(); };
+  const kill = (): Promise<void> => new Promise<void>((resolve) => {
+    const done = (): void => { children.delete(kill); cleanup(); resolve(); };
     if (child.exitCode !== null || child.signalCode !== null) return done();
     const hard = setTimeout(() => child.kill('SIGKILL'), 2000);
     child.once('exit', () => { clearTimeout(hard); done(); });
     child.kill('SIGTERM');
   });
+  children.add(kill);
+  return kill;
 }
 
 function register(t: Omit<Target, 'close'>, close: () => Promise<void>): Target {
