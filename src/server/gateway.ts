@@ -9,9 +9,11 @@ import { openKeyValueStore, openLog } from '../log/index.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
 import type { MqttOptions } from '../../protocols/mqtt/options.ts';
+import { GatewayHttpServer } from '../../protocols/ws/server.ts';
 
 export interface GatewayPorts {
   mqtt: number;
+  http: number;
 }
 
 export interface Gateway {
@@ -78,6 +80,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let broker: Broker | undefined;
   let mqtt: MqttListener | undefined;
   let store: DurableStore | undefined;
+  let web: GatewayHttpServer | undefined;
   let started = false;
   return {
     get broker(): Broker {
@@ -101,16 +104,19 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
       mqtt = new MqttListener(broker, options, log);
       const port = await mqtt.listen(config.mqtt.port, config.mqtt.host);
-      started = true;
       log.info({ protocol: 'mqtt', transport: 'tcp', host: config.mqtt.host, port }, 'listening');
-      return { mqtt: port };
+      web = new GatewayHttpServer({ mqtt }, { maxMessageBytes: config.mqtt.maxPacketSize, ready: () => started }, log);
+      const httpPort = await web.listen(config.http.port, config.http.host);
+      log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/mqtt', '/healthz', '/readyz'] }, 'listening');
+      started = true;
+      return { mqtt: port, http: httpPort };
     },
     async close() {
       if (!started) return;
       started = false;
       const stopped = mqtt!.close();
       broker!.close('SERVER_SHUTTING_DOWN');
-      await stopped;
+      await Promise.all([stopped, web?.close()]);
       // Session images written by broker.close() are queued on the store before it closes.
       await new Promise((r) => setImmediate(r));
       await store?.close();

@@ -11,6 +11,7 @@ export interface TestGateway {
   config: GatewayConfig;
   mqttPort: number;
   mqttUrl: string;
+  httpPort: number;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -33,6 +34,7 @@ export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, d
     config,
     mqttPort: ports.mqtt,
     mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
+    httpPort: ports.http,
     dataDir: dir,
     async close() {
       await gateway.close();

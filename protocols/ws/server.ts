@@ -1,0 +1,96 @@
+// One HTTP server for browsers: MQTT over WebSocket on /mqtt, STOMP over WebSocket on /stomp, health probes. Imports ws and node:http only; adapters are handed in.
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+
+/** What a protocol adapter offers the WebSocket server: take a byte stream, as from TCP. */
+export interface StreamAcceptor {
+  accept(stream: Duplex & { remoteAddress?: string }): unknown;
+}
+
+export interface WsRoutes {
+  mqtt?: StreamAcceptor;
+  stomp?: StreamAcceptor;
+}
+
+export interface WsServerOptions {
+  /** Largest WebSocket message accepted (bytes); larger closes with 1009. */
+  maxMessageBytes: number;
+  /** Extra HTTP handlers (metrics, admin, dashboard) tried before the 404. Return true when handled. */
+  http?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  ready: () => boolean;
+}
+
+/** Subprotocols per path, most preferred first (MQTT: `mqtt`, `mqttv3.1`; STOMP: `v12.stomp` ... `v10.stomp`). */
+const SUBPROTOCOLS: Record<string, readonly string[]> = {
+  '/mqtt': ['mqtt', 'mqttv3.1'],
+  '/stomp': ['v12.stomp', 'v11.stomp', 'v10.stomp'],
+};
+
+export class GatewayHttpServer {
+  private readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+
+  constructor(
+    private readonly routes: WsRoutes,
+    private readonly opts: WsServerOptions,
+    private readonly log: Logger,
+  ) {
+    this.server = http.createServer((req, res) => this.onRequest(req, res));
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: opts.maxMessageBytes,
+      handleProtocols: (offered, req) => {
+        const path = new URL(req.url ?? '/', 'http://x').pathname;
+        const wanted = SUBPROTOCOLS[path] ?? [];
+        for (const p of wanted) if (offered.has(p)) return p;
+        return false;
+      },
+    });
+    this.server.on('upgrade', (req, socket, head) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const target = path === '/mqtt' ? routes.mqtt : path === '/stomp' ? routes.stomp : undefined;
+      if (!target) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        this.log.info({ path }, 'websocket upgrade to an unknown path refused');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        (socket as import('node:net').Socket).setNoDelay?.(true);
+        const stream = createWebSocketStream(ws) as Duplex & { remoteAddress?: string };
+        stream.remoteAddress = req.socket.remoteAddress;
+        stream.on('error', (err) => this.log.debug({ err: err.message }, 'websocket stream error'));
+        target.accept(stream);
+      });
+    });
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    if (path === '/readyz') {
+      const ok = this.opts.ready();
+      return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
+    }
+    if (this.opts.http?.(req, res)) return;
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as { port: number }).port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.wss.clients) c.terminate();
+    this.wss.close();
+    this.server.closeAllConnections?.();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
