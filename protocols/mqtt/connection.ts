@@ -12,7 +12,7 @@ import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
 import { MqttFramer } from './framer.ts';
-import { decodePublish, encodeAck, encodePublishShared } from './fast-publish.ts';
+import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
 
@@ -49,6 +49,7 @@ export class MqttConnection implements SessionLink {
   private corked = false;
   private willOnClose = true;
   private backlog: Buffer[] | undefined;
+  private bytesSeen = 0;
   // v5 negotiated limits
   private clientMaxPacket = 0; // 0 = unlimited
   private clientTopicAliasMax = 0;
@@ -97,6 +98,14 @@ export class MqttConnection implements SessionLink {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
+    if (this.state === 'awaiting-connect' && this.bytesSeen === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
+      // The first packet must be CONNECT [MQTT-3.1.0-1], fixed header flags 0 [MQTT-2.2.2-2]: known from
+      // the first byte, so garbage (e.g. an HTTP request) is closed now, not after the CONNECT timeout.
+      this.log.warn({ remote: this.identity.remoteAddress, byte: chunk[0] }, 'mqtt first byte is not CONNECT');
+      this.destroy();
+      return;
+    }
+    this.bytesSeen += chunk.length;
     this.lastSeen = Date.now();
     this.counters.bytesIn += chunk.length;
     try {
@@ -128,6 +137,13 @@ export class MqttConnection implements SessionLink {
       }
       this.onPublish(pub.topic, pub.qos, pub.dup, pub.retain, pub.packetId, pub.payload, undefined);
       return !this.isClosed();
+    }
+    if (type === 3) {
+      const bad = publishTopicUtf8Error(p);
+      if (bad) {
+        this.fail('MALFORMED_PACKET', bad);
+        return false;
+      }
     }
     this.parseError = undefined;
     this.currentPacket = undefined;

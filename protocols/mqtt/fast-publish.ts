@@ -1,4 +1,4 @@
-// Hot-path PUBLISH codec for MQTT 3.1 / 3.1.1 (no properties); v5 PUBLISH goes through mqtt-packet. Imports nothing.
+// Hot-path PUBLISH codec for MQTT 3.1 / 3.1.1 (no properties), and the topic UTF-8 check v5 PUBLISHes need before mqtt-packet; v5 PUBLISH goes through mqtt-packet. Imports nothing.
 //
 // PUBLISH [MQTT 3.3]: byte 1 = 0x30 | DUP<<3 | QoS<<1 | RETAIN; Remaining Length (VBI);
 // topic (uint16 length + UTF-8); packet id (uint16) when QoS > 0; payload (the rest).
@@ -47,6 +47,25 @@ export function decodePublish(p: Buffer): RawPublish | string {
     i += 2;
   }
   return { topic, qos: qos as 0 | 1 | 2, dup, retain: (b0 & 1) !== 0, packetId, payload: p.subarray(i) };
+}
+
+/**
+ * For any version's whole PUBLISH packet: a string naming the problem when the topic bytes are not
+ * well-formed UTF-8 [MQTT-1.5.4-1] (a Malformed Packet, v5 reason 0x81), else undefined. Needed for v5
+ * because mqtt-packet decodes bad bytes to U+FFFD, which would otherwise look like a bad topic name.
+ */
+export function publishTopicUtf8Error(p: Buffer): string | undefined {
+  let i = 1;
+  while (i < p.length && p[i]! & 0x80) i++;
+  i++;
+  if (i + 2 > p.length) return undefined; // too short: the full parser reports it
+  const tlen = p.readUInt16BE(i);
+  i += 2;
+  if (i + tlen > p.length) return undefined;
+  for (let k = i; k < i + tlen; k++) {
+    if (p[k]! >= 0x80) return isUtf8(p.subarray(i, i + tlen)) ? undefined : 'topic is not valid UTF-8 [MQTT-1.5.4-1]';
+  }
+  return undefined;
 }
 
 function vbiLength(n: number): number {
