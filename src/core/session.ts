@@ -283,6 +283,11 @@ export class Session {
     return this.drain(now);
   }
 
+  /** The message of an outbound QoS 1/2 awaiting PUBACK / PUBREC under `packetId`, if any. */
+  unackedMessage(packetId: number): Message | undefined {
+    return this.awaitingAck.get(packetId)?.msg;
+  }
+
   /** Whether the id is in use by an outbound QoS 1/2 flow (either state). */
   isKnownOutbound(packetId: number): boolean {
     return this.awaitingAck.has(packetId) || this.awaitingComp.has(packetId);

@@ -417,7 +417,10 @@ describe('session: requeue (STOMP NACK)', () => {
     assert.deepEqual(show([a!]), ['P1:t/a']);
     assert.deepEqual(s.deliver(req(msg('b'), 1), 0), []);
     assert.equal(s.queuedCount, 1);
+    assert.equal(s.unackedMessage(1)?.topic, 't/a');
+    assert.equal(s.unackedMessage(7), undefined);
     assert.deepEqual(show(s.requeue(1, 0)), ['P2:t/a']);
+    assert.equal(s.unackedMessage(1), undefined);
     assert.equal(s.queuedCount, 1);
     assert.deepEqual(show(s.onPuback(2, 0)), ['P3:t/b']);
     assert.equal(s.inflightCount, 1);

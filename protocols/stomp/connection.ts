@@ -1,0 +1,583 @@
+// One STOMP 1.0/1.1/1.2 connection: the protocol state machine between a byte stream and the broker. Imports core APIs and sibling stomp files.
+//
+// States: awaiting-connect -> (authenticating) -> connected -> closed.
+// Contracts:
+// - CONNECT / STOMP negotiates the version from accept-version (absent = 1.0), heart-beats both ways
+//   (STOMP 1.2 "Heart-beating": we send every max(sx, cy) ms, expect every max(cx, sy) ms, 0 = off; a
+//   peer silent for heartbeatGrace x that interval is closed), and authenticates login/passcode.
+// - Any frame with a `receipt` header gets a RECEIPT, in the order the frames arrived; a SEND's RECEIPT
+//   waits until broker.publish() says the message is durable and routed (never before).
+// - A malformed frame, a limit breach or a protocol error gets one ERROR frame (`message` header = the
+//   coded error text, body = detail, `receipt-id` if the frame asked for a receipt), one log line, and
+//   the connection closes. Nothing else is affected.
+// - Each SUBSCRIBE is a source (./topic-subscription.ts or ./queues.ts). Every MESSAGE needing an ACK
+//   gets a connection-unique id used as message-id and (1.2) ack; ACK/NACK take `id` (1.2) or
+//   `message-id` (1.0/1.1). ack:client ACK/NACK are cumulative over that subscription.
+// - Transactions buffer SEND / ACK / NACK and apply them on COMMIT; ABORT or the end of the
+//   connection discards them.
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ClientIdentity } from '../../src/core/auth.ts';
+import type { Broker } from '../../src/core/broker.ts';
+import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
+import type { Message } from '../../src/core/message.ts';
+import { encodeFrame, header, HEARTBEAT, type StompFrame, type StompVersion } from './frame.ts';
+import { headersFromMessage, messageFromSend, parseSendDestination, parseSubscribeDestination } from './mapping.ts';
+import type { StompOptions } from './options.ts';
+import { StompParser } from './parser.ts';
+import type { QueueRegistry } from './queues.ts';
+import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
+import { TopicSubscription } from './topic-subscription.ts';
+
+type State = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
+
+const SUPPORTED: readonly StompVersion[] = ['1.2', '1.1', '1.0'];
+
+/** Counters the listener aggregates for metrics. */
+export interface StompCounters {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  slowConsumerDrops: number;
+  errors: number;
+}
+
+interface Pending {
+  sub: StompSubscription;
+  token: number;
+}
+
+/** One in-order RECEIPT slot; `ready` once its frame is done. */
+interface ReceiptSlot {
+  id: string;
+  ready: boolean;
+  /** DISCONNECT: close after writing this receipt. */
+  thenClose: boolean;
+}
+
+interface Transaction {
+  actions: (() => Promise<void> | undefined)[];
+}
+
+export class StompConnection implements DeliverySink {
+  identity: ClientIdentity = { clientId: '', protocol: 'stomp' };
+  version: StompVersion = '1.0';
+  readonly sessionId = `stomp-${randomBytes(8).toString('hex')}`;
+  private state: State = 'awaiting-connect';
+  private readonly parser: StompParser;
+  private readonly subs = new Map<string, StompSubscription>();
+  private subCounter = 0;
+  /** Unacknowledged MESSAGEs by ack id; Map order = send order (cumulative ack walks it). */
+  private readonly pending = new Map<string, Pending>();
+  private ackCounter = 0;
+  private readonly receipts: ReceiptSlot[] = [];
+  private readonly transactions = new Map<string, Transaction>();
+  private backlog: StompFrame[] | undefined;
+  private corked = false;
+  private lastRead = Date.now();
+  private lastWrite = Date.now();
+  private sendTimer: NodeJS.Timeout | undefined;
+  private recvTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  /** Negotiated heart-beat intervals in ms (0 = off). */
+  heartbeatOut = 0;
+  heartbeatIn = 0;
+
+  constructor(
+    private readonly stream: Duplex & { remoteAddress?: string },
+    private readonly broker: Broker,
+    private readonly queues: QueueRegistry,
+    private readonly opts: StompOptions,
+    private readonly log: Logger,
+    private readonly counters: StompCounters,
+    private readonly onClosed: (c: StompConnection) => void,
+  ) {
+    this.parser = new StompParser(opts.limits);
+    this.identity = { clientId: this.sessionId, protocol: 'stomp', remoteAddress: stream.remoteAddress };
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('error', (err: Error) => this.log.debug({ err: err.message, session: this.sessionId }, 'stomp socket error'));
+    stream.on('close', () => this.onStreamClosed());
+    this.connectTimer = setTimeout(() => {
+      if (this.state === 'awaiting-connect' || this.state === 'authenticating') this.fail('PROTOCOL_ERROR', 'no CONNECT frame in time');
+    }, opts.connectTimeoutMs);
+    this.connectTimer.unref();
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  // ---- inbound ----
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastRead = Date.now();
+    this.counters.bytesIn += chunk.length;
+    try {
+      this.parser.push(chunk, (f) => this.onFrame(f));
+    } catch (err) {
+      this.failWith(err);
+    }
+  }
+
+  private failWith(err: unknown): void {
+    if (err instanceof GatewayError) this.fail(err.code, err.message);
+    else {
+      this.log.error({ err, session: this.sessionId }, 'stomp handler failed');
+      this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
+    }
+  }
+
+  private currentReceipt: string | undefined;
+
+  private onFrame(f: StompFrame): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'authenticating') {
+      (this.backlog ??= []).push({ command: f.command, headers: f.headers, body: Buffer.from(f.body) });
+      return;
+    }
+    this.currentReceipt = header(f, 'receipt');
+    if (this.state === 'awaiting-connect') {
+      if (f.command !== 'CONNECT' && f.command !== 'STOMP') throw new GatewayError('PROTOCOL_ERROR', `${f.command} before CONNECT`);
+      return this.onConnect(f);
+    }
+    switch (f.command) {
+      case 'SEND':
+        return this.onSend(f);
+      case 'SUBSCRIBE':
+        return this.onSubscribe(f);
+      case 'UNSUBSCRIBE':
+        return this.onUnsubscribe(f);
+      case 'ACK':
+      case 'NACK':
+        return this.onAck(f);
+      case 'BEGIN':
+        return this.onBegin(f);
+      case 'COMMIT':
+        return this.onCommit(f);
+      case 'ABORT':
+        return this.onAbort(f);
+      case 'DISCONNECT':
+        return this.onDisconnect(f);
+      case 'CONNECT':
+      case 'STOMP':
+        throw new GatewayError('PROTOCOL_ERROR', 'already connected');
+      default:
+        throw new GatewayError('PROTOCOL_ERROR', `unknown command ${f.command}`);
+    }
+  }
+
+  // ---- CONNECT ----
+
+  private onConnect(f: StompFrame): void {
+    const accept = header(f, 'accept-version');
+    let version: StompVersion | undefined = '1.0';
+    if (accept !== undefined) {
+      const offered = accept.split(',').map((s) => s.trim());
+      version = SUPPORTED.find((v) => offered.includes(v));
+    }
+    if (!version) {
+      // 1.2 "Protocol Negotiation": ERROR with the versions we support, then close.
+      return this.fail('UNSUPPORTED_PROTOCOL_VERSION', `supported versions are ${SUPPORTED.join(',')}`, [['version', '1.2,1.1,1.0']]);
+    }
+    const hb = header(f, 'heart-beat') ?? '0,0';
+    const m = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(hb);
+    if (!m) throw new GatewayError('STOMP_FRAME_INVALID', `heart-beat header ${JSON.stringify(hb)}`);
+    const cx = Number(m[1]);
+    const cy = Number(m[2]);
+    const sx = this.opts.heartbeatSendMs;
+    const sy = this.opts.heartbeatReceiveMs;
+    this.version = version;
+    this.parser.setVersion(version);
+    const login = header(f, 'login');
+    const passcode = header(f, 'passcode');
+    this.identity = { clientId: this.sessionId, username: login, protocol: 'stomp', remoteAddress: this.stream.remoteAddress };
+    const finish = (ok: boolean): void => {
+      if (this.state === 'closed') return;
+      if (!ok) return this.fail('BAD_CREDENTIALS', 'login refused');
+      this.state = 'connected';
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.heartbeatOut = sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
+      this.heartbeatIn = cx === 0 || sy === 0 ? 0 : Math.max(cx, sy);
+      const headers: [string, string][] = [];
+      if (version !== '1.0') headers.push(['version', version], ['heart-beat', `${sx},${sy}`]);
+      headers.push(['session', this.sessionId], ['server', this.opts.serverName]);
+      this.writeFrame({ command: 'CONNECTED', headers, body: Buffer.alloc(0) });
+      this.startHeartbeats();
+      this.log.debug({ session: this.sessionId, version, login }, 'stomp client connected');
+      const backlog = this.backlog;
+      this.backlog = undefined;
+      if (backlog) {
+        try {
+          for (const b of backlog) if (this.state === 'connected') this.onFrame(b);
+        } catch (err) {
+          this.failWith(err);
+        }
+      }
+    };
+    const auth = this.broker.auth.authenticate(this.identity, passcode === undefined ? undefined : Buffer.from(passcode, 'utf8'));
+    if (typeof auth === 'boolean') return finish(auth);
+    this.state = 'authenticating';
+    auth.then(finish, (err: unknown) => {
+      this.log.error({ err, session: this.sessionId }, 'authentication hook failed');
+      this.fail('IMPLEMENTATION_SPECIFIC', 'authentication failed');
+    });
+  }
+
+  private startHeartbeats(): void {
+    if (this.heartbeatOut > 0) {
+      const every = Math.max(1, Math.floor(this.heartbeatOut / 2));
+      this.sendTimer = setInterval(() => {
+        if (Date.now() - this.lastWrite >= every) this.writeRaw(HEARTBEAT);
+      }, every);
+      this.sendTimer.unref();
+    }
+    if (this.heartbeatIn > 0) {
+      const limit = this.heartbeatIn * this.opts.heartbeatGrace;
+      this.recvTimer = setInterval(() => {
+        if (Date.now() - this.lastRead > limit) this.fail('KEEPALIVE_TIMEOUT', `nothing received for ${limit} ms`);
+      }, Math.max(1, Math.floor(this.heartbeatIn / 2)));
+      this.recvTimer.unref();
+    }
+  }
+
+  // ---- SEND ----
+
+  private onSend(f: StompFrame): void {
+    const dest = required(f, 'destination');
+    const d = parseSendDestination(dest, this.opts.maxTopicLevels);
+    if (typeof d === 'string') throw new GatewayError(d, `destination ${JSON.stringify(dest.slice(0, 200))}`);
+    if (!this.broker.auth.authorizePublish(this.identity, d.topic)) throw new GatewayError('NOT_AUTHORIZED', `SEND to ${dest}`);
+    if (d.kind === 'queue') this.queues.get(d.name);
+    const build = (): Message => {
+      const msg = messageFromSend(d.topic, f.headers, f.body, this.sessionId, Date.now());
+      if (typeof msg === 'string') throw new GatewayError(msg, 'expires must be epoch milliseconds');
+      return msg;
+    };
+    const msg = build(); // validates now, even inside a transaction
+    const tx = this.transactionOf(f);
+    if (tx) {
+      this.addToTransaction(tx, () => this.publish(build()));
+      return this.receiptNow();
+    }
+    this.counters.messagesIn++;
+    const done = this.publish(msg);
+    const slot = this.receiptSlot();
+    if (!done) {
+      if (slot) slot.ready = true;
+      return this.flushReceipts();
+    }
+    done.then(
+      () => {
+        if (slot) slot.ready = true;
+        this.flushReceipts();
+      },
+      (err: unknown) => {
+        this.log.error({ err: String(err), session: this.sessionId, topic: msg.topic }, 'stomp send not durable');
+        // Never a RECEIPT for what is not durable.
+        if (slot) this.fail('PERSIST_FAILED', 'message could not be stored');
+      },
+    );
+  }
+
+  private publish(msg: Message): Promise<void> | undefined {
+    try {
+      return this.broker.publish(msg);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ----
+
+  private onSubscribe(f: StompFrame): void {
+    const dest = required(f, 'destination');
+    // 1.0 may omit the id; the destination then names the subscription.
+    const id = this.version === '1.0' ? (header(f, 'id') ?? dest) : required(f, 'id');
+    if (this.subs.has(id)) throw new GatewayError('PROTOCOL_ERROR', `subscription id ${JSON.stringify(id)} already in use`);
+    if (this.subs.size >= this.opts.maxSubscriptions) throw new GatewayError('QUOTA_EXCEEDED', `more than ${this.opts.maxSubscriptions} subscriptions`);
+    const ackHeader = header(f, 'ack') ?? 'auto';
+    if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
+      throw new GatewayError('STOMP_FRAME_INVALID', `ack ${JSON.stringify(ackHeader)}`);
+    }
+    const ackMode: AckMode = ackHeader;
+    const pf = header(f, 'prefetch-count');
+    let prefetch = this.opts.defaultPrefetch;
+    if (pf !== undefined) {
+      if (!/^\d{1,6}$/.test(pf) || Number(pf) < 1) throw new GatewayError('STOMP_FRAME_INVALID', `prefetch-count ${JSON.stringify(pf)}`);
+      prefetch = Math.min(Number(pf), this.opts.maxPrefetch);
+    }
+    const d = parseSubscribeDestination(dest, this.opts.maxTopicLevels);
+    if (typeof d === 'string') throw new GatewayError(d, `destination ${JSON.stringify(dest.slice(0, 200))}`);
+    if (!this.broker.auth.authorizeSubscribe(this.identity, d.topic)) throw new GatewayError('NOT_AUTHORIZED', `SUBSCRIBE to ${dest}`);
+    // The RECEIPT goes first, then any retained / queued messages.
+    this.receiptNow();
+    if (d.kind === 'queue') {
+      this.subs.set(id, this.queues.get(d.name).addConsumer(id, ackMode, prefetch, this));
+      return;
+    }
+    const sub = new TopicSubscription(id, dest, ackMode, this, this.broker, this.opts, this.log, this.identity, `${this.sessionId}/${++this.subCounter}`);
+    this.subs.set(id, sub);
+    sub.start(d.topic, this.opts.session, prefetch);
+  }
+
+  private onUnsubscribe(f: StompFrame): void {
+    const id = this.version === '1.0' ? (header(f, 'id') ?? required(f, 'destination')) : required(f, 'id');
+    const sub = this.subs.get(id);
+    if (sub) this.endSubscription(sub);
+    this.receiptNow();
+  }
+
+  private endSubscription(sub: StompSubscription): void {
+    this.subs.delete(sub.id);
+    for (const [ackId, p] of this.pending) if (p.sub === sub) this.pending.delete(ackId);
+    sub.end();
+  }
+
+  // ---- ACK / NACK ----
+
+  private onAck(f: StompFrame): void {
+    const id = header(f, 'id') ?? required(f, 'message-id');
+    const positive = f.command === 'ACK';
+    const tx = this.transactionOf(f);
+    if (tx) {
+      this.addToTransaction(tx, () => {
+        this.settle(id, positive);
+        return undefined;
+      });
+    } else {
+      this.settle(id, positive);
+    }
+    this.receiptNow();
+  }
+
+  /** Applies an ACK / NACK; cumulative for ack:client (every earlier message of that subscription too). Unknown ids are ignored. */
+  private settle(ackId: string, positive: boolean): void {
+    const target = this.pending.get(ackId);
+    if (!target) {
+      this.log.debug({ session: this.sessionId, ackId }, 'stomp ack for an unknown message id');
+      return;
+    }
+    const todo: Pending[] = [];
+    if (target.sub.ackMode === 'client') {
+      for (const [k, p] of this.pending) {
+        if (p.sub !== target.sub) continue;
+        this.pending.delete(k);
+        todo.push(p);
+        if (k === ackId) break;
+      }
+    } else {
+      this.pending.delete(ackId);
+      todo.push(target);
+    }
+    for (const p of todo) (positive ? p.sub.ack(p.token) : p.sub.nack(p.token));
+  }
+
+  // ---- transactions ----
+
+  private transactionOf(f: StompFrame): Transaction | undefined {
+    const name = header(f, 'transaction');
+    if (name === undefined) return undefined;
+    const tx = this.transactions.get(name);
+    if (!tx) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
+    return tx;
+  }
+
+  private addToTransaction(tx: Transaction, action: () => Promise<void> | undefined): void {
+    if (tx.actions.length >= this.opts.maxTransactionFrames) {
+      throw new GatewayError('STOMP_LIMIT_EXCEEDED', `more than ${this.opts.maxTransactionFrames} frames in a transaction`);
+    }
+    tx.actions.push(action);
+  }
+
+  private onBegin(f: StompFrame): void {
+    const name = required(f, 'transaction');
+    if (this.transactions.has(name)) throw new GatewayError('PROTOCOL_ERROR', `transaction ${JSON.stringify(name)} already begun`);
+    if (this.transactions.size >= this.opts.maxTransactions) throw new GatewayError('QUOTA_EXCEEDED', `more than ${this.opts.maxTransactions} open transactions`);
+    this.transactions.set(name, { actions: [] });
+    this.receiptNow();
+  }
+
+  private onCommit(f: StompFrame): void {
+    const name = required(f, 'transaction');
+    const tx = this.transactions.get(name);
+    if (!tx) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
+    this.transactions.delete(name);
+    // Every SEND is handed to the broker in this one turn, in order; the RECEIPT waits for all of them.
+    const waits: Promise<void>[] = [];
+    for (const act of tx.actions) {
+      const p = act();
+      if (p) waits.push(p);
+    }
+    const slot = this.receiptSlot();
+    if (waits.length === 0) {
+      if (slot) slot.ready = true;
+      return this.flushReceipts();
+    }
+    Promise.all(waits).then(
+      () => {
+        if (slot) slot.ready = true;
+        this.flushReceipts();
+      },
+      (err: unknown) => {
+        this.log.error({ err: String(err), session: this.sessionId, transaction: name }, 'stomp commit not durable');
+        this.fail('PERSIST_FAILED', `transaction ${name} could not be stored`);
+      },
+    );
+  }
+
+  private onAbort(f: StompFrame): void {
+    const name = required(f, 'transaction');
+    if (!this.transactions.delete(name)) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
+    this.receiptNow();
+  }
+
+  private onDisconnect(f: StompFrame): void {
+    const slot = this.receiptSlot();
+    if (!slot) return this.destroy();
+    slot.ready = true;
+    slot.thenClose = true;
+    this.flushReceipts();
+  }
+
+  // ---- receipts ----
+
+  private receiptSlot(): ReceiptSlot | undefined {
+    const id = this.currentReceipt;
+    if (id === undefined) return undefined;
+    const slot: ReceiptSlot = { id, ready: false, thenClose: false };
+    this.receipts.push(slot);
+    return slot;
+  }
+
+  /** A RECEIPT for a frame that is done now (still after earlier pending ones). */
+  private receiptNow(): void {
+    const slot = this.receiptSlot();
+    if (!slot) return;
+    slot.ready = true;
+    this.flushReceipts();
+  }
+
+  private flushReceipts(): void {
+    while (this.receipts.length !== 0 && (this.receipts[0] as ReceiptSlot).ready) {
+      const slot = this.receipts.shift() as ReceiptSlot;
+      if (this.state === 'closed') continue;
+      this.writeFrame({ command: 'RECEIPT', headers: [['receipt-id', slot.id]], body: Buffer.alloc(0) });
+      if (slot.thenClose) {
+        this.receipts.length = 0;
+        this.destroy();
+        return;
+      }
+    }
+  }
+
+  // ---- outbound ----
+
+  /** DeliverySink: one MESSAGE frame. */
+  deliver(sub: StompSubscription, msg: Message, token: number | undefined, redeliveries: number): void {
+    if (this.state === 'closed') return;
+    if (token === undefined && this.stream.writableLength > this.opts.maxWriteBuffer) {
+      // A slow reader must not grow memory without bound: at-most-once deliveries are dropped, and counted.
+      this.counters.slowConsumerDrops++;
+      return;
+    }
+    const messageId = String(++this.ackCounter);
+    const delivery: [string, string][] = [['subscription', sub.id], ['message-id', messageId]];
+    if (token !== undefined && this.version === '1.2' && sub.ackMode !== 'auto') delivery.push(['ack', messageId]);
+    if (redeliveries > 0) delivery.push(['redelivered', 'true'], ['x-redelivery-count', String(redeliveries)]);
+    delivery.push(['content-length', '0']); // encodeFrame writes the real length
+    let buf: Buffer;
+    try {
+      buf = encodeFrame({ command: 'MESSAGE', headers: [...headersFromMessage(msg), ...delivery], body: msg.payload }, this.version);
+    } catch {
+      // A header this version cannot carry (e.g. a newline in 1.0): send without the mapped extras.
+      buf = encodeFrame({ command: 'MESSAGE', headers: [headersFromMessage(msg)[0] as [string, string], ...delivery], body: msg.payload }, this.version);
+    }
+    if (token !== undefined) this.pending.set(messageId, { sub, token });
+    this.counters.messagesOut++;
+    this.writeRaw(buf);
+  }
+
+  /** DeliverySink: a subscription's session was closed by the broker (shutdown, takeover). */
+  closeFromBroker(code: ErrorCode): void {
+    this.fail(code, 'closed by the server');
+  }
+
+  private writeFrame(f: StompFrame): void {
+    this.writeRaw(encodeFrame(f, this.version));
+  }
+
+  /** Writes are corked for the rest of the tick so one read's replies leave in one syscall. */
+  private writeRaw(buf: Buffer): void {
+    if (!this.stream.writable) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
+    this.lastWrite = Date.now();
+    this.counters.bytesOut += buf.length;
+    this.stream.write(buf);
+  }
+
+  // ---- closing ----
+
+  /** Server-initiated close (shutdown): an ERROR frame with the reason, then close. */
+  close(code: ErrorCode): void {
+    this.fail(code, 'closed by the server');
+  }
+
+  /** Protocol / limit / auth failure: one ERROR frame, one log line, close. Other connections are untouched. */
+  fail(code: ErrorCode, detail: string, extra: [string, string][] = []): void {
+    if (this.state === 'closed') return;
+    this.counters.errors++;
+    this.log.warn({ session: this.sessionId, remote: this.identity.remoteAddress, code, detail }, 'stomp connection closed on error');
+    const headers: [string, string][] = [['message', ERRORS[code].text], ...extra, ['content-type', 'text/plain']];
+    if (this.currentReceipt !== undefined) headers.push(['receipt-id', this.currentReceipt]);
+    try {
+      this.writeFrame({ command: 'ERROR', headers, body: Buffer.from(detail, 'utf8') });
+    } catch {
+      this.writeFrame({ command: 'ERROR', headers: [['message', ERRORS[code].text]], body: Buffer.alloc(0) });
+    }
+    this.destroy();
+  }
+
+  private destroy(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.stream.end();
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+    this.release();
+  }
+
+  private onStreamClosed(): void {
+    this.state = 'closed';
+    this.release();
+  }
+
+  private released = false;
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.sendTimer) clearInterval(this.sendTimer);
+    if (this.recvTimer) clearInterval(this.recvTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.transactions.clear(); // uncommitted SENDs are never published
+    this.pending.clear();
+    const subs = [...this.subs.values()];
+    this.subs.clear();
+    for (const s of subs) s.end();
+    this.onClosed(this);
+  }
+}
+
+function required(f: StompFrame, name: string): string {
+  const v = header(f, name);
+  if (v === undefined || v === '') throw new GatewayError('STOMP_FRAME_INVALID', `${f.command} without a ${name} header`);
+  return v;
+}

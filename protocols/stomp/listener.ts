@@ -1,0 +1,55 @@
+// STOMP over TCP: accepts sockets (or any Duplex, e.g. a WebSocket stream) and builds one StompConnection each; owns the listener's queues. Imports node:net, the broker type and sibling stomp files.
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Broker } from '../../src/core/broker.ts';
+import { StompConnection, type StompCounters } from './connection.ts';
+import type { StompOptions } from './options.ts';
+import { QueueRegistry } from './queues.ts';
+
+export class StompListener {
+  readonly connections = new Set<StompConnection>();
+  readonly counters: StompCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDrops: 0, errors: 0 };
+  readonly queues: QueueRegistry;
+  private server: net.Server | undefined;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly opts: StompOptions,
+    private readonly log: Logger,
+  ) {
+    this.queues = new QueueRegistry(broker, opts, log);
+    for (const name of opts.queues) this.queues.get(name);
+  }
+
+  /** Hands any byte stream (TCP, TLS, WebSocket) to a new STOMP connection. */
+  accept(stream: Duplex & { remoteAddress?: string }): StompConnection {
+    const c = new StompConnection(stream, this.broker, this.queues, this.opts, this.log, this.counters, (x) => this.connections.delete(x));
+    this.connections.add(c);
+    return c;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      socket.setNoDelay(true);
+      this.accept(socket);
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting and closes this listener's connections with "server shutting down". */
+  async close(): Promise<void> {
+    for (const c of [...this.connections]) c.close('SERVER_SHUTTING_DOWN');
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
