@@ -83,7 +83,7 @@ test('log CLI', async (t) => {
   const before = await snapshot(dir);
 
   const dumpLines = (r: Run) => r.stdout.trim().split('\n').filter(Boolean).map(parseLine);
-  const refs = (xs: { partition: number | string; offset: number | string }[]) =>
+  const refs = (xs: { partition?: number | string; offset?: number | string }[]) =>
     xs.map((x) => `${x.partition}:${x.offset}`).sort();
 
   // Child processes in parallel: each costs a Node start.
