@@ -109,7 +109,8 @@ describe('mqtt basic', () => {
   test('keepalive: PINGREQ keeps the connection open', async () => {
     const r = await RawClient.connect(gw.mqttPort, { keepalive: 1 });
     raws.push(r);
-    for (let i = 0; i < 5; i++) {
+    // 4 x 500 ms = 2 s, past the 1.5 s deadline an idle connection would hit.
+    for (let i = 0; i < 4; i++) {
       await new Promise((res) => setTimeout(res, 500));
       r.send({ cmd: 'pingreq' });
       await r.next('pingresp');
