@@ -5,17 +5,25 @@ import type { IClientOptions } from 'mqtt';
 import { GatewayProcess } from '../helpers/gateway-process.ts';
 import { connectClient, sleep, waitUntil, type TestClient } from '../helpers/mqtt-clients.ts';
 
-for (const how of ['term', 'kill9'] as const) {
-  describe(`restart after ${how === 'term' ? 'SIGTERM (graceful)' : 'SIGKILL'}`, () => {
+// flush `never` promises only a clean restart, so it runs with SIGTERM alone.
+const CASES = [
+  { how: 'term', flush: 'interval' },
+  { how: 'kill9', flush: 'interval' },
+  { how: 'kill9', flush: 'always' },
+  { how: 'term', flush: 'never' },
+] as const;
+
+for (const { how, flush } of CASES) {
+  describe(`restart after ${how === 'term' ? 'SIGTERM (graceful)' : 'SIGKILL'} with flush ${flush}`, () => {
     test('retained, persistent subscriptions and queued messages survive; a clean session does not; expiry continues', async () => {
-      const gp = new GatewayProcess({ flush: 'interval' });
+      const gp = new GatewayProcess({ flush });
       const clients: TestClient[] = [];
       const connect = async (url: string, opts: IClientOptions): Promise<TestClient> => {
         const c = await connectClient(url, opts, 6000);
         clients.push(c);
         return c;
       };
-      const tag = `${how}-${process.pid}`;
+      const tag = `${how}-${flush}-${process.pid}`;
       const p4: IClientOptions = { protocolVersion: 4, clientId: `p4-${tag}`, clean: false };
       const p5: IClientOptions = { protocolVersion: 5, clientId: `p5-${tag}`, clean: false, properties: { sessionExpiryInterval: 600 } };
       const e5: IClientOptions = { protocolVersion: 5, clientId: `e5-${tag}`, clean: false, properties: { sessionExpiryInterval: 2 } };
