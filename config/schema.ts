@@ -24,7 +24,30 @@ export interface GatewayConfig {
     /** Milliseconds a new connection may take to send CONNECT. */
     connectTimeoutMs: number;
   };
-  stomp: { host: string; port: number };
+  stomp: {
+    host: string;
+    port: number;
+    maxFrameBytes: number;
+    maxHeaders: number;
+    maxHeaderBytes: number;
+    maxBodyBytes: number;
+    heartbeatSendMs: number;
+    heartbeatReceiveMs: number;
+    heartbeatGrace: number;
+    connectTimeoutMs: number;
+    defaultPrefetch: number;
+    maxPrefetch: number;
+    /** NACKs a message survives before it goes to the dead-letter topic. */
+    maxRedeliveries: number;
+    /** Fixed dead-letter MQTT topic; '' = `$dlq/<original topic>`. */
+    deadLetterTopic: string;
+    queueWindow: number;
+    /** Queues that exist from start (MQTT publishers reach them as `$queue/<name>`). */
+    queues: string[];
+    maxSubscriptions: number;
+    maxTransactions: number;
+    maxTransactionFrames: number;
+  };
   http: { host: string; port: number };
   sessions: {
     maxQueued: number;
@@ -61,7 +84,27 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     maxSessionExpiry: 7 * 24 * 3600,
     connectTimeoutMs: 10_000,
   },
-  stomp: { host: '0.0.0.0', port: 61613 },
+  stomp: {
+    host: '0.0.0.0',
+    port: 61613,
+    maxFrameBytes: 1024 * 1024 + 64 * 1024,
+    maxHeaders: 64,
+    maxHeaderBytes: 8192,
+    maxBodyBytes: 1024 * 1024,
+    heartbeatSendMs: 10_000,
+    heartbeatReceiveMs: 10_000,
+    heartbeatGrace: 2,
+    connectTimeoutMs: 10_000,
+    defaultPrefetch: 100,
+    maxPrefetch: 65535,
+    maxRedeliveries: 5,
+    deadLetterTopic: '',
+    queueWindow: 1000,
+    queues: [],
+    maxSubscriptions: 1000,
+    maxTransactions: 16,
+    maxTransactionFrames: 10_000,
+  },
   http: { host: '0.0.0.0', port: 8080 },
   sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false },
   shared: { strategy: 'round-robin' },
@@ -81,6 +124,7 @@ type Rule =
   | { t: 'int'; min: number; max: number }
   | { t: 'string'; nonEmpty?: boolean }
   | { t: 'bool' }
+  | { t: 'strings' }
   | { t: 'enum'; values: readonly string[] };
 
 const int = (min: number, max: number): Rule => ({ t: 'int', min, max });
@@ -104,6 +148,23 @@ const RULES: Record<string, Rule> = {
   'mqtt.connectTimeoutMs': int(100, 600_000),
   'stomp.host': { t: 'string', nonEmpty: true },
   'stomp.port': PORT,
+  'stomp.maxFrameBytes': int(256, 268_435_456),
+  'stomp.maxHeaders': int(1, 10_000),
+  'stomp.maxHeaderBytes': int(64, 1024 * 1024),
+  'stomp.maxBodyBytes': int(0, 268_435_456),
+  'stomp.heartbeatSendMs': int(0, 3_600_000),
+  'stomp.heartbeatReceiveMs': int(0, 3_600_000),
+  'stomp.heartbeatGrace': int(1, 100),
+  'stomp.connectTimeoutMs': int(100, 600_000),
+  'stomp.defaultPrefetch': int(1, 65535),
+  'stomp.maxPrefetch': int(1, 65535),
+  'stomp.maxRedeliveries': int(0, 1_000_000),
+  'stomp.deadLetterTopic': { t: 'string' },
+  'stomp.queueWindow': int(1, 65535),
+  'stomp.queues': { t: 'strings' },
+  'stomp.maxSubscriptions': int(1, 1_000_000),
+  'stomp.maxTransactions': int(0, 1_000_000),
+  'stomp.maxTransactionFrames': int(1, 10_000_000),
   'http.host': { t: 'string', nonEmpty: true },
   'http.port': PORT,
   'sessions.maxQueued': int(0, BIG),
@@ -144,6 +205,11 @@ function checkValue(key: string, rule: Rule, v: unknown): void {
       return;
     case 'bool':
       if (typeof v !== 'boolean') throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
+      return;
+    case 'strings':
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) {
+        throw new ConfigError(key, `must be a list of non-empty strings, got ${JSON.stringify(v)}`);
+      }
       return;
     case 'enum':
       if (typeof v !== 'string' || !rule.values.includes(v)) {

@@ -10,9 +10,12 @@ import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
 import type { MqttOptions } from '../../protocols/mqtt/options.ts';
 import { GatewayHttpServer } from '../../protocols/ws/server.ts';
+import { StompListener } from '../../protocols/stomp/listener.ts';
+import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
 
 export interface GatewayPorts {
   mqtt: number;
+  stomp: number;
   http: number;
 }
 
@@ -20,6 +23,7 @@ export interface Gateway {
   /** Available after start(). */
   readonly broker: Broker;
   readonly mqtt: MqttListener;
+  readonly stomp: StompListener;
   start(): Promise<GatewayPorts>;
   /** Graceful stop: stop accepting, close sessions with "server shutting down", flush storage. */
   close(): Promise<void>;
@@ -45,6 +49,21 @@ export function mqttOptions(config: GatewayConfig): MqttOptions {
     },
     maxWriteBuffer: 8 * 1024 * 1024,
   };
+}
+
+export function stompListenerOptions(config: GatewayConfig): StompOptions {
+  const { host: _h, port: _p, maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes, ...rest } = config.stomp;
+  return stompOptions({
+    ...rest,
+    limits: { maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes },
+    maxTopicLevels: config.mqtt.maxTopicLevels,
+    session: {
+      maxQueued: config.sessions.maxQueued,
+      maxQueuedBytes: config.sessions.maxQueuedBytes,
+      dropPolicy: config.sessions.dropPolicy,
+      queueQos0: config.sessions.queueQos0,
+    },
+  });
 }
 
 function flushPolicy(config: GatewayConfig): FlushPolicy {
@@ -79,6 +98,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   const options = mqttOptions(config);
   let broker: Broker | undefined;
   let mqtt: MqttListener | undefined;
+  let stomp: StompListener | undefined;
   let store: DurableStore | undefined;
   let web: GatewayHttpServer | undefined;
   let started = false;
@@ -90,6 +110,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     get mqtt(): MqttListener {
       if (!mqtt) throw new Error('gateway not started');
       return mqtt;
+    },
+    get stomp(): StompListener {
+      if (!stomp) throw new Error('gateway not started');
+      return stomp;
     },
     async start() {
       if (config.persistence.enabled) store = await openStore(config, log);
@@ -105,18 +129,22 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       mqtt = new MqttListener(broker, options, log);
       const port = await mqtt.listen(config.mqtt.port, config.mqtt.host);
       log.info({ protocol: 'mqtt', transport: 'tcp', host: config.mqtt.host, port }, 'listening');
-      web = new GatewayHttpServer({ mqtt }, { maxMessageBytes: config.mqtt.maxPacketSize, ready: () => started }, log);
+      stomp = new StompListener(broker, stompListenerOptions(config), log);
+      const stompPort = await stomp.listen(config.stomp.port, config.stomp.host);
+      log.info({ protocol: 'stomp', transport: 'tcp', host: config.stomp.host, port: stompPort }, 'listening');
+      const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);
+      web = new GatewayHttpServer({ mqtt, stomp }, { maxMessageBytes, ready: () => started }, log);
       const httpPort = await web.listen(config.http.port, config.http.host);
-      log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/mqtt', '/healthz', '/readyz'] }, 'listening');
+      log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/mqtt', '/stomp', '/healthz', '/readyz'] }, 'listening');
       started = true;
-      return { mqtt: port, http: httpPort };
+      return { mqtt: port, stomp: stompPort, http: httpPort };
     },
     async close() {
       if (!started) return;
       started = false;
-      const stopped = mqtt!.close();
+      const stopped = [mqtt!.close(), stomp!.close(), web!.close()];
       broker!.close('SERVER_SHUTTING_DOWN');
-      await Promise.all([stopped, web?.close()]);
+      await Promise.all(stopped);
       // Session images written by broker.close() are queued on the store before it closes.
       await new Promise((r) => setImmediate(r));
       await store?.close();

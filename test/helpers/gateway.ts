@@ -12,6 +12,7 @@ export interface TestGateway {
   mqttPort: number;
   mqttUrl: string;
   httpPort: number;
+  stompPort: number;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -35,6 +36,7 @@ export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, d
     mqttPort: ports.mqtt,
     mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
     httpPort: ports.http,
+    stompPort: ports.stomp,
     dataDir: dir,
     async close() {
       await gateway.close();
