@@ -1,6 +1,6 @@
 // Crash loop: publishes numbered QoS 1/2 messages into a real gateway process, kills it with SIGKILL at a seeded point, restarts it and checks loss, duplicates and order. Imports node builtins, mqtt, mqtt-packet and the gateway-process test helper.
 //
-// Usage: node --import tsx loadtest/crash-loop.ts --iterations N --seed S --flush always|interval|never
+// Usage: node --import tsx loadtest/crash-loop.ts --iterations N --seed S --flush always|interval|never [--churn]
 // Prints one line per iteration and a summary; exits 1 on any loss of an acknowledged message, any
 // duplicate QoS 2 delivery or any order violation (QoS 1 duplicates are counted, not failed).
 //
@@ -260,6 +260,8 @@ export interface SubscriberReport {
   orderViolations: [number, number][];
   /** First deliveries that went backwards only relative to the other QoS (allowed by [MQTT-4.6.0-6]). */
   crossQosReorders: number;
+  /** Only `lost` counts for this subscriber (the churning one). */
+  lossOnly: boolean;
 }
 
 export interface IterationResult {
@@ -289,17 +291,23 @@ export interface IterationOptions {
   tail?: number;
   /** Bound on collecting after the restart. */
   collectMs?: number;
+  /**
+   * Adds a third persistent subscriber that connects and disconnects every few ms while the
+   * publisher runs, so session images are written while appends are still in flight. Only loss is
+   * judged for it: reconnecting mid-flow legitimately re-sends PUBLISHes.
+   */
+  churn?: boolean;
 }
 
 /** True when the result breaks a promise (QoS 1 duplicates alone do not). */
 export function failed(r: IterationResult): boolean {
   return (
     !r.publisherDrained ||
-    r.subscribers.some((s) => s.lost.length !== 0 || s.qos2Duplicates.length !== 0 || s.orderViolations.length !== 0)
+    r.subscribers.some((s) => s.lost.length !== 0 || (!s.lossOnly && (s.qos2Duplicates.length !== 0 || s.orderViolations.length !== 0)))
   );
 }
 
-function analyse(name: string, sessionPresent: boolean, seen: Seen[], sent: Sent[]): SubscriberReport {
+function analyse(name: string, sessionPresent: boolean, seen: Seen[], sent: Sent[], lossOnly = false): SubscriberReport {
   const counts = new Map<number, number>();
   for (const s of seen) counts.set(s.seq, (counts.get(s.seq) ?? 0) + 1);
   const lost: number[] = [];
@@ -333,7 +341,7 @@ function analyse(name: string, sessionPresent: boolean, seen: Seen[], sent: Sent
     last[m.qos] = Math.max(last[m.qos]!, s.seq);
     lastAny = Math.max(lastAny, s.seq);
   }
-  return { name, sessionPresent, received: seen.length, lost, lostAckedBeforeCrash, qos2Duplicates, qos1Duplicates, orderViolations, crossQosReorders };
+  return { name, sessionPresent, received: seen.length, lost, lostAckedBeforeCrash, qos2Duplicates, qos1Duplicates, orderViolations, crossQosReorders, lossOnly };
 }
 
 /** Runs one crash iteration; always kills its process and removes its temp dir. */
@@ -359,8 +367,34 @@ export async function runCrashIteration(opts: IterationOptions): Promise<Iterati
       await withTimeout(c.client.subscribeAsync('t/#', { qos: 2 }), 3000, 'subscribe');
       await endClient(c.client);
     }
+    const churnOpts: IClientOptions = { protocolVersion: 4, clientId: `crash-churn-${opts.seed}`, clean: false };
+    if (opts.churn) {
+      const c = await mqttConnect(g.url, churnOpts);
+      clients.push(c.client);
+      await withTimeout(c.client.subscribeAsync('t/#', { qos: 2 }), 3000, 'subscribe');
+      await endClient(c.client);
+    }
     await pub.connect(g.port);
     let killed = false;
+    const churnSeen: Seen[] = [];
+    const churnRnd = prng(opts.seed ^ 0x5bd1e995);
+    const churnUrl = g.url;
+    const churnLoop = opts.churn
+      ? (async () => {
+          for (let i = 0; i < 2000 && !killed; i++) {
+            let c: Awaited<ReturnType<typeof mqttConnect>>;
+            try {
+              c = await mqttConnect(churnUrl, churnOpts);
+            } catch {
+              return;
+            }
+            clients.push(c.client);
+            await sleep(2 + Math.floor(churnRnd() * 30));
+            c.client.end(true);
+            churnSeen.push(...c.seen);
+          }
+        })()
+      : Promise.resolve();
     pub.onAck = () => {
       if (!killed && pub.acks >= killAfterAcks) {
         killed = true;
@@ -372,6 +406,7 @@ export async function runCrashIteration(opts: IterationOptions): Promise<Iterati
     if (!killed) g.child.kill('SIGKILL');
     await gp.kill9();
     await pub.waitClosed(5000);
+    await withTimeout(churnLoop, 10_000, 'churning subscriber to stop');
     pub.markCrash();
     const sentBeforeCrash = pub.sent.length;
     const ackedBeforeCrash = pub.sent.filter((s) => s.ackedBeforeCrash).length;
@@ -387,11 +422,22 @@ export async function runCrashIteration(opts: IterationOptions): Promise<Iterati
     publisherDrained = publisherDrained && (await pub.drain(5000));
     pub.destroy();
 
-    const collected: { name: string; sessionPresent: boolean; seen: Seen[] }[] = [];
+    const collected: { name: string; sessionPresent: boolean; seen: Seen[]; lossOnly: boolean }[] = [];
     for (const s of subs) {
       const c = await mqttConnect(g.url, s.opts);
       clients.push(c.client);
-      collected.push({ name: s.name, sessionPresent: c.sessionPresent, seen: c.seen });
+      collected.push({ name: s.name, sessionPresent: c.sessionPresent, seen: c.seen, lossOnly: false });
+    }
+    if (opts.churn) {
+      const c = await mqttConnect(g.url, churnOpts);
+      clients.push(c.client);
+      // What it saw before the crash counts as delivered; the final connection appends to the same list.
+      const seen = churnSeen;
+      c.client.on('packetreceive', (p: Packet) => {
+        if (p.cmd === 'publish') seen.push({ seq: Number(p.payload.toString().split(':')[0]), qos: p.qos, dup: p.dup });
+      });
+      seen.push(...c.seen);
+      collected.push({ name: 'v4-churn', sessionPresent: c.sessionPresent, seen, lossOnly: true });
     }
     const want = (seen: Seen[]): boolean => {
       const got = new Set(seen.map((x) => x.seq));
@@ -412,7 +458,7 @@ export async function runCrashIteration(opts: IterationOptions): Promise<Iterati
       publisherSessionPresent,
       publisherDrained,
       recovered: g.recovered,
-      subscribers: collected.map((c) => analyse(c.name, c.sessionPresent, c.seen, pub.sent)),
+      subscribers: collected.map((c) => analyse(c.name, c.sessionPresent, c.seen, pub.sent, c.lossOnly)),
       ms: Date.now() - t0,
     };
   } finally {
@@ -447,6 +493,7 @@ async function main(): Promise<void> {
       flush: { type: 'string', default: 'interval' },
       'flush-interval-ms': { type: 'string', default: '10' },
       window: { type: 'string', default: '50' },
+      churn: { type: 'boolean', default: false },
     },
   });
   const flush = values.flush as FlushMode;
@@ -461,6 +508,7 @@ async function main(): Promise<void> {
       flush,
       flushIntervalMs: Number(values['flush-interval-ms']),
       window: Number(values.window),
+      churn: values.churn,
     });
     if (failed(r)) failures++;
     for (const s of r.subscribers) q1dups += s.qos1Duplicates;
