@@ -139,7 +139,8 @@ async function main(): Promise<void> {
           records.push({ scenario, target: t.name, round, result, error: null });
           process.stderr.write(`[${label}] done: ${result.msgPerS.toFixed(0)} msg/s, lost ${result.lost}, dup ${result.duplicates}, ooo ${result.outOfOrder}\n`);
         } catch (e) {
-          const msg = e instanceof Error ? e.message : String(e);
+          const died = t.exited();
+          const msg = (e instanceof Error ? e.message : String(e)) + (died !== null ? ` (${died})` : '');
           records.push({ scenario, target: t.name, round, result: null, error: msg });
           process.stderr.write(`[${label}] FAILED: ${msg}\n`);
         }

@@ -20,6 +20,8 @@ export interface Target {
   port: number;
   /** Broker process pid for CPU accounting; null if unknown. */
   pid: number | null;
+  /** Why the broker process ended on its own (code/signal and stderr tail), or null while it runs. */
+  exited(): string | null;
   close(): Promise<void>;
 }
 
@@ -46,8 +48,14 @@ function killer(child: ChildProcess, cleanup: () => void): () => Promise<void> {
   return kill;
 }
 
-function register(t: Omit<Target, 'close'>, close: () => Promise<void>): Target {
-  const target: Target = { ...t, close: async () => { open.delete(target); await close(); } };
+/** Remembers an exit that happens before close() as the target's exited() text. */
+function register(t: Omit<Target, 'close' | 'exited'>, close: () => Promise<void>, child: ChildProcess | null, tail: () => string): Target {
+  let note: string | null = null;
+  let closing = false;
+  child?.once('exit', (code, sig) => {
+    if (!closing) note = `${t.name} exited on its own (code ${code}, signal ${sig})${tail() ? `; stderr: ${tail().slice(-500)}` : ''}`;
+  });
+  const target: Target = { ...t, exited: () => note, close: async () => { closing = true; open.delete(target); await close(); } };
   open.add(target);
   return target;
 }
@@ -85,7 +93,7 @@ function spawnNodeListener(name: TargetName, args: string[], timeoutMs: number, 
         settled = true;
         clearTimeout(timer);
         child.removeAllListeners('exit');
-        resolve(register({ name, host: '127.0.0.1', port: r.port, pid: child.pid ?? null }, close));
+        resolve(register({ name, host: '127.0.0.1', port: r.port, pid: child.pid ?? null }, close, child, () => stderrTail));
       }
     });
   });
@@ -153,7 +161,7 @@ export async function startMosquitto(): Promise<Target> {
     await close();
     throw e;
   }
-  return register({ name: 'mosquitto', host: '127.0.0.1', port, pid: child.pid ?? null }, close);
+  return register({ name: 'mosquitto', host: '127.0.0.1', port, pid: child.pid ?? null }, close, child, () => stderrTail);
 }
 
 /** A broker someone else runs: mqtt://host:port. Its pid is looked up from /proc if it is ours to see. */
@@ -162,5 +170,5 @@ export function externalTarget(url: string): Target {
   if (u.protocol !== 'mqtt:' && u.protocol !== 'tcp:') throw new Error(`--target must be mqtt://host:port, got ${url}`);
   const port = Number(u.port || 1883);
   const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
-  return { name: 'target', host, port, pid: findListenerPid(port), close: async () => undefined };
+  return { name: 'target', host, port, pid: findListenerPid(port), exited: () => null, close: async () => undefined };
 }
