@@ -108,6 +108,16 @@ export class Broker {
     return this.entries.values();
   }
 
+  /** The durable log for readers (replay, consumer groups); undefined when persistence is off. */
+  get log(): DurableStore['log'] | undefined {
+    return this.persistence?.log;
+  }
+
+  /** The key/value state store (consumer-group offsets live under `g/`); undefined when persistence is off. */
+  get state(): DurableStore['state'] | undefined {
+    return this.persistence?.state;
+  }
+
   getSession(clientId: string): SessionEntry | undefined {
     return this.entries.get(clientId);
   }

@@ -11,6 +11,8 @@ export interface MessageLogPort {
     maxRecords: number,
   ): Promise<{ key: string; timestamp: number; headers: Buffer; value: Buffer; partition: number; offset: number }[]>;
   endOffset(partition: number): number;
+  startOffset(partition: number): number;
+  offsetForTime(partition: number, ts: number): Promise<number>;
   close(): Promise<void>;
 }
 
