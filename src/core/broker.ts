@@ -76,7 +76,7 @@ export class Broker {
   private readonly persistence: DurableStore | undefined;
   private readonly restoreLimits: SessionLimits | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
-  private readonly log: Logger;
+  private readonly logger: Logger;
   private readonly onDropHook: BrokerOptions['onDrop'];
   private closed = false;
 
@@ -90,7 +90,7 @@ export class Broker {
       this.snapshotTimer.unref();
     }
     this.auth = opts.auth ?? ALLOW_ALL;
-    this.log = opts.logger;
+    this.logger = opts.logger;
     this.onDropHook = opts.onDrop;
   }
 
@@ -214,7 +214,7 @@ export class Broker {
     const p = this.persistence;
     if (!p || entry.session.expiryInterval === 0) return;
     p.saveSession(entry.session.snapshot(), entry.detachedAt, entry.will).catch((err: unknown) =>
-      this.log.error({ err, clientId: entry.id }, 'session image not saved'),
+      this.logger.error({ err, clientId: entry.id }, 'session image not saved'),
     );
   }
 
@@ -236,7 +236,7 @@ export class Broker {
     this.router.unsubscribeAll(entry.id);
     entry.session.clear();
     this.entries.delete(entry.id);
-    this.persistence?.deleteSession(entry.id).catch((err: unknown) => this.log.error({ err, clientId: entry.id }, 'session image not deleted'));
+    this.persistence?.deleteSession(entry.id).catch((err: unknown) => this.logger.error({ err, clientId: entry.id }, 'session image not deleted'));
   }
 
   private publishWill(entry: SessionEntry): void {
@@ -245,7 +245,7 @@ export class Broker {
     entry.willTimer = undefined;
     if (!will || this.closed) return;
     const p = this.publish(will.msg);
-    if (p) p.catch((err: unknown) => this.log.warn({ err, clientId: entry.id }, 'will message could not be published'));
+    if (p) p.catch((err: unknown) => this.logger.warn({ err, clientId: entry.id }, 'will message could not be published'));
   }
 
   /**
