@@ -226,9 +226,7 @@ async function mqttConnect(url: string, opts: IClientOptions): Promise<{ client:
   // PUBLISH arrival order, not 'message' order: mqtt.js emits QoS 2 only at PUBREL, a round trip later.
   client.on('packetreceive', (p: Packet) => {
     if (p.cmd !== 'publish') return;
-    const [seq, qos] = p.payload.toString().split(':').map(Number);
-    seen.push({ seq: seq!, qos: p.qos, dup: p.dup });
-    void qos;
+    seen.push({ seq: Number(p.payload.toString().split(':')[0]), qos: p.qos, dup: p.dup });
   });
   const sessionPresent = await withTimeout(
     new Promise<boolean>((resolve, reject) => {
