@@ -1,5 +1,6 @@
 // createGateway(config) -> { start, close }: wires storage, the broker and the protocol listeners. Imports core, log, protocols and config.
 import { mkdirSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Broker } from '../core/broker.ts';
@@ -133,7 +134,13 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       const stompPort = await stomp.listen(config.stomp.port, config.stomp.host);
       log.info({ protocol: 'stomp', transport: 'tcp', host: config.stomp.host, port: stompPort }, 'listening');
       const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);
-      web = new GatewayHttpServer({ mqtt, stomp }, { maxMessageBytes, ready: () => started }, log);
+      // HTTP routes besides the WebSocket upgrades, tried in order (metrics, admin API, dashboard).
+      const httpHandlers: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
+      web = new GatewayHttpServer(
+        { mqtt, stomp },
+        { maxMessageBytes, ready: () => started, http: (req, res) => httpHandlers.some((h) => h(req, res)) },
+        log,
+      );
       const httpPort = await web.listen(config.http.port, config.http.host);
       log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/mqtt', '/stomp', '/healthz', '/readyz'] }, 'listening');
       started = true;
