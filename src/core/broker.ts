@@ -258,10 +258,13 @@ export class Broker {
     const p = this.persistence;
     if (p && p.wants(msg)) {
       return p.append(msg, inboundQos2).then((ref) => {
+        // Route and advance the watermark in the same turn the append resolves (appends resolve in
+        // offset order per partition), so a session image never skips a message still being routed.
         msg.ref = ref;
         const retained = this.route(msg);
         p.markRouted(ref);
-        return retained;
+        const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref) : undefined;
+        return receipt && retained ? Promise.all([receipt, retained]).then(() => undefined) : (receipt ?? retained);
       });
     }
     return this.route(msg);

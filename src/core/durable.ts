@@ -64,18 +64,20 @@ export class DurableStore implements MessagePersistence {
     return msg.qos > 0 || this.persistQos0;
   }
 
+  /** Appends; `inboundQos2` puts the publisher's packet id in the record header (see recordQos2). */
   async append(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<LogRef> {
-    const ref = await this.log.append({
+    return this.log.append({
       key: msg.topic,
       timestamp: msg.createdAt,
       headers: encodeHeaders(msg, inboundQos2?.packetId ?? 0),
       value: msg.payload,
     });
-    if (inboundQos2) {
-      const r: Receipt = { p: ref.partition, o: ref.offset, released: false };
-      await this.state.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, Buffer.from(JSON.stringify(r)));
-    }
-    return ref;
+  }
+
+  /** The QoS 2 receipt for a persistent publisher, written after the append and before PUBREC. */
+  recordQos2(inboundQos2: { sessionId: string; packetId: number }, ref: LogRef): Promise<void> {
+    const r: Receipt = { p: ref.partition, o: ref.offset, released: false };
+    return this.state.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, Buffer.from(JSON.stringify(r)));
   }
 
   /** The broker routed the message at `ref`: session images taken from now on need not replay it. */
