@@ -1,0 +1,49 @@
+// Enforces the architecture's import rules by reading every source file's imports. Imports node:fs only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve, dirname, relative } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../..');
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(root, dir))) {
+    const rel = join(dir, name);
+    if (statSync(join(root, rel)).isDirectory()) out.push(...files(rel));
+    else if (name.endsWith('.ts')) out.push(rel);
+  }
+  return out;
+}
+
+/** Local imports of a file, as repo-relative paths. */
+function localImports(file: string): string[] {
+  const text = readFileSync(join(root, file), 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
+    const spec = m[1] ?? m[2]!;
+    out.push(relative(root, resolve(join(root, dirname(file)), spec)));
+  }
+  return out;
+}
+
+const rules: { from: string; mayNot: string[]; why: string }[] = [
+  { from: 'src/log', mayNot: ['src/core', 'src/server', 'src/cluster', 'protocols'], why: 'the log stores bytes, keys and offsets' },
+  { from: 'src/core', mayNot: ['src/log', 'src/server', 'protocols'], why: 'the core sees storage through injected interfaces' },
+  { from: 'protocols', mayNot: ['src/log', 'src/cluster', 'src/server'], why: "adapters know the core's adapter-facing API only" },
+];
+
+for (const r of rules) {
+  test(`${r.from} imports none of ${r.mayNot.join(', ')} (${r.why})`, () => {
+    const offenders: string[] = [];
+    for (const f of files(r.from)) {
+      for (const imp of localImports(f)) if (r.mayNot.some((p) => imp === p || imp.startsWith(`${p}/`))) offenders.push(`${f} -> ${imp}`);
+    }
+    assert.deepEqual(offenders, []);
+  });
+}
+
+test('every source file opens with a one-line comment saying what it is', () => {
+  const missing = [...files('src'), ...files('protocols'), ...files('config')].filter((f) => !readFileSync(join(root, f), 'utf8').startsWith('//'));
+  assert.deepEqual(missing, []);
+});
