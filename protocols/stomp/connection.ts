@@ -13,6 +13,12 @@
 // - Each SUBSCRIBE is a source (./topic-subscription.ts or ./queues.ts). Every MESSAGE needing an ACK
 //   gets a connection-unique id used as message-id and (1.2) ack; ACK/NACK take `id` (1.2) or
 //   `message-id` (1.0/1.1). ack:client ACK/NACK are cumulative over that subscription.
+// - Durable topic subscriptions: CONNECT `client-id` + SUBSCRIBE `durable:true` (or RabbitMQ's
+//   `persistent:true`) + `id` -> broker session `stomp/<client-id>/<id>` that outlives the connection and
+//   restarts (./topic-subscription.ts). UNSUBSCRIBE with `durable:true` deletes it; a plain UNSUBSCRIBE
+//   or disconnect keeps it.
+// - Replay: SUBSCRIBE `x-stream-offset` on a /topic reads the durable log from that point, then follows it
+//   (./stream-subscription.ts); MESSAGEs then carry x-stream-offset / x-stream-partition.
 // - Transactions buffer SEND / ACK / NACK and apply them on COMMIT; ABORT or the end of the
 //   connection discards them.
 import { randomBytes } from 'node:crypto';
@@ -23,11 +29,12 @@ import type { Broker } from '../../src/core/broker.ts';
 import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message } from '../../src/core/message.ts';
 import { encodeFrame, header, HEARTBEAT, type StompFrame, type StompVersion } from './frame.ts';
-import { headersFromMessage, messageFromSend, parseSendDestination, parseSubscribeDestination } from './mapping.ts';
+import { headersFromMessage, messageFromSend, parseSendDestination, parseStreamOffset, parseSubscribeDestination } from './mapping.ts';
 import type { StompOptions } from './options.ts';
 import { StompParser } from './parser.ts';
 import type { QueueRegistry } from './queues.ts';
 import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
+import { StreamSubscription } from './stream-subscription.ts';
 import { TopicSubscription } from './topic-subscription.ts';
 
 type State = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
@@ -84,6 +91,8 @@ export class StompConnection implements DeliverySink {
   /** Negotiated heart-beat intervals in ms (0 = off). */
   heartbeatOut = 0;
   heartbeatIn = 0;
+  /** CONNECT `client-id` (names durable subscriptions); undefined when the client sent none. */
+  clientName: string | undefined;
 
   constructor(
     private readonly stream: Duplex & { remoteAddress?: string },
@@ -191,6 +200,9 @@ export class StompConnection implements DeliverySink {
     const sy = this.opts.heartbeatReceiveMs;
     this.version = version;
     this.parser.setVersion(version);
+    const clientName = header(f, 'client-id');
+    if (clientName !== undefined && (clientName === '' || clientName.length > 256)) throw new GatewayError('STOMP_FRAME_INVALID', 'client-id must be 1..256 characters');
+    this.clientName = clientName;
     const login = header(f, 'login');
     const passcode = header(f, 'passcode');
     this.identity = { clientId: this.sessionId, username: login, protocol: 'stomp', remoteAddress: this.stream.remoteAddress };
@@ -312,13 +324,33 @@ export class StompConnection implements DeliverySink {
     const d = parseSubscribeDestination(dest, this.opts.maxTopicLevels);
     if (typeof d === 'string') throw new GatewayError(d, `destination ${JSON.stringify(dest.slice(0, 200))}`);
     if (!this.broker.auth.authorizeSubscribe(this.identity, d.topic)) throw new GatewayError('NOT_AUTHORIZED', `SUBSCRIBE to ${dest}`);
+    const durable = header(f, 'durable') === 'true' || header(f, 'persistent') === 'true';
+    const offsetHeader = header(f, 'x-stream-offset');
+    if (d.kind === 'topic' && durable) {
+      if (this.clientName === undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'a durable SUBSCRIBE needs a client-id header on CONNECT');
+      if (offsetHeader !== undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'durable and x-stream-offset cannot be combined');
+    }
+    let from: ReturnType<typeof parseStreamOffset>;
+    if (offsetHeader !== undefined) {
+      if (d.kind !== 'topic') throw new GatewayError('STOMP_FRAME_INVALID', 'x-stream-offset is for /topic destinations');
+      from = parseStreamOffset(offsetHeader);
+      if (!from) throw new GatewayError('STOMP_FRAME_INVALID', `x-stream-offset ${JSON.stringify(offsetHeader.slice(0, 100))}`);
+      if (!this.broker.log) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'x-stream-offset needs persistence (the durable log)');
+    }
     // The RECEIPT goes first, then any retained / queued messages.
     this.receiptNow();
     if (d.kind === 'queue') {
       this.subs.set(id, this.queues.get(d.name).addConsumer(id, ackMode, prefetch, this));
       return;
     }
-    const sub = new TopicSubscription(id, dest, ackMode, this, this.broker, this.opts, this.log, this.identity, `${this.sessionId}/${++this.subCounter}`);
+    if (from) {
+      const stream = new StreamSubscription(id, dest, ackMode, prefetch, this, this.broker, this.opts, this.log);
+      this.subs.set(id, stream);
+      stream.start(d.topic, from);
+      return;
+    }
+    const sessionId = durable ? `stomp/${this.clientName}/${id}` : `${this.sessionId}/${++this.subCounter}`;
+    const sub = new TopicSubscription(id, dest, ackMode, this, this.broker, this.opts, this.log, this.identity, sessionId, durable);
     this.subs.set(id, sub);
     sub.start(d.topic, this.opts.session, prefetch);
   }
@@ -326,14 +358,15 @@ export class StompConnection implements DeliverySink {
   private onUnsubscribe(f: StompFrame): void {
     const id = this.version === '1.0' ? (header(f, 'id') ?? required(f, 'destination')) : required(f, 'id');
     const sub = this.subs.get(id);
-    if (sub) this.endSubscription(sub);
+    // `durable:true` on UNSUBSCRIBE deletes a durable subscription; without it the subscription only detaches.
+    if (sub) this.endSubscription(sub, header(f, 'durable') === 'true' || header(f, 'persistent') === 'true');
     this.receiptNow();
   }
 
-  private endSubscription(sub: StompSubscription): void {
+  private endSubscription(sub: StompSubscription, forget: boolean): void {
     this.subs.delete(sub.id);
     for (const [ackId, p] of this.pending) if (p.sub === sub) this.pending.delete(ackId);
-    sub.end();
+    sub.end(forget);
   }
 
   // ---- ACK / NACK ----
@@ -487,6 +520,7 @@ export class StompConnection implements DeliverySink {
     const delivery: [string, string][] = [['subscription', sub.id], ['message-id', messageId]];
     if (token !== undefined && this.version === '1.2' && sub.ackMode !== 'auto') delivery.push(['ack', messageId]);
     if (redeliveries > 0) delivery.push(['redelivered', 'true'], ['x-redelivery-count', String(redeliveries)]);
+    if (sub.streamOffsets && msg.ref) delivery.push(['x-stream-offset', String(msg.ref.offset)], ['x-stream-partition', String(msg.ref.partition)]);
     delivery.push(['content-length', '0']); // encodeFrame writes the real length
     let buf: Buffer;
     try {
@@ -498,6 +532,20 @@ export class StompConnection implements DeliverySink {
     if (token !== undefined) this.pending.set(messageId, { sub, token });
     this.counters.messagesOut++;
     this.writeRaw(buf);
+  }
+
+  /** DeliverySink: resolves once the outgoing buffer is under half of maxWriteBuffer (or the connection closed). */
+  whenWritable(): Promise<void> {
+    if (this.state === 'closed' || this.stream.writableLength <= this.opts.maxWriteBuffer / 2) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('close', done);
+    });
   }
 
   /** DeliverySink: a subscription's session was closed by the broker (shutdown, takeover). */
@@ -571,7 +619,7 @@ export class StompConnection implements DeliverySink {
     this.pending.clear();
     const subs = [...this.subs.values()];
     this.subs.clear();
-    for (const s of subs) s.end();
+    for (const s of subs) s.end(false);
     this.onClosed(this);
   }
 }

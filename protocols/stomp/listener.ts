@@ -20,12 +20,18 @@ export class StompListener {
   ) {
     this.queues = new QueueRegistry(broker, opts, log);
     for (const name of opts.queues) this.queues.get(name);
+    // Queues that existed before a restart come back bound to their restored sessions.
+    this.queues.attachRestored();
   }
 
+  /** Transport and accept time (epoch ms) per connection, for metrics, $SYS and the admin API. */
+  readonly accepted = new WeakMap<StompConnection, { transport: 'tcp' | 'ws'; at: number }>();
+
   /** Hands any byte stream (TCP, TLS, WebSocket) to a new STOMP connection. */
-  accept(stream: Duplex & { remoteAddress?: string }): StompConnection {
+  accept(stream: Duplex & { remoteAddress?: string }, transport: 'tcp' | 'ws' = 'tcp'): StompConnection {
     const c = new StompConnection(stream, this.broker, this.queues, this.opts, this.log, this.counters, (x) => this.connections.delete(x));
     this.connections.add(c);
+    this.accepted.set(c, { transport, at: Date.now() });
     return c;
   }
 

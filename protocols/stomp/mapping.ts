@@ -27,12 +27,18 @@
 //   | content-length          | payload length                            | always written on MESSAGE                  |
 //   | message-id, subscription, ack | (per delivery)                      | ack only for client / client-individual    |
 //   | redelivered, x-redelivery-count | (per delivery)                    | on a redelivery after NACK / consumer loss |
+//   | x-stream-offset, x-stream-partition | msg.ref (log position)            | replay subscriptions only                  |
+//
+// SUBSCRIBE `x-stream-offset` (RabbitMQ streams' convention) -> consumer StartPoint:
+//   first | last | next | offset=N (N in every partition) | timestamp=T (T in epoch seconds as RabbitMQ,
+//   or epoch milliseconds when T >= 100000000000). See parseStreamOffset.
 //
 // Reserved names (never copied to or from user properties) are in RESERVED below.
 
 import { isUtf8 } from 'node:buffer';
 import type { Message, MessageProperties } from '../../src/core/message.ts';
 import type { ErrorCode } from '../../src/core/errors.ts';
+import type { StartPoint } from '../../src/core/consumer.ts';
 import { validateTopicFilter, validateTopicName, hasWildcard } from '../../src/core/topic.ts';
 
 export const TOPIC_PREFIX = '/topic/';
@@ -45,8 +51,25 @@ export const RESERVED: ReadonlySet<string> = new Set([
   'destination', 'content-length', 'content-type', 'receipt', 'receipt-id', 'transaction', 'correlation-id',
   'x-correlation-data-base64', 'reply-to', 'expires', 'message-id', 'subscription', 'ack', 'id', 'redelivered',
   'x-redelivery-count', 'x-retain', 'host', 'login', 'passcode', 'accept-version', 'heart-beat', 'version',
-  'session', 'server', 'message', 'prefetch-count',
+  'session', 'server', 'message', 'prefetch-count', 'x-stream-offset', 'x-stream-partition',
 ]);
+
+/** Epoch values below this are seconds (RabbitMQ), at or above it milliseconds. */
+const MS_EPOCH_FLOOR = 100_000_000_000;
+
+/** SUBSCRIBE `x-stream-offset` -> the consumer's start point; undefined for a value it does not know. */
+export function parseStreamOffset(v: string): StartPoint | undefined {
+  const s = v.trim();
+  if (s === 'first' || s === 'last' || s === 'next') return s;
+  let m = /^offset=(\d{1,15})$/.exec(s);
+  if (m) return { offset: Number(m[1]) };
+  m = /^timestamp=(\d{1,15})$/.exec(s);
+  if (m) {
+    const t = Number(m[1]);
+    return { timestamp: t >= MS_EPOCH_FLOOR ? t : t * 1000 };
+  }
+  return undefined;
+}
 
 export type Destination =
   | { kind: 'topic'; topic: string }

@@ -13,6 +13,10 @@
 //     published to the dead-letter topic.
 // Tokens given to consumers are per-queue sequence numbers (unique for the life of the queue).
 // A queue exists once a STOMP client SENDs or SUBSCRIBEs to it, or when listed in options.queues.
+// Restart: the queue session is persistent (expiry never), so the broker restores it (subscription,
+// in-flight and queued references) before listeners open; QueueRegistry.attachRestored() re-binds every
+// restored `$queue/<name>` session at listener start, and the handed-over-but-unacknowledged messages
+// come back through the session's resend (marked redelivered), then the queued ones, in order.
 import type { Logger } from 'pino';
 import type { ClientIdentity } from '../../src/core/auth.ts';
 import type { Broker, SessionEntry, SessionLink } from '../../src/core/broker.ts';
@@ -87,6 +91,7 @@ export class StompQueue implements SessionLink {
     });
     this.entry = entry;
     broker.subscribe(entry, this.topic, { qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 2 });
+    // After a restart the session resends what it had handed over before, with DUP: counted as redelivered.
     this.send(resend);
   }
 
@@ -106,7 +111,7 @@ export class StompQueue implements SessionLink {
         this.log.warn({ queue: this.name }, 'stomp queue full: QoS 0 message dropped');
         continue;
       }
-      this.ready.push({ seq: ++this.seq, packetId: o.packetId, msg: o.msg, redeliveries: 0 });
+      this.ready.push({ seq: ++this.seq, packetId: o.packetId, msg: o.msg, redeliveries: o.dup ? 1 : 0 });
     }
     this.dispatch();
   }
@@ -222,6 +227,19 @@ export class QueueRegistry {
       this.queues.set(name, q);
     }
     return q;
+  }
+
+  /** Re-binds every queue whose persistent session the broker restored (call once, at listener start). Returns how many. */
+  attachRestored(): number {
+    let n = 0;
+    for (const e of [...this.broker.sessions()]) {
+      if (!e.id.startsWith(MQTT_QUEUE_PREFIX) || e.link || e.id.length === MQTT_QUEUE_PREFIX.length) continue;
+      const name = e.id.slice(MQTT_QUEUE_PREFIX.length);
+      if (this.queues.has(name)) continue;
+      this.get(name);
+      n++;
+    }
+    return n;
   }
 
   has(name: string): boolean {

@@ -14,17 +14,25 @@ export interface StompSubscription {
   readonly id: string;
   readonly destination: string;
   readonly ackMode: AckMode;
+  /** MESSAGEs carry `x-stream-offset` / `x-stream-partition` (replay subscriptions). */
+  readonly streamOffsets?: boolean;
   /** The client acknowledged the message: free its window slot. Unknown tokens are ignored. */
   ack(token: number): void;
   /** The client refused it: redeliver (with the count raised) or, past the limit, dead-letter it. */
   nack(token: number): void;
-  /** UNSUBSCRIBE or connection end: unacknowledged messages are redelivered (queue) or dropped with the subscription (topic). */
-  end(): void;
+  /**
+   * UNSUBSCRIBE or connection end: unacknowledged messages are redelivered (queue) or dropped with the
+   * subscription (topic). A durable topic subscription keeps its session (messages wait for the next
+   * SUBSCRIBE with the same client-id and id) unless `forget` (UNSUBSCRIBE with `durable:true`).
+   */
+  end(forget?: boolean): void;
 }
 
 /** The connection side: write one MESSAGE. `token` undefined = nothing to acknowledge (ack:auto or QoS 0). */
 export interface DeliverySink {
   deliver(sub: StompSubscription, msg: Message, token: number | undefined, redeliveries: number): void;
+  /** Resolves once the outgoing buffer is below half of maxWriteBuffer (replay backpressure for ack:auto). */
+  whenWritable(): Promise<void>;
   /** The broker closes the subscription's session (shutdown, administrative action). */
   closeFromBroker(code: ErrorCode): void;
 }

@@ -1,10 +1,17 @@
 // A STOMP SUBSCRIBE to `/topic/<filter>`: one broker session per subscription, so each has its own ack mode and window. Imports core broker/session types and ./subscription.ts.
 //
-// Shape: clientId `<connection session id>/<n>` (unique per SUBSCRIBE), clean start, session expiry 0
-// (the session ends with the subscription). ack:auto subscribes at QoS 0 (at most once, no window);
-// client / client-individual at QoS 1 with maxInflight = prefetch, so ACK frees a slot and NACK puts the
-// message back at the head (Session.requeue). Tokens are the session's packet ids. Redelivery counts are
-// kept per Message object (a WeakMap), so nothing is copied.
+// Shape (plain): clientId `<connection session id>/<n>` (unique per SUBSCRIBE), clean start, session
+// expiry 0 (the session ends with the subscription). ack:auto subscribes at QoS 0 (at most once, no
+// window); client / client-individual at QoS 1 with maxInflight = prefetch, so ACK frees a slot and NACK
+// puts the message back at the head (Session.requeue). Tokens are the session's packet ids. Redelivery
+// counts are kept per Message object (a WeakMap), so nothing is copied.
+// Shape (durable: SUBSCRIBE `durable:true` + `id`, CONNECT `client-id`): clientId
+// `stomp/<client-id>/<subscription id>`, resumed (clean start off), expiry never, always QoS 1 so the
+// session queues while the client is away and the broker persists it across restarts. On the next
+// SUBSCRIBE with the same client-id and id, unacknowledged MESSAGEs go out again first (redelivered:true)
+// then the queue. ack:auto on a durable subscription settles each message as it is written (at most once
+// once written; nothing is lost while disconnected). A SUBSCRIBE with another destination replaces the
+// stored filter. Retained messages: only when the subscription is new (retain handling 1).
 import type { Logger } from 'pino';
 import type { ClientIdentity } from '../../src/core/auth.ts';
 import type { Broker, SessionEntry, SessionLink } from '../../src/core/broker.ts';
@@ -13,6 +20,8 @@ import type { Message } from '../../src/core/message.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import type { Outbound, SessionLimits } from '../../src/core/session.ts';
 import { publishDeadLetter, type AckMode, type DeadLetterOptions, type DeliverySink, type StompSubscription } from './subscription.ts';
+
+const NEVER = 0xffffffff;
 
 export class TopicSubscription implements StompSubscription, SessionLink {
   readonly identity: ClientIdentity;
@@ -30,30 +39,54 @@ export class TopicSubscription implements StompSubscription, SessionLink {
     private readonly log: Logger,
     owner: ClientIdentity,
     sessionId: string,
+    readonly durable = false,
   ) {
     this.identity = { ...owner, clientId: sessionId };
   }
 
-  /** Binds the session and subscribes; retained messages follow through the window. */
+  /** Binds the session (resumed when durable) and subscribes; stored unacknowledged / queued messages, then retained ones, follow through the window. */
   start(filter: string, limits: Omit<SessionLimits, 'maxInflight'>, prefetch: number): void {
-    const { entry } = this.broker.connect({
+    const { entry, resend } = this.broker.connect({
       clientId: this.identity.clientId,
-      cleanStart: true,
-      expiryInterval: 0,
+      cleanStart: !this.durable,
+      expiryInterval: this.durable ? NEVER : 0,
       limits: { ...limits, maxInflight: prefetch },
       link: this,
     });
     this.entry = entry;
-    const options: SubscriptionOptions = { qos: this.ackMode === 'auto' ? 0 : 1, noLocal: false, retainAsPublished: false, retainHandling: 0 };
+    if (this.durable) {
+      // One filter per durable subscription: a SUBSCRIBE to another destination replaces the stored one.
+      for (const f of [...entry.session.subscriptions.keys()]) if (f !== filter) this.broker.unsubscribe(entry, f);
+    }
+    const options: SubscriptionOptions = {
+      qos: this.ackMode === 'auto' && !this.durable ? 0 : 1,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: this.durable ? 1 : 0,
+    };
+    this.send(resend);
     const retained = this.broker.subscribe(entry, filter, options);
     if (retained.length !== 0) this.broker.deliverRetained(entry, retained, options);
   }
 
-  /** SessionLink: PUBLISH items become MESSAGE frames. */
+  /** SessionLink: PUBLISH items become MESSAGE frames. A durable ack:auto subscription settles each one as written. */
   send(out: readonly Outbound[]): void {
-    for (const o of out) {
-      if (o.type !== 'publish' || this.closed) continue;
-      this.sink.deliver(this, o.msg, o.qos === 0 ? undefined : o.packetId, this.redeliveries.get(o.msg) ?? 0);
+    let batch: readonly Outbound[] = out;
+    // Bounded: each round settles what it wrote, and the session hands over at most a window's worth.
+    for (let round = 0; batch.length !== 0 && round < 1_000_000; round++) {
+      let settled: Outbound[] | undefined;
+      for (const o of batch) {
+        if (o.type !== 'publish' || this.closed) continue;
+        const redeliveries = this.redeliveries.get(o.msg) ?? (o.dup ? 1 : 0);
+        if (this.ackMode === 'auto' && o.qos !== 0) {
+          this.sink.deliver(this, o.msg, undefined, redeliveries);
+          const e = this.entry;
+          if (e) (settled ??= []).push(...e.session.onPuback(o.packetId, Date.now()));
+        } else {
+          this.sink.deliver(this, o.msg, o.qos === 0 ? undefined : o.packetId, redeliveries);
+        }
+      }
+      batch = settled ?? [];
     }
   }
 
@@ -86,12 +119,17 @@ export class TopicSubscription implements StompSubscription, SessionLink {
     this.send(e.session.requeue(token, Date.now()));
   }
 
-  /** UNSUBSCRIBE / connection end: the session ends (expiry 0) and takes its subscription and queue with it. */
-  end(): void {
+  /**
+   * UNSUBSCRIBE / connection end. Plain: the session ends (expiry 0) and takes its subscription and queue
+   * with it. Durable: the session stays (expiry never) unless `forget`, which ends it and deletes its image.
+   */
+  end(forget = false): void {
     if (this.closed) return;
     this.closed = true;
     const e = this.entry;
     this.entry = undefined;
-    if (e) this.broker.disconnect(e, this, false);
+    if (!e) return;
+    if (this.durable && forget) e.session.expiryInterval = 0;
+    this.broker.disconnect(e, this, false);
   }
 }
