@@ -11,6 +11,7 @@ import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
+import { LogSubscriptions, parseLogFilter } from '../../src/core/log-subscriptions.ts';
 import { MqttFramer } from './framer.ts';
 import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
@@ -58,6 +59,8 @@ export class MqttConnection implements SessionLink {
   private readonly ackQueue: PendingAck[] = [];
   private inboundInflight = 0;
   private currentPacket: Packet | undefined;
+  /** `$log/` and `$group/` subscriptions of this connection (created on the first one). */
+  private logSubs: LogSubscriptions | undefined;
   private parseError: Error | undefined;
 
   constructor(
@@ -189,8 +192,11 @@ export class MqttConnection implements SessionLink {
         return this.onConnect(packet);
       case 'publish':
         return this.onPublishPacket(packet);
-      case 'puback':
-        return this.send(this.session().onPuback(packet.messageId!, Date.now()));
+      case 'puback': {
+        const acked = this.logSubs ? this.session().unackedMessage(packet.messageId!) : undefined;
+        this.send(this.session().onPuback(packet.messageId!, Date.now()));
+        return this.logSubs?.acked(acked); // a log-backed delivery: commit its group offset, refill the window
+      }
       case 'pubrec':
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
         if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(packet.messageId!, Date.now()));
@@ -507,6 +513,11 @@ export class MqttConnection implements SessionLink {
     const granted: number[] = [];
     const retained: { msgs: Message[]; options: SubscriptionOptions }[] = [];
     for (const s of p.subscriptions) {
+      const logFilter = parseLogFilter(s.topic);
+      if (logFilter) {
+        granted.push(this.subscribeLog(s, logFilter, subId));
+        continue;
+      }
       const bad = validateTopicFilter(s.topic, this.opts.maxTopicLevels);
       if (bad) {
         granted.push(v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80);
@@ -534,9 +545,45 @@ export class MqttConnection implements SessionLink {
     for (const r of retained) this.broker.deliverRetained(entry, r.msgs, r.options);
   }
 
+  /**
+   * `$log/<start>/<filter>` and `$group/<name>/<filter>` (src/core/log-subscriptions.ts, docs/REPLAY.md): fed from the
+   * durable log, not the router; granted QoS at most 1; connection-scoped. Returns the SUBACK code.
+   */
+  private subscribeLog(s: ISubscribePacket['subscriptions'][number], parsed: NonNullable<ReturnType<typeof parseLogFilter>>, subId: number | undefined): number {
+    const v5 = this.version === 5;
+    if ('error' in parsed) return v5 ? ERRORS[parsed.error].mqtt : 0x80;
+    const log = this.broker.log;
+    const store = this.broker.state;
+    if (!log || !store) return v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x80; // persistence is off: no log to read
+    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.filter)) return v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80;
+    const entry = this.entry!;
+    this.logSubs ??= new LogSubscriptions({
+      target: entry,
+      log,
+      store,
+      whenWritable: () =>
+        this.stream.writableLength > this.opts.maxWriteBuffer / 2 ? new Promise<void>((r) => this.stream.once('drain', () => r())) : undefined,
+      onError: (err, topic) => this.log.warn({ err: String(err), clientId: this.clientId, topic }, 'mqtt log subscription stopped'),
+    });
+    const qos = (s.qos > 1 ? 1 : s.qos) as QoS;
+    const options: SubscriptionOptions = { qos, noLocal: v5 ? !!s.nl : false, retainAsPublished: v5 ? !!s.rap : false, retainHandling: 2, subscriptionId: subId };
+    try {
+      this.logSubs.add(s.topic, parsed, options);
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      this.log.info({ clientId: this.clientId, topic: s.topic, err: err.message }, 'mqtt log subscription refused');
+      return v5 ? err.mqttReason : 0x80;
+    }
+    return qos;
+  }
+
   private onUnsubscribe(p: IUnsubscribePacket): void {
     const granted: number[] = [];
     for (const f of p.unsubscriptions) {
+      if (parseLogFilter(f)) {
+        granted.push(this.logSubs?.remove(f) ? 0x00 : 0x11);
+        continue;
+      }
       const existed = this.broker.unsubscribe(this.entry!, f);
       granted.push(existed ? 0x00 : 0x11);
     }
@@ -677,6 +724,7 @@ export class MqttConnection implements SessionLink {
   private detach(): void {
     if (this.detached) return;
     this.detached = true;
+    this.logSubs?.closeAll();
     if (this.entry) this.broker.disconnect(this.entry, this, this.willOnClose);
     this.entry = undefined;
     this.onClosed(this);
