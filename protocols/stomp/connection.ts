@@ -53,8 +53,12 @@ export interface StompCounters {
 
 interface Pending {
   sub: StompSubscription;
-  token: number;
+  /** undefined: a QoS 0 message on a client / client-individual subscription (ACK has nothing to settle, but counts for cumulative ACK). */
+  token: number | undefined;
 }
+
+/** Pending entries without a token (QoS 0 on an acked subscription) a connection keeps before forgetting the oldest. */
+const MAX_UNSETTLED_QOS0 = 10_000;
 
 /** One in-order RECEIPT slot; `ready` once its frame is done. */
 interface ReceiptSlot {
@@ -79,6 +83,8 @@ export class StompConnection implements DeliverySink {
   /** Unacknowledged MESSAGEs by ack id; Map order = send order (cumulative ack walks it). */
   private readonly pending = new Map<string, Pending>();
   private ackCounter = 0;
+  /** Entries of `pending` with token undefined. */
+  private tokenless = 0;
   private readonly receipts: ReceiptSlot[] = [];
   private readonly transactions = new Map<string, Transaction>();
   private backlog: StompFrame[] | undefined;
@@ -365,7 +371,11 @@ export class StompConnection implements DeliverySink {
 
   private endSubscription(sub: StompSubscription, forget: boolean): void {
     this.subs.delete(sub.id);
-    for (const [ackId, p] of this.pending) if (p.sub === sub) this.pending.delete(ackId);
+    for (const [ackId, p] of this.pending) {
+      if (p.sub !== sub) continue;
+      this.pending.delete(ackId);
+      if (p.token === undefined) this.tokenless--;
+    }
     sub.end(forget);
   }
 
@@ -405,7 +415,11 @@ export class StompConnection implements DeliverySink {
       this.pending.delete(ackId);
       todo.push(target);
     }
-    for (const p of todo) (positive ? p.sub.ack(p.token) : p.sub.nack(p.token));
+    for (const p of todo) {
+      if (p.token === undefined) this.tokenless--;
+      else if (positive) p.sub.ack(p.token);
+      else p.sub.nack(p.token);
+    }
   }
 
   // ---- transactions ----
@@ -518,7 +532,10 @@ export class StompConnection implements DeliverySink {
     }
     const messageId = String(++this.ackCounter);
     const delivery: [string, string][] = [['subscription', sub.id], ['message-id', messageId]];
-    if (token !== undefined && this.version === '1.2' && sub.ackMode !== 'auto') delivery.push(['ack', messageId]);
+    // 1.2 "MESSAGE": a client / client-individual subscription's MESSAGE carries an ack header, even for a
+    // QoS 0 message that has nothing to settle.
+    const acked = sub.ackMode !== 'auto';
+    if (acked && this.version === '1.2') delivery.push(['ack', messageId]);
     if (redeliveries > 0) delivery.push(['redelivered', 'true'], ['x-redelivery-count', String(redeliveries)]);
     if (sub.streamOffsets && msg.ref) delivery.push(['x-stream-offset', String(msg.ref.offset)], ['x-stream-partition', String(msg.ref.partition)]);
     delivery.push(['content-length', '0']); // encodeFrame writes the real length
@@ -529,9 +546,22 @@ export class StompConnection implements DeliverySink {
       // A header this version cannot carry (e.g. a newline in 1.0): send without the mapped extras.
       buf = encodeFrame({ command: 'MESSAGE', headers: [headersFromMessage(msg)[0] as [string, string], ...delivery], body: msg.payload }, this.version);
     }
-    if (token !== undefined) this.pending.set(messageId, { sub, token });
+    if (acked) {
+      this.pending.set(messageId, { sub, token });
+      if (token === undefined && ++this.tokenless > MAX_UNSETTLED_QOS0) this.forgetOldestTokenless();
+    }
     this.counters.messagesOut++;
     this.writeRaw(buf);
+  }
+
+  /** Keeps memory bounded for a client that never ACKs QoS 0 MESSAGEs: the oldest such entry is dropped. */
+  private forgetOldestTokenless(): void {
+    for (const [k, p] of this.pending) {
+      if (p.token !== undefined) continue;
+      this.pending.delete(k);
+      this.tokenless--;
+      return;
+    }
   }
 
   /** DeliverySink: resolves once the outgoing buffer is under half of maxWriteBuffer (or the connection closed). */
@@ -617,6 +647,7 @@ export class StompConnection implements DeliverySink {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.transactions.clear(); // uncommitted SENDs are never published
     this.pending.clear();
+    this.tokenless = 0;
     const subs = [...this.subs.values()];
     this.subs.clear();
     for (const s of subs) s.end(false);
