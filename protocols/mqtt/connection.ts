@@ -132,6 +132,15 @@ export class MqttConnection implements SessionLink {
       this.destroy();
       return false;
     }
+    if (p.length === 4 && type >= 4 && type <= 7 && this.state === 'connected') {
+      // Hot path: PUBACK / PUBREC / PUBREL / PUBCOMP carrying only a packet id (v3, and v5 success [MQTT-3.4.2-1]).
+      if ((p[0]! & 0x0f) !== (type === 6 ? 2 : 0)) {
+        this.fail('MALFORMED_PACKET', 'reserved flag bits of an ack [MQTT-2.2.2-2]');
+        return false;
+      }
+      const cmd = type === 4 ? 'puback' : type === 5 ? 'pubrec' : type === 6 ? 'pubrel' : 'pubcomp';
+      return this.dispatch({ cmd, messageId: p.readUInt16BE(2) } as Packet);
+    }
     if (type === 3 && this.version !== 5) {
       const pub = decodePublish(p);
       if (typeof pub === 'string') {
@@ -169,6 +178,11 @@ export class MqttConnection implements SessionLink {
       this.fail('MALFORMED_PACKET', 'packet did not parse');
       return false;
     }
+    return this.dispatch(packet);
+  }
+
+  /** Runs one parsed packet's handler; a thrown GatewayError closes the connection with its reason. */
+  private dispatch(packet: Packet): boolean {
     try {
       this.onPacket(packet);
     } catch (err) {
