@@ -48,7 +48,16 @@ export interface GatewayConfig {
     maxTransactions: number;
     maxTransactionFrames: number;
   };
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    /** Bearer token for the admin API (/api/*); '' disables the admin API (404). */
+    adminToken: string;
+    /** A WebSocket whose unsent bytes exceed this is closed with 1013 (slow consumer). */
+    wsMaxBufferedBytes: number;
+  };
+  /** $SYS topics: published (retained, QoS 0) every intervalMs; 0 = off. */
+  sys: { intervalMs: number };
   sessions: {
     maxQueued: number;
     maxQueuedBytes: number;
@@ -105,7 +114,8 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     maxTransactions: 16,
     maxTransactionFrames: 10_000,
   },
-  http: { host: '0.0.0.0', port: 8080 },
+  http: { host: '0.0.0.0', port: 8080, adminToken: '', wsMaxBufferedBytes: 16 * 1024 * 1024 },
+  sys: { intervalMs: 1000 },
   sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false },
   shared: { strategy: 'round-robin' },
   persistence: {
@@ -167,6 +177,9 @@ const RULES: Record<string, Rule> = {
   'stomp.maxTransactionFrames': int(1, 10_000_000),
   'http.host': { t: 'string', nonEmpty: true },
   'http.port': PORT,
+  'http.adminToken': { t: 'string' },
+  'http.wsMaxBufferedBytes': int(64 * 1024, 2 ** 31 - 1),
+  'sys.intervalMs': int(0, 3_600_000),
   'sessions.maxQueued': int(0, BIG),
   'sessions.maxQueuedBytes': int(0, BIG),
   'sessions.dropPolicy': { t: 'enum', values: ['drop-oldest', 'drop-newest'] },

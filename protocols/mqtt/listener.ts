@@ -18,10 +18,14 @@ export class MqttListener {
     private readonly log: Logger,
   ) {}
 
+  /** Transport and accept time (epoch ms) per connection, for metrics, $SYS and the admin API. */
+  readonly accepted = new WeakMap<MqttConnection, { transport: 'tcp' | 'ws'; at: number }>();
+
   /** Hands any byte stream (TCP, TLS, WebSocket) to a new MQTT connection. */
-  accept(stream: Duplex & { remoteAddress?: string }): MqttConnection {
+  accept(stream: Duplex & { remoteAddress?: string }, transport: 'tcp' | 'ws' = 'tcp'): MqttConnection {
     const c = new MqttConnection(stream, this.broker, this.opts, this.log, this.counters, (x) => this.connections.delete(x));
     this.connections.add(c);
+    this.accepted.set(c, { transport, at: Date.now() });
     if (!this.sweep) {
       this.sweep = setInterval(() => {
         const now = Date.now();

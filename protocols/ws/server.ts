@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 /** What a protocol adapter offers the WebSocket server: take a byte stream, as from TCP. */
 export interface StreamAcceptor {
-  accept(stream: Duplex & { remoteAddress?: string }): unknown;
+  accept(stream: Duplex & { remoteAddress?: string }, transport: 'ws'): unknown;
 }
 
 export interface WsRoutes {
@@ -61,7 +61,7 @@ export class GatewayHttpServer {
         const stream = createWebSocketStream(ws) as Duplex & { remoteAddress?: string };
         stream.remoteAddress = req.socket.remoteAddress;
         stream.on('error', (err) => this.log.debug({ err: err.message }, 'websocket stream error'));
-        target.accept(stream);
+        target.accept(stream, 'ws');
       });
     });
   }

@@ -65,6 +65,16 @@ export interface BrokerStats {
   dropped: number;
 }
 
+/**
+ * Counts by QoS (array index = QoS). `in` by publisher: 'gateway' = senderId '' (the gateway itself, e.g. $SYS),
+ * 'mqtt' = a sender that has a session here (MQTT client ids), 'stomp' = any other sender (STOMP connection ids).
+ * `out` counts live deliveries handed to a connected link, by the link's protocol.
+ */
+export interface QosStats {
+  in: { mqtt: number[]; stomp: number[]; gateway: number[] };
+  out: { mqtt: number[]; stomp: number[] };
+}
+
 const NEVER = 0xffffffff;
 
 export class Broker {
@@ -72,6 +82,7 @@ export class Broker {
   readonly retained = new RetainedStore();
   readonly auth: AuthHooks;
   readonly stats: BrokerStats = { published: 0, delivered: 0, dropped: 0 };
+  readonly qosStats: QosStats = { in: { mqtt: [0, 0, 0], stomp: [0, 0, 0], gateway: [0, 0, 0] }, out: { mqtt: [0, 0, 0], stomp: [0, 0, 0] } };
   private readonly entries = new Map<string, SessionEntry>();
   private readonly persistence: DurableStore | undefined;
   private readonly restoreLimits: SessionLimits | undefined;
@@ -255,6 +266,8 @@ export class Broker {
    */
   publish(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<void> | undefined {
     this.stats.published++;
+    const origin = msg.senderId === '' ? this.qosStats.in.gateway : this.entries.has(msg.senderId) ? this.qosStats.in.mqtt : this.qosStats.in.stomp;
+    origin[msg.qos]!++;
     const p = this.persistence;
     if (p && p.wants(msg)) {
       return p.append(msg, inboundQos2).then((ref) => {
@@ -268,6 +281,15 @@ export class Broker {
       });
     }
     return this.route(msg);
+  }
+
+  /**
+   * Gateway-internal status messages ($SYS): kept in the in-memory retained store (when retain is set) and routed live;
+   * never written to the log or the state store, and not counted in `stats.published` / `qosStats.in`.
+   */
+  publishTransient(msg: Message): void {
+    if (msg.retain) this.retained.set(msg);
+    this.routeLive(msg);
   }
 
   /** PUBREL of an inbound QoS 2 message: forget the id; resolves once that is durable (then PUBCOMP). */
@@ -295,7 +317,12 @@ export class Broker {
       const out = entry.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
       if (out.length !== 0) {
         this.stats.delivered += out.length;
-        entry.link?.send(out);
+        const link = entry.link;
+        if (link) {
+          const byQos = this.qosStats.out[link.identity.protocol];
+          for (const o of out) if (o.type === 'publish') byQos[o.qos]!++;
+          link.send(out);
+        }
       }
     });
   }

@@ -1,5 +1,5 @@
 // createGateway(config) -> { start, close }: wires storage, the broker and the protocol listeners. Imports core, log, protocols and config.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -11,8 +11,10 @@ import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
 import type { MqttOptions } from '../../protocols/mqtt/options.ts';
 import { GatewayHttpServer } from '../../protocols/ws/server.ts';
+import { dashboardHandler } from './dashboard.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
 import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
+import { SysTopics } from './sys-topics.ts';
 
 export interface GatewayPorts {
   mqtt: number;
@@ -95,6 +97,9 @@ async function openStore(config: GatewayConfig, log: Logger): Promise<DurableSto
   return new DurableStore(messages, state, p.persistQos0);
 }
 
+/** The package version ($SYS/broker/version). */
+export const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   const options = mqttOptions(config);
   let broker: Broker | undefined;
@@ -102,6 +107,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let stomp: StompListener | undefined;
   let store: DurableStore | undefined;
   let web: GatewayHttpServer | undefined;
+  let sys: SysTopics | undefined;
   let started = false;
   return {
     get broker(): Broker {
@@ -136,6 +142,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);
       // HTTP routes besides the WebSocket upgrades, tried in order (metrics, admin API, dashboard).
       const httpHandlers: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
+      httpHandlers.push(dashboardHandler()); // claims only `/` and /dashboard/*
       web = new GatewayHttpServer(
         { mqtt, stomp },
         { maxMessageBytes, ready: () => started, http: (req, res) => httpHandlers.some((h) => h(req, res)) },
@@ -143,12 +150,16 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       );
       const httpPort = await web.listen(config.http.port, config.http.host);
       log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/mqtt', '/stomp', '/healthz', '/readyz'] }, 'listening');
+      const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
+      sys = new SysTopics(sources, config.sys.intervalMs);
+      sys.start();
       started = true;
       return { mqtt: port, stomp: stompPort, http: httpPort };
     },
     async close() {
       if (!started) return;
       started = false;
+      sys?.stop();
       const stopped = [mqtt!.close(), stomp!.close(), web!.close()];
       broker!.close('SERVER_SHUTTING_DOWN');
       await Promise.all(stopped);
