@@ -214,6 +214,20 @@ export class Broker {
     }
   }
 
+  /**
+   * Administrative disconnect of a connected session: unbinds it as after an abnormal close (the will is
+   * published [MQTT-3.1.2-8], a persistent session stays), then closes the link with `code` (MQTT 5:
+   * DISCONNECT 0x98). False when no connection holds that session id.
+   */
+  kick(clientId: string, code: ErrorCode = 'ADMINISTRATIVE_ACTION'): boolean {
+    const entry = this.entries.get(clientId);
+    const link = entry?.link;
+    if (!entry || !link) return false;
+    this.disconnect(entry, link, true);
+    link.close(code);
+    return true;
+  }
+
   private scheduleExpiry(entry: SessionEntry, ms: number): void {
     if (entry.session.expiryInterval === NEVER) return;
     entry.expiryTimer = setTimeout(() => this.endSession(entry), Math.max(0, ms));

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { Broker } from '../core/broker.ts';
 import { DurableStore } from '../core/durable.ts';
 import type { GatewayConfig } from '../../config/schema.ts';
-import { openKeyValueStore, openLog } from '../log/index.ts';
+import { nodeFileIO, openKeyValueStore, openLog } from '../log/index.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
 import type { MqttOptions } from '../../protocols/mqtt/options.ts';
@@ -15,6 +15,8 @@ import { dashboardHandler } from './dashboard.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
 import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
 import { SysTopics } from './sys-topics.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { createAdminApi } from './admin-api.ts';
 
 export interface GatewayPorts {
   mqtt: number;
@@ -27,6 +29,8 @@ export interface Gateway {
   readonly broker: Broker;
   readonly mqtt: MqttListener;
   readonly stomp: StompListener;
+  /** This gateway's Prometheus registry and log latency histograms (served on GET /metrics). */
+  readonly metrics: GatewayMetrics;
   start(): Promise<GatewayPorts>;
   /** Graceful stop: stop accepting, close sessions with "server shutting down", flush storage. */
   close(): Promise<void>;
@@ -74,7 +78,7 @@ function flushPolicy(config: GatewayConfig): FlushPolicy {
   return p.flush === 'interval' ? { mode: 'interval', intervalMs: p.flushIntervalMs } : { mode: p.flush };
 }
 
-async function openStore(config: GatewayConfig, log: Logger): Promise<DurableStore> {
+async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMetrics): Promise<DurableStore> {
   const p = config.persistence;
   const dir = config.dataDir;
   mkdirSync(dir, { recursive: true });
@@ -92,9 +96,10 @@ async function openStore(config: GatewayConfig, log: Logger): Promise<DurableSto
       maxRecordBytes: config.mqtt.maxPacketSize + 64 * 1024,
     },
     events,
+    { io: metrics.timedFileIO(nodeFileIO) },
   );
   const state = await openKeyValueStore(join(dir, 'state'), flushPolicy(config), { logger: events });
-  return new DurableStore(messages, state, p.persistQos0);
+  return new DurableStore(metrics.timedLog(messages), state, p.persistQos0);
 }
 
 /** The package version ($SYS/broker/version). */
@@ -109,7 +114,9 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let web: GatewayHttpServer | undefined;
   let sys: SysTopics | undefined;
   let started = false;
+  const metrics = new GatewayMetrics();
   return {
+    metrics,
     get broker(): Broker {
       if (!broker) throw new Error('gateway not started');
       return broker;
@@ -123,11 +130,12 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       return stomp;
     },
     async start() {
-      if (config.persistence.enabled) store = await openStore(config, log);
+      if (config.persistence.enabled) store = await openStore(config, log, metrics);
       broker = new Broker({
         shareStrategy: config.shared.strategy,
         logger: log,
         persistence: store,
+        onDrop: metrics.onDrop,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
       });
       const t0 = Date.now();
@@ -151,6 +159,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       const httpPort = await web.listen(config.http.port, config.http.host);
       log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/mqtt', '/stomp', '/healthz', '/readyz'] }, 'listening');
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
+      metrics.bind(sources);
+      httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
       sys = new SysTopics(sources, config.sys.intervalMs);
       sys.start();
       started = true;

@@ -1,0 +1,264 @@
+// Prometheus /metrics for one gateway: a registry per gateway, values read at scrape time from existing counters (collect callbacks), log latency histograms via wrappers. Imports prom-client, core/log types and ./view.ts.
+//
+// Metric names (all gauges/counters are read at scrape time; nothing is incremented per message here except the two histograms):
+//   gateway_connections{protocol,transport}                      open connections (mqtt|stomp x tcp|ws)
+//   gateway_messages_received_total{protocol,qos}                publishes entering the broker, by publisher protocol and QoS
+//   gateway_messages_sent_total{protocol,qos}                    live deliveries handed to connected clients
+//   gateway_wire_messages_total{protocol,direction}              messages over the wire per listener (in|out)
+//   gateway_bytes_total{protocol,direction}                      bytes over the wire per listener (in|out)
+//   gateway_messages_dropped_total{reason}                       queue-full | expired | offline-qos0 | slow-consumer
+//   gateway_ws_slow_consumer_closes_total                        WebSockets closed for exceeding http.wsMaxBufferedBytes
+//   gateway_retained_messages, gateway_sessions, gateway_sessions_connected, gateway_subscriptions
+//   gateway_log_append_seconds (histogram)                       call to durable under the flush policy
+//   gateway_log_fsync_seconds (histogram)                        one fsync of a segment data file
+//   gateway_log_partition_bytes{partition}, gateway_log_partition_segments{partition}
+//   gateway_log_partition_start_offset{partition}, gateway_log_partition_end_offset{partition}
+//   gateway_consumer_group_committed_offset{group,partition}, gateway_consumer_group_lag{group,partition}
+//   nodejs_* / process_* default metrics (event-loop lag, heap, RSS, GC, handles) from prom-client
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DropReason } from '../core/session.ts';
+import type { FileIO, FileLike, PartitionedLog, AppendInput, LogRecord, PartitionStats } from '../log/index.ts';
+import { connectionCounts, groupLags, partitionStats, type GatewaySources } from './view.ts';
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly appendSeconds: Histogram;
+  readonly fsyncSeconds: Histogram;
+  /** Broker drops by reason (fed by BrokerOptions.onDrop). */
+  readonly drops: Record<DropReason, number> = { 'queue-full': 0, expired: 0, 'offline-qos0': 0 };
+  private wsSlowCloses = 0;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.appendSeconds = new Histogram({
+      name: 'gateway_log_append_seconds',
+      help: 'Durable log append latency: call to durable under the flush policy',
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+    this.fsyncSeconds = new Histogram({
+      name: 'gateway_log_fsync_seconds',
+      help: 'fsync latency of one log segment data file',
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+  }
+
+  /** BrokerOptions.onDrop */
+  readonly onDrop = (reason: DropReason): void => {
+    this.drops[reason]++;
+  };
+
+  /** A WebSocket was closed for exceeding its buffered-bytes limit. */
+  wsSlowConsumerClosed(): void {
+    this.wsSlowCloses++;
+  }
+
+  /** Registers the scrape-time metrics over a started gateway. Call once. */
+  bind(src: GatewaySources): void {
+    const r = [this.registry];
+    const b = src.broker;
+    const self = this;
+    new Gauge({
+      name: 'gateway_connections',
+      help: 'Open connections by protocol and transport',
+      labelNames: ['protocol', 'transport'],
+      registers: r,
+      collect() {
+        const n = connectionCounts(src);
+        for (const p of ['mqtt', 'stomp'] as const) for (const t of ['tcp', 'ws'] as const) this.set({ protocol: p, transport: t }, n[p][t]);
+      },
+    });
+    new Counter({
+      name: 'gateway_messages_received_total',
+      help: 'Messages published into the broker by publisher protocol and QoS',
+      labelNames: ['protocol', 'qos'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const p of ['mqtt', 'stomp'] as const) b.qosStats.in[p].forEach((v, q) => this.inc({ protocol: p, qos: String(q) }, v));
+      },
+    });
+    new Counter({
+      name: 'gateway_messages_sent_total',
+      help: 'Live deliveries to connected clients by subscriber protocol and QoS',
+      labelNames: ['protocol', 'qos'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const p of ['mqtt', 'stomp'] as const) b.qosStats.out[p].forEach((v, q) => this.inc({ protocol: p, qos: String(q) }, v));
+      },
+    });
+    new Counter({
+      name: 'gateway_wire_messages_total',
+      help: 'Messages over the wire per protocol listener',
+      labelNames: ['protocol', 'direction'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [p, c] of [['mqtt', src.mqtt.counters], ['stomp', src.stomp.counters]] as const) {
+          this.inc({ protocol: p, direction: 'in' }, c.messagesIn);
+          this.inc({ protocol: p, direction: 'out' }, c.messagesOut);
+        }
+      },
+    });
+    new Counter({
+      name: 'gateway_bytes_total',
+      help: 'Bytes over the wire per protocol listener',
+      labelNames: ['protocol', 'direction'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [p, c] of [['mqtt', src.mqtt.counters], ['stomp', src.stomp.counters]] as const) {
+          this.inc({ protocol: p, direction: 'in' }, c.bytesIn);
+          this.inc({ protocol: p, direction: 'out' }, c.bytesOut);
+        }
+      },
+    });
+    new Counter({
+      name: 'gateway_messages_dropped_total',
+      help: 'Messages dropped, by reason',
+      labelNames: ['reason'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [reason, v] of Object.entries(self.drops)) this.inc({ reason }, v);
+        this.inc({ reason: 'slow-consumer' }, src.mqtt.counters.slowConsumerDrops + src.stomp.counters.slowConsumerDrops);
+      },
+    });
+    new Counter({
+      name: 'gateway_ws_slow_consumer_closes_total',
+      help: 'WebSockets closed because their unsent bytes exceeded http.wsMaxBufferedBytes',
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(self.wsSlowCloses);
+      },
+    });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers: r, collect() { this.set(read()); } });
+    };
+    gauge('gateway_retained_messages', 'Retained topics', () => b.retained.size);
+    gauge('gateway_sessions', 'Sessions, connected and offline', () => b.sessionCount);
+    gauge('gateway_sessions_connected', 'Sessions with a connection', () => b.connectedCount);
+    gauge('gateway_subscriptions', 'Subscriptions (subscriber, filter) in the router', () => b.router.size);
+    const perPartition = (name: string, help: string, read: (p: PartitionStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['partition'],
+        registers: r,
+        collect() {
+          this.reset();
+          for (const p of partitionStats(b)) this.set({ partition: String(p.partition) }, read(p));
+        },
+      });
+    };
+    perPartition('gateway_log_partition_bytes', 'Bytes on disk per log partition', (p) => p.bytes);
+    perPartition('gateway_log_partition_segments', 'Segments per log partition', (p) => p.segments.length);
+    perPartition('gateway_log_partition_start_offset', 'First retained offset per log partition', (p) => p.startOffset);
+    perPartition('gateway_log_partition_end_offset', 'Next offset to be written per log partition', (p) => p.endOffset);
+    const perGroup = (name: string, help: string, lag: boolean): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['group', 'partition'],
+        registers: r,
+        collect() {
+          this.reset();
+          for (const g of groupLags(b)) this.set({ group: g.group, partition: String(g.partition) }, lag ? g.lag : g.committed);
+        },
+      });
+    };
+    perGroup('gateway_consumer_group_committed_offset', 'Committed offset per consumer group and partition', false);
+    perGroup('gateway_consumer_group_lag', 'End offset minus committed offset per consumer group and partition', true);
+  }
+
+  /** HTTP route: GET /metrics in the Prometheus text format. */
+  readonly handler = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== '/metrics') return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return true;
+    }
+    this.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`),
+    );
+    return true;
+  };
+
+  /** The file layer with every sync() timed into gateway_log_fsync_seconds. */
+  timedFileIO(io: FileIO): FileIO {
+    const hist = this.fsyncSeconds;
+    return {
+      async open(path, flags) {
+        const f = await io.open(path, flags);
+        const timed: FileLike = {
+          read: (buf, off, len, pos) => f.read(buf, off, len, pos),
+          writeAll: (buf, pos) => f.writeAll(buf, pos),
+          sync: () => {
+            const end = hist.startTimer();
+            return f.sync().finally(() => end());
+          },
+          truncate: (len) => f.truncate(len),
+          size: () => f.size(),
+          close: () => f.close(),
+        };
+        return timed;
+      },
+    };
+  }
+
+  /** The log with every append timed into gateway_log_append_seconds. */
+  timedLog(log: PartitionedLog): PartitionedLog {
+    return new TimedLog(log, this.appendSeconds);
+  }
+}
+
+/** Delegates to the log; times append (call to durable). */
+class TimedLog implements PartitionedLog {
+  constructor(
+    private readonly log: PartitionedLog,
+    private readonly hist: Histogram,
+  ) {}
+  get partitions(): number {
+    return this.log.partitions;
+  }
+  partitionFor(key: string): number {
+    return this.log.partitionFor(key);
+  }
+  append(input: AppendInput): Promise<{ partition: number; offset: number }> {
+    const t0 = process.hrtime.bigint();
+    const p = this.log.append(input);
+    p.then(
+      () => this.hist.observe(Number(process.hrtime.bigint() - t0) / 1e9),
+      () => undefined,
+    );
+    return p;
+  }
+  read(partition: number, offset: number, maxRecords: number, maxBytes?: number): Promise<LogRecord[]> {
+    return this.log.read(partition, offset, maxRecords, maxBytes);
+  }
+  offsetForTime(partition: number, ts: number): Promise<number> {
+    return this.log.offsetForTime(partition, ts);
+  }
+  startOffset(partition: number): number {
+    return this.log.startOffset(partition);
+  }
+  endOffset(partition: number): number {
+    return this.log.endOffset(partition);
+  }
+  stats(): PartitionStats[] {
+    return this.log.stats();
+  }
+  flush(): Promise<void> {
+    return this.log.flush();
+  }
+  close(): Promise<void> {
+    return this.log.close();
+  }
+}
