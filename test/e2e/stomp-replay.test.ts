@@ -51,6 +51,23 @@ describe('stomp: replay from the log with x-stream-offset', () => {
     }
   });
 
+  it('a SEND RECEIPT comes after the durable append: the record is in the log when the RECEIPT arrives', async () => {
+    const log = tg.gateway.broker.log;
+    assert.ok(log, 'persistence is on by default');
+    const total = (): number => Array.from({ length: log.partitions }, (_, p) => log.endOffset(p)).reduce((a, b) => a + b, 0);
+    const before = total();
+    await pub.withReceipt('SEND', { destination: '/topic/rp/durable' }, 'stored');
+    assert.equal(total(), before + 1);
+    let found = false;
+    for (let p = 0; p < log.partitions && !found; p++) {
+      const end = log.endOffset(p);
+      if (end === 0) continue;
+      const [rec] = await log.read(p, end - 1, 1);
+      found = rec?.key === 'rp/durable';
+    }
+    assert.ok(found, 'the newest record of some partition is the SEND');
+  });
+
   it('next / last / offset=N / timestamp=T start where they say', async () => {
     await send('rp/b', 0, 5);
     const probe = await RawStomp.connect(tg.stompPort);
