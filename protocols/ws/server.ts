@@ -1,8 +1,9 @@
 // One HTTP server for browsers: MQTT over WebSocket on /mqtt, STOMP over WebSocket on /stomp, health probes. Imports ws and node:http only; adapters are handed in.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import { WsDuplex } from './ws-duplex.ts';
 
 /** What a protocol adapter offers the WebSocket server: take a byte stream, as from TCP. */
 export interface StreamAcceptor {
@@ -20,6 +21,10 @@ export interface WsServerOptions {
   /** Extra HTTP handlers (metrics, admin, dashboard) tried before the 404. Return true when handled. */
   http?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   ready: () => boolean;
+  /** Unsent bytes one WebSocket may hold before it is closed with 1013 (slow consumer). */
+  maxBufferedBytes: number;
+  /** Called when a WebSocket was closed for exceeding maxBufferedBytes (metrics). */
+  onSlowConsumer?: () => void;
 }
 
 /** Subprotocols per path, most preferred first (MQTT: `mqtt`, `mqttv3.1`; STOMP: `v12.stomp` ... `v10.stomp`). */
@@ -58,8 +63,15 @@ export class GatewayHttpServer {
       }
       this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         (socket as import('node:net').Socket).setNoDelay?.(true);
-        const stream = createWebSocketStream(ws) as Duplex & { remoteAddress?: string };
-        stream.remoteAddress = req.socket.remoteAddress;
+        const remote = req.socket.remoteAddress;
+        const stream = new WsDuplex(ws, {
+          maxBufferedBytes: this.opts.maxBufferedBytes,
+          onOverflow: (buffered) => {
+            this.log.warn({ path, remote, buffered, limit: this.opts.maxBufferedBytes }, 'websocket closed: slow consumer (1013)');
+            this.opts.onSlowConsumer?.();
+          },
+        });
+        stream.remoteAddress = remote;
         stream.on('error', (err) => this.log.debug({ err: err.message }, 'websocket stream error'));
         target.accept(stream, 'ws');
       });

@@ -153,7 +153,13 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       httpHandlers.push(dashboardHandler()); // claims only `/` and /dashboard/*
       web = new GatewayHttpServer(
         { mqtt, stomp },
-        { maxMessageBytes, ready: () => started, http: (req, res) => httpHandlers.some((h) => h(req, res)) },
+        {
+          maxMessageBytes,
+          ready: () => started,
+          http: (req, res) => httpHandlers.some((h) => h(req, res)),
+          maxBufferedBytes: config.http.wsMaxBufferedBytes,
+          onSlowConsumer: () => metrics.wsSlowConsumerClosed(),
+        },
         log,
       );
       const httpPort = await web.listen(config.http.port, config.http.host);
