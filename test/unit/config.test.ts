@@ -54,3 +54,11 @@ test('the CLI refuses a bad config file and a bad flag with a message naming the
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the example config file validates', async () => {
+  const YAML = (await import('yaml')).default;
+  const { readFileSync } = await import('node:fs');
+  const c = resolveConfig(YAML.parse(readFileSync('config/gateway.example.yaml', 'utf8')));
+  assert.equal(c.mqtt.port, 1883);
+  assert.equal(c.persistence.flush, 'interval');
+});
