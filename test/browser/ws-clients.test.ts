@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { gotoGatewayOrigin, launchBrowser, openPage, type WatchedPage } from '../helpers/browser.ts';
+import { gotoGatewayOrigin, launchBrowser, openPage, waitInPage, type WatchedPage } from '../helpers/browser.ts';
 import { readBody, stompitConnect, waitFor } from '../helpers/stomp-clients.ts';
 
 // In-page harness (plain JS, passed as a string: functions compiled by tsx are not safe to serialize into a page).
@@ -80,7 +80,7 @@ const js = (v: unknown): string => JSON.stringify(v);
 /** Waits in the page until harness.received has a message with this body. */
 async function received(w: WatchedPage, via: string, body: string): Promise<{ via: string; topic: string; body: string }> {
   const cond = `harness.received.find((m) => m.via === ${js(via)} && m.body === ${js(body)})`;
-  await w.page.waitForFunction(cond, undefined, { timeout: 3000 });
+  await waitInPage(w.page, cond, 3000, `${via} message ${js(body)}`);
   return (await w.page.evaluate(cond)) as { via: string; topic: string; body: string };
 }
 

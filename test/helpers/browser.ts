@@ -75,3 +75,19 @@ export async function gotoGatewayOrigin(page: Page, origin: string): Promise<voi
   const res = await page.goto(`${origin}/healthz`);
   if (res?.status() !== 200) throw new Error(`GET ${origin}/healthz answered ${res?.status()}`);
 }
+
+/**
+ * Polls the in-page expression `expr` every 25 ms until it is truthy; fails with `what` after `ms`.
+ * Used instead of page.waitForFunction, whose string predicates are eval'ed in the page and so refused by the
+ * dashboard's Content-Security-Policy (no 'unsafe-eval'); page.evaluate goes through DevTools and is not.
+ */
+export async function waitInPage(page: Page, expr: string, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    last = await page.evaluate(expr);
+    if (last) return;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what} (${expr} was ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
