@@ -8,6 +8,7 @@ import type { Browser } from 'playwright-core';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { artifactsDir, launchBrowser, openPage, waitInPage, type WatchedPage } from '../helpers/browser.ts';
 import { RawStomp } from '../helpers/stomp-clients.ts';
+import { offsetKey } from '../../src/core/consumer-group.ts';
 
 const SYS_INTERVAL_MS = 200; // $SYS every 200 ms keeps each wait short
 
@@ -167,6 +168,15 @@ test('with traffic on both protocols the chart moves; a screenshot is saved to t
     await waitInPage(w.page, `document.getElementById('rate-line-in').getAttribute('points').split(' ').length >= 5`, 4000, 'five chart samples');
     await waitInPage(w.page, `${clientRow('sensor-line-1')} && ${clientRow('ws-viewer')} && Number(document.getElementById('clients-stomp').textContent) >= 1`, 4000, 'TCP, WebSocket and STOMP clients in the lists');
     assert.notEqual(await text(w, '#rate-max'), '0');
+    // A consumer group 'billing' that committed 10 records in its busiest partition: $SYS reports end - committed as lag.
+    const log = tg.gateway.broker.log!;
+    const busiest = Array.from({ length: log.partitions }, (_, p) => p).sort((a, b) => log.endOffset(b) - log.endOffset(a))[0]!;
+    await tg.gateway.broker.state!.put(offsetKey('billing', busiest), Buffer.from(JSON.stringify({ offset: 10, at: Date.now() })));
+    const row = `#groups-table tr[data-key="billing/${busiest}"]`;
+    await waitInPage(w.page, `document.querySelector(${js(row)}) !== null`, 3000, 'the billing group in the groups table');
+    const lag = (await w.page.locator(`${row} td`).last().innerText()).replace(/,/g, '');
+    assert.equal(Number(lag), log.endOffset(busiest) - 10);
+
     assert.ok(Number((await text(w, '#messages-in')).replace(/,/g, '')) >= 200);
 
     const file = join(artifactsDir(), 'dashboard.png');
