@@ -1,7 +1,8 @@
 // openLog: the partitioned log manager — meta file, partitions, flush timer, retention timer, sticky errors. Imports ./partition.ts, ./fileio.ts, ./types.ts.
 //
 // Layout: `<dir>/meta.json` = {"version":1,"partitions":N} written once at creation (tmp + rename);
-// `<dir>/<partition>/<20-digit base>.log|.index|.timeindex` per segment (segment.ts).
+// `<dir>/<partition>/<20-digit base>.log|.index|.timeindex` per segment (segment.ts), and per partition the optional
+// recovery hints `.clean` and `.recovery-point` (recovery-point.ts).
 // Sticky errors: the first failed write or fsync in any partition fails the whole log; every later append
 // rejects with that same error until the log is reopened.
 // Open files: every segment keeps its file open (one descriptor per segment).
@@ -39,6 +40,7 @@ function checkConfig(c: LogConfig): void {
   if (!positiveInt(c.indexIntervalBytes)) throw bad('indexIntervalBytes', c.indexIntervalBytes);
   if (!positiveInt(c.maxRecordBytes)) throw bad('maxRecordBytes', c.maxRecordBytes);
   if (c.flush.mode === 'interval' && !positiveInt(c.flush.intervalMs)) throw bad('flush.intervalMs', c.flush.intervalMs);
+  if (c.checkpointIntervalMs !== undefined && !(Number.isSafeInteger(c.checkpointIntervalMs) && c.checkpointIntervalMs >= 0)) throw bad('checkpointIntervalMs', c.checkpointIntervalMs);
 }
 
 /** Creates or checks `<dir>/meta.json`; a different partition count is an error. */

@@ -5,10 +5,16 @@
 // has been active for segmentMs. Retention deletes whole sealed segments, oldest first, outside the write queue
 // (appends never wait for it): by size (while the rest still holds >= retentionBytes) and by age (newest timestamp
 // older than now - retentionMs). The active segment is never deleted.
+// Recovery hints (recovery-point.ts): after an fsync of the active segment, at most once per checkpointIntervalMs, the
+// segment's new index entries and `.recovery-point` are written (failures only warn: the hint is an optimisation).
+// The first write after open deletes `.clean`; a clean close that had writes (or opened without a valid marker) writes
+// the active segment's index files and then `.clean`. A close with nothing written leaves every file untouched.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { encodeRecord, recordSize } from './codec.ts';
 import { Segment, type SegmentContext } from './segment.ts';
+import { CHECKPOINT_FILE, CLEAN_FILE, decodeCheckpoint, decodeCleanMarker, encodeCheckpoint, encodeCleanMarker, type Checkpoint, type CleanMarker } from './recovery-point.ts';
+import type { FileLike } from './fileio.ts';
 import { WriteQueue } from './write-queue.ts';
 import type { AppendInput, LogConfig, LogRecord, PartitionStats } from './types.ts';
 
@@ -22,11 +28,21 @@ export class Partition {
   private segments: Segment[];
   private nextOffset: number;
   private readonly deletions = new Set<Promise<void>>();
+  /** A `.clean` file exists (valid or not): deleted before the first write. */
+  private markerOnDisk: boolean;
+  /** The files on disk are exactly what `.clean` describes (opened through it, nothing written since). */
+  private cleanOnDisk: boolean;
+  private checkpointFile: FileLike | undefined;
+  private lastCheckpointAt = -Infinity;
+  private lastCheckpointPosition = -1;
+  private checkpointWarned = false;
 
-  private constructor(readonly id: number, private readonly dir: string, private readonly cfg: LogConfig, private readonly ctx: SegmentContext, segments: Segment[]) {
+  private constructor(readonly id: number, private readonly dir: string, private readonly cfg: LogConfig, private readonly ctx: SegmentContext, segments: Segment[], marker: { onDisk: boolean; valid: boolean }) {
     this.segments = segments;
     this.nextOffset = this.active.nextOffset;
-    this.queue = new WriteQueue<Pending>({ writeBatch: (items) => this.writeBatch(items), sync: () => this.active.sync() }, cfg.flush);
+    this.markerOnDisk = marker.onDisk;
+    this.cleanOnDisk = marker.valid;
+    this.queue = new WriteQueue<Pending>({ writeBatch: (items) => this.writeBatch(items), sync: () => this.syncActive() }, cfg.flush);
   }
 
   /** Opens (or creates) the partition directory; recovers only the tail segment. */
@@ -36,12 +52,19 @@ export class Partition {
     const bases = (await fsp.readdir(dir)).map((f) => SEGMENT_FILE.exec(f)).filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1])).sort((a, b) => a - b);
     const segments: Segment[] = [];
+    const clean = await readHint(join(dir, CLEAN_FILE), (b) => decodeCleanMarker(b.toString('utf8')));
+    let valid = false;
     if (bases.length === 0) segments.push(await Segment.create(dir, 0, ctx));
     else {
       for (let i = 0; i < bases.length - 1; i++) segments.push(await Segment.openSealed(dir, bases[i]!, bases[i + 1]!, ctx));
-      segments.push(await Segment.recoverActive(dir, bases[bases.length - 1]!, ctx));
+      const checkpoint = await readHint(join(dir, CHECKPOINT_FILE), decodeCheckpoint);
+      const r = await Segment.recoverActive(dir, bases[bases.length - 1]!, ctx, { clean: clean.value, checkpoint: checkpoint.value });
+      segments.push(r.segment);
+      valid = r.via === 'clean';
+      ctx.logger.info({ partition: id, segment: r.segment.path, via: r.via, scannedBytes: r.scannedBytes, bytes: r.segment.size },
+        'log recovery: active segment opened');
     }
-    return new Partition(id, dir, cfg, ctx, segments);
+    return new Partition(id, dir, cfg, ctx, segments, { onDisk: clean.exists, valid });
   }
 
   private get active(): Segment { return this.segments[this.segments.length - 1]!; }
@@ -58,8 +81,31 @@ export class Partition {
     this.queue.push({ buf, timestamp: input.timestamp, offset }, (err) => done(err, offset));
   }
 
+  /** Write-queue sink for fsync: fsyncs the active segment, then maybe writes a checkpoint of what is now durable. */
+  private async syncActive(): Promise<void> {
+    const seg = this.active;
+    await seg.sync();
+    const now = Date.now();
+    if (now - this.lastCheckpointAt < (this.cfg.checkpointIntervalMs ?? 1000) || seg.size === this.lastCheckpointPosition) return;
+    this.lastCheckpointAt = now;
+    try {
+      const c: Checkpoint = await seg.checkpoint();
+      this.checkpointFile ??= await this.ctx.io.open(join(this.dir, CHECKPOINT_FILE), 'w+');
+      await this.checkpointFile.writeAll(encodeCheckpoint(c), 0);
+      this.lastCheckpointPosition = c.position;
+    } catch (e) {
+      if (!this.checkpointWarned) this.ctx.logger.warn({ partition: this.id, err: String(e) }, 'log checkpoint not written; a crash would scan the whole active segment');
+      this.checkpointWarned = true;
+    }
+  }
+
   /** Write-queue sink: writes items in order, rolling between records when needed. */
   private async writeBatch(items: Pending[]): Promise<void> {
+    this.cleanOnDisk = false;
+    if (this.markerOnDisk) { // from now on the files differ from what the marker says [clean marker contract]
+      await fsp.rm(join(this.dir, CLEAN_FILE), { force: true });
+      this.markerOnDisk = false;
+    }
     let bufs: Buffer[] = [], stamps: number[] = [], bytes = 0;
     const aged = Date.now() - this.active.activeSince >= this.cfg.segmentMs;
     let agedPending = aged;
@@ -75,6 +121,15 @@ export class Partition {
       bufs.push(it.buf); stamps.push(it.timestamp); bytes += it.buf.length;
     }
     if (bufs.length > 0) await this.active.append(bufs, stamps);
+  }
+
+  /** Index files of the active segment, then the marker (both fsynced): the next open can skip the scan. */
+  private async writeClean(): Promise<void> {
+    const m: CleanMarker = await this.active.writeClean();
+    const fh = await fsp.open(join(this.dir, CLEAN_FILE), 'w');
+    try { await fh.writeFile(encodeCleanMarker(m)); await fh.sync(); } finally { await fh.close(); }
+    this.markerOnDisk = true;
+    this.cleanOnDisk = true;
   }
 
   private async roll(base: number): Promise<void> {
@@ -149,8 +204,21 @@ export class Partition {
     this.queue.refuse(closedError);
     let failure: unknown;
     if (!this.queue.error) await this.queue.syncIfDirty().catch((e: unknown) => { failure = e; });
+    if (!this.queue.error && !failure && !this.cleanOnDisk) {
+      await this.queue.run(() => this.writeClean(), false).catch((e: unknown) => {
+        this.ctx.logger.warn({ partition: this.id, err: String(e) }, 'clean-close marker not written; the next open scans the active segment');
+      });
+    }
+    await this.checkpointFile?.close().catch(() => undefined);
     await Promise.all([...this.deletions]);
     for (const s of this.segments) await s.close().catch(() => undefined);
     if (failure) throw failure;
   }
+}
+
+/** Reads and decodes a small hint file; exists says whether the file was there at all. */
+async function readHint<T>(path: string, decode: (b: Buffer) => T | undefined): Promise<{ exists: boolean; value: T | undefined }> {
+  let b: Buffer;
+  try { b = await fsp.readFile(path); } catch { return { exists: false, value: undefined }; }
+  return { exists: true, value: decode(b) };
 }

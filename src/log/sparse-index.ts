@@ -1,4 +1,4 @@
-// Sparse offset index and time index of one segment, kept in memory and written to disk when the segment is sealed. Imports nothing.
+// Sparse offset index and time index of one segment, kept in memory; written to disk at checkpoints (active segment, appended), clean close and seal. Imports nothing.
 //
 // `.index` file: N entries of 8 bytes, big-endian: u32 relative offset (offset - baseOffset), u32 file position of that record.
 //   Strictly increasing in both fields; one entry per about indexIntervalBytes of records; position 0 is implied.
@@ -75,10 +75,10 @@ export class TimeIndex {
     return b;
   }
 
-  /** Parses a time index file; undefined when invalid for a segment of `records` records (its last entry must cover the last record). */
-  static fromBuffer(b: Buffer, records: number): TimeIndex | undefined {
+  /** Parses a time index file; undefined when invalid for a segment of `records` records (its last entry must cover the last record unless requireCover is false: a checkpoint's prefix). */
+  static fromBuffer(b: Buffer, records: number, requireCover = true): TimeIndex | undefined {
     if (b.length % 12 !== 0) return undefined;
-    if (records > 0 && b.length === 0) return undefined;
+    if (requireCover && records > 0 && b.length === 0) return undefined;
     const idx = new TimeIndex();
     let lastTs = -Infinity, lastRel = -1;
     for (let p = 0; p < b.length; p += 12) {
@@ -86,7 +86,7 @@ export class TimeIndex {
       if (ts < lastTs || rel <= lastRel || rel >= records) return undefined;
       idx.timestamps.push(ts); idx.rels.push(rel); lastTs = ts; lastRel = rel;
     }
-    if (records > 0 && lastRel !== records - 1) return undefined;
+    if (requireCover && records > 0 && lastRel !== records - 1) return undefined;
     return idx;
   }
 }

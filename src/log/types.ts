@@ -25,6 +25,8 @@ export interface LogConfig {
   flush: FlushPolicy;
   /** Largest encoded record (header + key + headers + value) accepted by append. */
   maxRecordBytes: number;
+  /** At most one recovery checkpoint (after an fsync) per partition per this many ms; default 1000. 0 = after every fsync. */
+  checkpointIntervalMs?: number;
 }
 
 export interface AppendInput { key: string; timestamp: number; headers: Buffer; value: Buffer }
