@@ -1,10 +1,11 @@
-// MQTT over TCP: accepts sockets, builds one MqttConnection each, sweeps timeouts once a second. Imports node:net, the broker type and the connection.
-import net from 'node:net';
+// MQTT over TCP: accepts sockets, builds one MqttConnection each, sweeps timeouts once a second. Imports ../tcp.ts, the broker type and the connection.
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Broker } from '../../src/core/broker.ts';
 import { MqttConnection, type ConnectionCounters } from './connection.ts';
 import type { MqttOptions } from './options.ts';
+import { closeServer, listenTcp } from '../tcp.ts';
 
 export class MqttListener {
   readonly connections = new Set<MqttConnection>();
@@ -36,26 +37,15 @@ export class MqttListener {
     return c;
   }
 
-  listen(port: number, host: string): Promise<number> {
-    const server = net.createServer({ noDelay: true }, (socket) => {
-      socket.setNoDelay(true);
-      this.accept(socket);
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
+  async listen(port: number, host: string): Promise<number> {
+    const bound = await listenTcp((socket) => this.accept(socket), port, host);
+    this.server = bound.server;
+    return bound.port;
   }
 
   /** Stops accepting; open connections are closed by the broker's shutdown. */
   async close(): Promise<void> {
     if (this.sweep) clearInterval(this.sweep);
-    const server = this.server;
-    if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(this.server);
   }
 }

@@ -1,5 +1,6 @@
-// STOMP over TCP: accepts sockets (or any Duplex, e.g. a WebSocket stream) and builds one StompConnection each; owns the listener's queues. Imports node:net, the broker type and sibling stomp files.
-import net from 'node:net';
+// STOMP over TCP: accepts sockets (or any Duplex, e.g. a WebSocket stream) and builds one StompConnection each; owns the listener's queues. Imports ../tcp.ts, the broker type and sibling stomp files.
+import type net from 'node:net';
+import { closeServer, listenTcp } from '../tcp.ts';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Broker } from '../../src/core/broker.ts';
@@ -35,19 +36,10 @@ export class StompListener {
     return c;
   }
 
-  listen(port: number, host: string): Promise<number> {
-    const server = net.createServer({ noDelay: true }, (socket) => {
-      socket.setNoDelay(true);
-      this.accept(socket);
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve((server.address() as net.AddressInfo).port);
-      });
-    });
+  async listen(port: number, host: string): Promise<number> {
+    const bound = await listenTcp((socket) => this.accept(socket), port, host);
+    this.server = bound.server;
+    return bound.port;
   }
 
   /** Stops accepting and closes this listener's connections with "server shutting down". */
@@ -55,7 +47,6 @@ export class StompListener {
     for (const c of [...this.connections]) c.close('SERVER_SHUTTING_DOWN');
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 }

@@ -1,5 +1,6 @@
-// One HTTP server for browsers: MQTT over WebSocket on /mqtt, STOMP over WebSocket on /stomp, health probes. Imports ws and node:http only; adapters are handed in.
+// One HTTP server for browsers: MQTT over WebSocket on /mqtt, STOMP over WebSocket on /stomp, health probes. Imports ws, node:http and ../tcp.ts; adapters are handed in.
 import http from 'node:http';
+import { closeServer, listenOn } from '../tcp.ts';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -90,19 +91,13 @@ export class GatewayHttpServer {
   }
 
   listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as { port: number }).port);
-      });
-    });
+    return listenOn(this.server, port, host);
   }
 
   async close(): Promise<void> {
     for (const c of this.wss.clients) c.terminate();
     this.wss.close();
     this.server.closeAllConnections?.();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    await closeServer(this.server);
   }
 }

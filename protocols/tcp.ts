@@ -1,0 +1,28 @@
+// TCP plumbing the protocol listeners share: start a server on a port (0 = any free one) and stop it. Imports node:net only.
+import net from 'node:net';
+
+/** Starts a TCP server with Nagle off on every socket (small acks must not wait) and resolves with the bound port. */
+export function listenTcp(onSocket: (socket: net.Socket) => void, port: number, host: string): Promise<{ server: net.Server; port: number }> {
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.setNoDelay(true);
+    onSocket(socket);
+  });
+  return listenOn(server, port, host).then((bound) => ({ server, port: bound }));
+}
+
+/** Binds any net.Server (also http.Server) and resolves with the port it got. */
+export function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+/** Stops accepting and resolves once every connection of the server has closed. */
+export function closeServer(server: net.Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
