@@ -3,18 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatewayProcess, type FlushMode, type RunningGateway } from '../helpers/gateway-process.ts';
 import { RawStomp, header } from '../helpers/stomp-clients.ts';
+import { prng } from '../helpers/prng.ts';
 
-/** mulberry32: a small seeded PRNG so a failing kill point can be rerun. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The STOMP port from the process's `{"msg":"listening","protocol":"stomp","port":N}` line (bounded wait). */
 async function stompPort(run: RunningGateway, ms = 10_000): Promise<number> {

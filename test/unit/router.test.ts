@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Router, type Delivery, type SubscriptionOptions, type RouterOptions } from '../../src/core/router.ts';
 import { topicMatches, parseShared } from '../../src/core/topic.ts';
+import { prng } from '../helpers/prng.ts';
 
 interface Sess { readonly id: string; online?: boolean }
 
@@ -244,17 +245,6 @@ test('match is re-entrant from its callback', () => {
   assert.deepEqual(inner.sort(), ['a', 'a', 'b', 'b']);
 });
 
-/** Small deterministic PRNG (mulberry32) so the cross-check is reproducible. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('cross-check: Router.match agrees with topicMatches on random filters and topics (fixed seed)', () => {
   const rand = prng(20240607);

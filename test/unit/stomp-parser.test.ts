@@ -4,20 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StompParser, StompParseError, type StompLimits, type StompParseErrorCode } from '../../protocols/stomp/parser.ts';
 import { header, type StompFrame, type StompVersion } from '../../protocols/stomp/frame.ts';
+import { prng as rng } from '../helpers/prng.ts';
 
 const LIMITS: StompLimits = { maxFrameBytes: 4096, maxHeaders: 8, maxHeaderBytes: 64, maxBodyBytes: 1024 };
 
-/** Deterministic PRNG (mulberry32) so random splits are reproducible. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Feed = { label: string; chunks: (bytes: Buffer) => Buffer[] };
 
