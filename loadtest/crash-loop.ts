@@ -25,7 +25,6 @@ import { parseArgs } from 'node:util';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { GatewayProcess, type FlushMode } from '../test/helpers/gateway-process.ts';
-export { prng } from '../test/helpers/prng.ts';
 import { prng } from '../test/helpers/prng.ts';
 
 
