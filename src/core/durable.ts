@@ -65,7 +65,7 @@ export class DurableStore implements MessagePersistence {
   }
 
   /** Appends; `inboundQos2` puts the publisher's packet id in the record header (see recordQos2). */
-  async append(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<LogRef> {
+  append(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<LogRef> {
     return this.log.append({
       key: msg.topic,
       timestamp: msg.createdAt,
