@@ -59,6 +59,37 @@ export function encodeRecord(f: RecordFields): Buffer {
   return b;
 }
 
+/**
+ * Encodes one record into buf at pos (the caller made room for `size` = recordSize(...) bytes, `keyLen` = the key's UTF-8 length)
+ * and returns size. Same bytes as encodeRecord; for batch buffers (no allocation per record). Throws RangeError like encodeRecord.
+ */
+export function encodeRecordInto(buf: Buffer, pos: number, f: RecordFields, keyLen: number, size: number): number {
+  if (keyLen > 0xffff) throw new RangeError(`record key is ${keyLen} bytes; the limit is 65535`);
+  if (!Number.isSafeInteger(f.offset) || f.offset < 0) throw new RangeError(`bad record offset ${f.offset}`);
+  if (!Number.isSafeInteger(f.timestamp)) throw new RangeError(`bad record timestamp ${f.timestamp}`);
+  put32(buf, pos, size - 4);
+  buf[pos + 8] = RECORD_VERSION;
+  buf[pos + 9] = f.attributes & 0xff;
+  put32(buf, pos + 10, Math.floor(f.offset / TWO32));
+  put32(buf, pos + 14, f.offset >>> 0);
+  const tsHi = Math.floor(f.timestamp / TWO32);
+  put32(buf, pos + 18, tsHi >>> 0);
+  put32(buf, pos + 22, f.timestamp - tsHi * TWO32);
+  buf[pos + 26] = keyLen >>> 8; buf[pos + 27] = keyLen & 0xff;
+  let p = pos + 28;
+  if (keyLen > 0) p += buf.write(f.key, p, keyLen, 'utf8');
+  put32(buf, p, f.headers.length); p += 4;
+  if (f.headers.length > 0) { buf.set(f.headers, p); p += f.headers.length; }
+  put32(buf, p, f.value.length); p += 4;
+  if (f.value.length > 0) buf.set(f.value, p);
+  put32(buf, pos + 4, crc32c(buf, pos + 8, pos + size));
+  return size;
+}
+
+function put32(b: Buffer, at: number, v: number): void {
+  b[at] = v >>> 24; b[at + 1] = (v >>> 16) & 0xff; b[at + 2] = (v >>> 8) & 0xff; b[at + 3] = v & 0xff;
+}
+
 /** Reads the offset field of a record starting at `pos` (no validation). */
 export function peekOffset(buf: Buffer, pos: number): number {
   return buf.readUInt32BE(pos + 10) * TWO32 + buf.readUInt32BE(pos + 14);

@@ -23,7 +23,16 @@ const silent: LogEvents = { info() {}, warn() {} };
 /** FNV-1a, 32-bit, over the key's UTF-8 bytes. Stable across versions: changing it moves keys between partitions. */
 export function fnv1a(key: string): number {
   let h = 0x811c9dc5;
-  const b = Buffer.from(key, 'utf8');
+  for (let i = 0; i < key.length; i++) { // ASCII keys (the usual topic) hash without encoding them
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) return fnv1aBytes(Buffer.from(key, 'utf8'));
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function fnv1aBytes(b: Buffer): number {
+  let h = 0x811c9dc5;
   for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
   return h >>> 0;
 }
@@ -66,6 +75,7 @@ class LocalLog implements PartitionedLog {
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly parts: Partition[], private readonly cfg: LogConfig, private readonly logger: LogEvents) {
+    for (const p of parts) p.mapWriteError = (err) => (p.queue.error ? (this.fail(p.queue.error, p.id), this.failed!) : err);
     if (cfg.flush.mode === 'interval') {
       this.timers.push(setInterval(() => {
         for (const p of parts) if (p.queue.dirty && !p.queue.error) p.queue.syncIfDirty().catch((e: unknown) => this.fail(e, p.id));
@@ -96,14 +106,8 @@ class LocalLog implements PartitionedLog {
   append(input: AppendInput): Promise<{ partition: number; offset: number }> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closing) return Promise.reject(new Error('log is closed'));
-    const partition = this.partitionFor(input.key);
-    const p = this.parts[partition]!;
-    return new Promise((resolve, reject) => {
-      p.append(input, (err, offset) => {
-        if (!err) resolve({ partition, offset });
-        else if (p.queue.error) { this.fail(p.queue.error, partition); reject(this.failed); } else reject(err);
-      });
-    });
+    const p = this.parts[this.partitionFor(input.key)]!;
+    return new Promise((resolve, reject) => p.append(input, resolve, reject));
   }
 
   async read(partition: number, offset: number, maxRecords: number, maxBytes?: number): Promise<LogRecord[]> {

@@ -1,6 +1,8 @@
 // One partition: an ordered list of segments in `<dir>/<partition>/`, offset assignment, batched appends, roll, retention, reads. Imports ./segment.ts, ./write-queue.ts, ./codec.ts, ./types.ts.
 //
 // Offsets are assigned when append is called (dense, per partition); the write queue writes them in that order.
+// Appends encode straight into the partition's open batch buffer (no Buffer per record); the write queue gets one
+// item per batch and settles it with one loop over the batch's resolvers.
 // Roll: before a record that would push a non-empty active segment past segmentBytes, or when the active segment
 // has been active for segmentMs. Retention deletes whole sealed segments, oldest first, outside the write queue
 // (appends never wait for it): by size (while the rest still holds >= retentionBytes) and by age (newest timestamp
@@ -11,20 +13,53 @@
 // the active segment's index files and then `.clean`. A close with nothing written leaves every file untouched.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { encodeRecord, recordSize } from './codec.ts';
+import { encodeRecordInto, RECORD_OVERHEAD } from './codec.ts';
 import { Segment, type SegmentContext } from './segment.ts';
 import { CHECKPOINT_FILE, CLEAN_FILE, decodeCheckpoint, decodeCleanMarker, encodeCheckpoint, encodeCleanMarker, type Checkpoint, type CleanMarker } from './recovery-point.ts';
 import type { FileLike } from './fileio.ts';
 import { WriteQueue } from './write-queue.ts';
 import type { AppendInput, LogConfig, LogRecord, PartitionStats } from './types.ts';
 
-interface Pending { buf: Buffer; timestamp: number; offset: number }
+type Resolve = (r: { partition: number; offset: number }) => void;
+type Reject = (e: Error) => void;
+
+/**
+ * Records appended while no write had taken them yet, encoded back to back into one buffer: one write-queue item.
+ * Open until writeBatch takes it (taken = true, synchronously); settled once, resolving or rejecting every record in one loop.
+ */
+class Batch {
+  used = 0;
+  taken = false;
+  readonly sizes: number[] = [];
+  readonly stamps: number[] = [];
+  readonly resolves: Resolve[] = [];
+  readonly rejects: Reject[] = [];
+  constructor(public buf: Buffer, readonly firstOffset: number) {}
+
+  /** Room for `bytes` more (grows by doubling, copying what is encoded). */
+  reserve(bytes: number): void {
+    if (this.used + bytes <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.used + bytes) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.buf.copy(next, 0, 0, this.used);
+    this.buf = next;
+  }
+}
+
+/** Initial batch buffer; buffers of this size are reused (at most 2 spare per partition). */
+const BATCH_BYTES = 64 * 1024;
 
 const SEGMENT_FILE = /^(\d{20})\.log$/;
 const DEFAULT_READ_BYTES = 1 << 20;
 
 export class Partition {
-  readonly queue: WriteQueue<Pending>;
+  readonly queue: WriteQueue<Batch>;
+  /** Maps a failed write's error to what appends reject with (the log sets it: the log-wide sticky error). */
+  mapWriteError: (e: Error) => Error = (e) => e;
+  private open: Batch | undefined;
+  /** Batch buffers whose write finished, reused by later batches. */
+  private readonly spare: Buffer[] = [];
   private segments: Segment[];
   private nextOffset: number;
   private readonly deletions = new Set<Promise<void>>();
@@ -42,7 +77,7 @@ export class Partition {
     this.nextOffset = this.active.nextOffset;
     this.markerOnDisk = marker.onDisk;
     this.cleanOnDisk = marker.valid;
-    this.queue = new WriteQueue<Pending>({ writeBatch: (items) => this.writeBatch(items), sync: () => this.syncActive() }, cfg.flush);
+    this.queue = new WriteQueue<Batch>({ writeBatch: (items) => this.writeBatch(items), sync: () => this.syncActive() }, cfg.flush);
   }
 
   /** Opens (or creates) the partition directory; recovers only the tail segment. */
@@ -71,14 +106,43 @@ export class Partition {
   get startOffset(): number { return this.segments[0]!.baseOffset; }
   get endOffset(): number { return this.nextOffset; }
 
-  /** Encodes the record, assigns the next offset and queues it; done(undefined, offset) when durable. Throws on an oversized record. */
-  append(input: AppendInput, done: (err: Error | undefined, offset: number) => void): void {
-    const encodedSize = recordSize(input.key, input.headers, input.value);
-    if (encodedSize > this.cfg.maxRecordBytes) throw new RangeError(`record of ${encodedSize} bytes exceeds maxRecordBytes (${this.cfg.maxRecordBytes})`);
-    const offset = this.nextOffset;
-    const buf = encodeRecord({ offset, timestamp: input.timestamp, key: input.key, headers: input.headers, value: input.value, attributes: 0 });
+  /**
+   * Assigns the next offset and encodes the record into the open batch; resolve({ partition, offset }) when durable,
+   * reject(mapWriteError(err)) when the write fails. Throws (before assigning an offset) on an oversized record.
+   */
+  append(input: AppendInput, resolve: Resolve, reject: Reject): void {
+    const keyLen = isAscii(input.key) ? input.key.length : Buffer.byteLength(input.key, 'utf8');
+    const size = RECORD_OVERHEAD + keyLen + input.headers.length + input.value.length;
+    if (size > this.cfg.maxRecordBytes) throw new RangeError(`record of ${size} bytes exceeds maxRecordBytes (${this.cfg.maxRecordBytes})`);
+    let b = this.open;
+    if (!b || b.taken) {
+      b = new Batch(this.spare.pop() ?? Buffer.allocUnsafe(BATCH_BYTES), this.nextOffset);
+      this.open = b;
+      const batch = b;
+      this.queue.push(batch, (err) => this.settle(batch, err));
+      if (batch.taken) { // refused synchronously (sticky error or closed): this record fails too
+        reject(this.mapWriteError(this.queue.error ?? new Error('log is closed')));
+        return;
+      }
+    }
+    b.reserve(size);
+    encodeRecordInto(b.buf, b.used, { offset: this.nextOffset, timestamp: input.timestamp, key: input.key, headers: input.headers, value: input.value, attributes: 0 }, keyLen, size);
     this.nextOffset++;
-    this.queue.push({ buf, timestamp: input.timestamp, offset }, (err) => done(err, offset));
+    b.used += size;
+    b.sizes.push(size); b.stamps.push(input.timestamp); b.resolves.push(resolve); b.rejects.push(reject);
+  }
+
+  /** Resolves (or rejects) every record of a batch in one loop; recycles its buffer. */
+  private settle(b: Batch, err: Error | undefined): void {
+    b.taken = true;
+    if (err) {
+      const e = this.mapWriteError(err);
+      for (const r of b.rejects) r(e);
+    } else {
+      const id = this.id, first = b.firstOffset, rs = b.resolves;
+      for (let i = 0; i < rs.length; i++) rs[i]!({ partition: id, offset: first + i });
+    }
+    if (b.buf.length === BATCH_BYTES && this.spare.length < 2) this.spare.push(b.buf);
   }
 
   /** Write-queue sink for fsync: fsyncs the active segment, then maybe writes a checkpoint of what is now durable. */
@@ -99,28 +163,34 @@ export class Partition {
     }
   }
 
-  /** Write-queue sink: writes items in order, rolling between records when needed. */
-  private async writeBatch(items: Pending[]): Promise<void> {
+  /** Write-queue sink: writes batches in order, rolling between records when needed. */
+  private async writeBatch(batches: Batch[]): Promise<void> {
+    for (const b of batches) b.taken = true; // first, synchronously: appends from now on open a new batch
     this.cleanOnDisk = false;
     if (this.markerOnDisk) { // from now on the files differ from what the marker says [clean marker contract]
       await fsp.rm(join(this.dir, CLEAN_FILE), { force: true });
       this.markerOnDisk = false;
     }
-    let bufs: Buffer[] = [], stamps: number[] = [], bytes = 0;
-    const aged = Date.now() - this.active.activeSince >= this.cfg.segmentMs;
-    let agedPending = aged;
-    for (const it of items) {
+    for (const b of batches) await this.writeOne(b);
+  }
+
+  private async writeOne(b: Batch): Promise<void> {
+    let agedPending = Date.now() - this.active.activeSince >= this.cfg.segmentMs;
+    let from = 0, fromPos = 0, pos = 0; // records [from, i) = bytes [fromPos, pos) are not written yet
+    const n = b.sizes.length;
+    for (let i = 0; i < n; i++) {
+      const size = b.sizes[i]!;
       const seg = this.active;
-      const nonEmpty = seg.records + bufs.length > 0;
-      if (nonEmpty && (agedPending || seg.size + bytes + it.buf.length > this.cfg.segmentBytes)) {
-        if (bufs.length > 0) await seg.append(bufs, stamps);
-        bufs = []; stamps = []; bytes = 0;
-        await this.roll(it.offset);
+      const nonEmpty = seg.records + (i - from) > 0;
+      if (nonEmpty && (agedPending || seg.size + (pos - fromPos) + size > this.cfg.segmentBytes)) {
+        if (i > from) await seg.append(b.buf.subarray(fromPos, pos), b.sizes, b.stamps, from, i);
+        from = i; fromPos = pos;
+        await this.roll(b.firstOffset + i);
         agedPending = false;
       }
-      bufs.push(it.buf); stamps.push(it.timestamp); bytes += it.buf.length;
+      pos += size;
     }
-    if (bufs.length > 0) await this.active.append(bufs, stamps);
+    if (n > from) await this.active.append(b.buf.subarray(fromPos, pos), b.sizes, b.stamps, from, n);
   }
 
   /** Index files of the active segment, then the marker (both fsynced): the next open can skip the scan. */
@@ -221,4 +291,9 @@ async function readHint<T>(path: string, decode: (b: Buffer) => T | undefined): 
   let b: Buffer;
   try { b = await fsp.readFile(path); } catch { return { exists: false, value: undefined }; }
   return { exists: true, value: decode(b) };
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
 }

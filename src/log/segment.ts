@@ -230,12 +230,14 @@ export class Segment {
     await fsp.writeFile(join(this.dir, segmentName(this.baseOffset, 'timeindex')), this.timeIndex.toBuffer());
   }
 
-  /** Appends encoded records (dense offsets starting at nextOffset) in one write. Caller: the partition's write queue only. */
-  async append(bufs: Buffer[], timestamps: number[]): Promise<void> {
-    const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+  /**
+   * Appends encoded records in one write: `data` holds records [from, to) of a batch (dense offsets starting at nextOffset),
+   * sizes[i] / timestamps[i] describe record i. Caller: the partition's write queue only.
+   */
+  async append(data: Buffer, sizes: readonly number[], timestamps: readonly number[], from: number, to: number): Promise<void> {
     await this.file.writeAll(data, this.size);
     let pos = this.size;
-    for (let i = 0; i < bufs.length; i++) { this.track(pos, bufs[i]!.length, timestamps[i]!); pos += bufs[i]!.length; }
+    for (let i = from; i < to; i++) { this.track(pos, sizes[i]!, timestamps[i]!); pos += sizes[i]!; }
   }
 
   sync(): Promise<void> { return this.file.sync(); }

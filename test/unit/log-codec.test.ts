@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32c } from '../../src/log/crc32c.ts';
-import { decodeRecord, encodeRecord, recordSize, RECORD_OVERHEAD, ATTR_TOMBSTONE } from '../../src/log/codec.ts';
+import { decodeRecord, encodeRecord, encodeRecordInto, recordSize, RECORD_OVERHEAD, ATTR_TOMBSTONE } from '../../src/log/codec.ts';
 
 const rows = [
   { name: 'empty fields', f: { offset: 0, timestamp: 0, key: '', headers: Buffer.alloc(0), value: Buffer.alloc(0), attributes: 0 } },
@@ -40,6 +40,18 @@ describe('record codec', () => {
       assert.deepEqual({ ...r.record, headers: Buffer.from(r.record.headers), value: Buffer.from(r.record.value) }, { ...f, size: b.length });
     });
   }
+  it('encodeRecordInto writes the same bytes as encodeRecord, at any position of a shared buffer', () => {
+    const buf = Buffer.alloc(200_000, 0xee);
+    let pos = 3;
+    for (const { name, f } of rows) {
+      const size = recordSize(f.key, f.headers, f.value);
+      assert.equal(encodeRecordInto(buf, pos, f, Buffer.byteLength(f.key), size), size);
+      assert.deepEqual(buf.subarray(pos, pos + size), encodeRecord(f), name);
+      pos += size;
+    }
+    assert.equal(buf[pos], 0xee, 'nothing written past the last record');
+    assert.throws(() => encodeRecordInto(buf, 0, { ...rows[0]!.f, offset: -1 }, 0, RECORD_OVERHEAD), RangeError);
+  });
   it('decodes back-to-back records at an offset', () => {
     const a = encodeRecord(rows[1]!.f), c = encodeRecord({ ...rows[1]!.f, offset: 43 });
     const both = Buffer.concat([a, c]);
