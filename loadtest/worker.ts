@@ -1,10 +1,11 @@
-// Worker thread: runs the publisher or subscriber connections of one load-test run. Imports node builtins and ./wire.ts, ./seq-tracker.ts, ./workload.ts.
+// Worker thread: runs the publisher or subscriber connections of one load-test run. Imports node builtins and ./wire.ts, ./seq-tracker.ts, ./workload.ts, ./ws-transport.ts.
 //
 // Protocol with the driver (run via ./driver.ts): workerData is a WorkerInit; the worker connects
 // and posts {type:'ready'}; the driver posts 'start' (publishers only), then 'stop'; publishers
 // answer {type:'pubDone'} once their QoS 1 acks arrived (or 2 s passed), subscribers answer
 // {type:'subDone'} with their counts. Live totals go through the shared Int32 counters (Atomics).
-import net from 'node:net';
+// The workload may carry TransportOptions (./ws-transport.ts): then every connection is a WebSocket.
+import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Buffer } from 'node:buffer';
 import {
@@ -16,6 +17,7 @@ import {
   C_ACKED, C_DELIVERED, C_ERRORS, C_PHASE, C_SENT, PAYLOAD_MIN, PHASE_MEASURE,
   type DriverCommand, type WorkerInit, type WorkerReport,
 } from './workload.ts';
+import { openStream, type TransportOptions } from './ws-transport.ts';
 
 // Atomics.waitAsync exists in Node 20 but is typed only from lib es2024.
 type WaitAsync = (a: Int32Array, i: number, v: number, timeoutMs: number) =>
@@ -23,7 +25,7 @@ type WaitAsync = (a: Int32Array, i: number, v: number, timeoutMs: number) =>
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 const init = workerData as WorkerInit;
-const w = init.workload;
+const w = init.workload as WorkerInit['workload'] & Partial<TransportOptions>;
 const counters = new Int32Array(init.counters);
 const port = parentPort!;
 const KEEPALIVE_S = 60;
@@ -41,14 +43,13 @@ function fail(message: string): void {
 
 /** A connected MQTT client socket; `onPacket` sees every packet after CONNACK. */
 interface Conn {
-  socket: net.Socket;
+  socket: Duplex;
   reader: PacketReader;
 }
 
 function connect(clientId: string): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: w.host, port: w.port });
-    socket.setNoDelay(true);
+    const socket = openStream(w.host, w.port, w);
     const reader = new PacketReader();
     const timer = setTimeout(() => {
       socket.destroy();
