@@ -1,4 +1,4 @@
-// One partition: an ordered list of segments in `<dir>/<partition>/`, offset assignment, batched appends, roll, retention, reads. Imports ./segment.ts, ./write-queue.ts, ./codec.ts, ./types.ts.
+// One partition: an ordered list of segments in `<dir>/<partition>/`, offset assignment, batched appends, roll, retention, recovery hints, reads. Imports ./segment.ts, ./write-queue.ts, ./codec.ts, ./recovery-point.ts, ./fileio.ts (types), ./types.ts.
 //
 // Offsets are assigned when append is called (dense, per partition); the write queue writes them in that order.
 // Appends encode straight into the partition's open batch buffer (no Buffer per record); the write queue gets one

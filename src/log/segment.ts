@@ -1,4 +1,4 @@
-// One log segment: `<base>.log` records plus its sparse `.index` / `.timeindex`; append, scan, read, recover, checkpoint, seal, delete. Imports ./codec.ts, ./sparse-index.ts, ./recovery-point.ts, ./fileio.ts, ./types.ts.
+// One log segment: `<base>.log` records plus its sparse `.index` / `.timeindex`; append, scan, read, recover, checkpoint, seal, delete. Imports ./codec.ts, ./crc32c.ts, ./sparse-index.ts, ./recovery-point.ts (types), ./fileio.ts, ./types.ts.
 //
 // Files (base = 20-digit zero-padded base offset): `<base>.log` holds records (codec.ts) with dense offsets base, base+1, ...
 // The active segment's indexes live in memory; checkpoint() appends their new entries to the index files (only the

@@ -9,6 +9,7 @@ import { openLog } from '../../src/log/log.ts';
 import { nodeFileIO, type FileIO } from '../../src/log/fileio.ts';
 import type { FlushPolicy, LogConfig, LogEvents, PartitionedLog } from '../../src/log/types.ts';
 
+let root = '';
 let dir = '';
 const cfg = (flush: FlushPolicy = { mode: 'always' }): LogConfig => ({ dir, partitions: 1, segmentBytes: 8 << 20, segmentMs: 3_600_000, retentionBytes: -1,
   retentionMs: -1, indexIntervalBytes: 4096, flush, maxRecordBytes: 1 << 20, checkpointIntervalMs: 0 });
@@ -55,8 +56,8 @@ async function checkIntact(log: PartitionedLog, upto: number): Promise<void> {
 }
 
 describe('log recovery points', () => {
-  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'log-rp-')); });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeEach(async () => { root = dir = await mkdtemp(join(tmpdir(), 'log-rp-')); });
+  afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
   it('clean reopen reads only the records after the last index entry, not the segment', async () => {
     const log = await openLog(cfg());
@@ -112,7 +113,6 @@ describe('log recovery points', () => {
     assert.ok(io.logBytesRead >= tail && io.logBytesRead <= tail + 4096 + 2 * 1040, `read ${io.logBytesRead}, tail ${tail}`);
     await checkIntact(again, 4000);
     await again.close();
-    dir = join(dir, '..');
   });
 
   it('a checkpoint still lets recovery cut a torn tail after it', async () => {
