@@ -1,14 +1,20 @@
 // Load-test CLI: parses options, starts/stops targets, alternates rounds, prints and writes the report. Imports node builtins and ./*.ts.
 //
-// npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all [--target mqtt://127.0.0.1:PORT]
+// npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all|ws-compare|idle [--target mqtt://127.0.0.1:PORT]
 //   [--duration S] [--warmup S] [--compare] [--rounds N] [--targets gateway,mosquitto,aedes,forwarder]
+//   [--transport tcp|ws] [--connections N]
 // Without --target our gateway is started (src/server/cli.ts). --compare adds Mosquitto, Aedes and
-// the trivial forwarder, alternating rounds between targets. Exit code 1 on any failed round.
+// the trivial forwarder, alternating rounds between targets. --transport ws speaks MQTT over
+// WebSocket (./ws-transport.ts). ws-compare runs qos0, qos1 and latency over every (target,
+// transport) lane: gateway and Mosquitto, each over TCP and WebSocket, alternating. idle measures
+// RSS per idle connection (./idle.ts). Exit code 1 on any failed round.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname, cpus } from 'node:os';
 import { runWorkload, terminateAllWorkers } from './driver.ts';
-import { summarise, toMarkdown, type RoundRecord } from './report.ts';
+import { median, summarise, toMarkdown, type RoundRecord, type ScenarioSummary } from './report.ts';
+import { idleMarkdown, runIdle, type IdleResult } from './idle.ts';
+import { TRANSPORTS, withTransport, type TransportName } from './ws-transport.ts';
 import { buildWorkload, DESCRIPTIONS, isScenario, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import {
   closeAll, externalTarget, REPO_ROOT, startAedes, startForwarderProcess, startGateway, startMosquitto,
@@ -16,6 +22,11 @@ import {
 } from './targets.ts';
 
 interface Options {
+  /** run: the scenarios over one transport; ws-compare: every target over tcp and ws; idle: ./idle.ts. */
+  mode: 'run' | 'ws-compare' | 'idle';
+  transport: TransportName;
+  /** idle: connections per target. */
+  connections: number;
   scenarios: ScenarioName[];
   target: string | null;
   durationS: number;
@@ -27,17 +38,24 @@ interface Options {
 }
 
 const HELP = `usage: npm run loadtest -- --scenario NAME [options]
-  --scenario NAME     ${[...SCENARIOS, 'all'].join(' | ')}
+  --scenario NAME     ${[...SCENARIOS, 'all', 'ws-compare', 'idle'].join(' | ')}
   --target URL        measure a broker already running at mqtt://host:port (else start our gateway)
   --duration S        measure window per round (default 5)
   --warmup S          warm-up before measuring (default 1)
   --compare           also run Mosquitto, Aedes and the trivial forwarder, alternating rounds
   --rounds N          rounds per target (default 3 with --compare, else 1); medians are reported
   --targets LIST      explicit comma list of gateway,mosquitto,aedes,forwarder (e.g. peers only)
+  --transport T       tcp (default) or ws: MQTT over WebSocket (gateway ws://.../mqtt, Mosquitto's
+                      websockets listener, the forwarder's ws twin; Aedes has none)
+  --connections N     idle: connections per target (default 10000)
   --set K=V,...       override workload knobs: batch, flowWindow, inflightWindow, rate, payloadSize,
                       readDelay (true/false), pubWorkers, subWorkers
 scenarios:
 ${SCENARIOS.map((s) => `  ${s.padEnd(8)} ${DESCRIPTIONS[s]}`).join('\n')}
+  ws-compare qos0, qos1 and latency on gateway and Mosquitto (default targets), each over TCP and
+           WebSocket in alternating rounds (default 3); ratios gateway-ws/gateway-tcp, gateway-ws/mosquitto-ws
+  idle     --connections idle MQTT connections (keepalive 0) to each target (default all four);
+           broker RSS per connection in KiB and time to connect
 `;
 
 function parse(argv: string[]): Options {
@@ -55,14 +73,18 @@ function parse(argv: string[]): Options {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
     return n;
   };
-  const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--set', '--compare', '--help']);
+  const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--set', '--compare', '--help', '--transport', '--connections']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
   const sc = get('--scenario') ?? 'qos0';
-  if (sc !== 'all' && !isScenario(sc)) throw new Error(`unknown scenario ${sc}; one of ${SCENARIOS.join(', ')}, all`);
-  const compare = argv.includes('--compare');
+  const mode = sc === 'ws-compare' ? 'ws-compare' : sc === 'idle' ? 'idle' : 'run';
+  if (sc !== 'all' && mode === 'run' && !isScenario(sc)) throw new Error(`unknown scenario ${sc}; one of ${SCENARIOS.join(', ')}, all, ws-compare, idle`);
+  const transport = (get('--transport') ?? 'tcp') as TransportName;
+  if (!TRANSPORTS.includes(transport)) throw new Error(`--transport must be one of ${TRANSPORTS.join(', ')}`);
+  const compare = argv.includes('--compare') || mode === 'idle';
   const target = get('--target');
   const first: TargetName = target === null ? 'gateway' : 'target';
-  let targets: TargetName[] = compare ? [first, 'mosquitto', 'aedes', 'forwarder'] : [first];
+  let targets: TargetName[] = mode === 'ws-compare' ? [first, 'mosquitto'] : compare ? [first, 'mosquitto', 'aedes', 'forwarder'] : [first];
+  if (transport === 'ws' && mode !== 'ws-compare') targets = targets.filter((t) => t !== 'aedes');
   const list = get('--targets');
   if (list !== null) {
     targets = list.split(',').map((t) => {
@@ -79,25 +101,92 @@ function parse(argv: string[]): Options {
     if (typeof val === 'number' && !Number.isFinite(val)) throw new Error(`--set ${k}: not a number: ${v}`);
     overrides[k] = val;
   }
+  if (mode === 'ws-compare' && targets.includes('aedes')) throw new Error('ws-compare: aedes has no WebSocket listener here');
   return {
+    mode,
+    transport,
+    connections: Math.round(num('--connections', 10_000)),
     overrides,
-    scenarios: sc === 'all' ? [...SCENARIOS] : [sc as ScenarioName],
+    scenarios: sc === 'all' ? [...SCENARIOS] : mode === 'ws-compare' ? ['qos0', 'qos1', 'latency'] : mode === 'idle' ? [] : [sc as ScenarioName],
     target,
     durationS: num('--duration', 5),
     warmupS: num('--warmup', 1),
-    rounds: Math.round(num('--rounds', compare ? 3 : 1)),
+    rounds: Math.round(num('--rounds', mode === 'idle' ? 1 : compare || mode === 'ws-compare' ? 3 : 1)),
     targets,
   };
 }
 
-async function start(name: TargetName, url: string | null): Promise<Target> {
+async function start(name: TargetName, url: string | null, ws: boolean): Promise<Target> {
   switch (name) {
     case 'target': return externalTarget(url!);
     case 'gateway': return startGateway();
-    case 'mosquitto': return startMosquitto();
+    case 'mosquitto': return startMosquitto(ws);
     case 'aedes': return startAedes();
-    case 'forwarder': return startForwarderProcess();
+    case 'forwarder': return startForwarderProcess(ws);
   }
+}
+
+/** One measured path: a target over a transport, named in the report by label. */
+interface Lane {
+  target: Target;
+  transport: TransportName;
+  label: string;
+}
+
+/** ws-compare ratios from the same run: gateway over ws vs over tcp, and vs Mosquitto over ws. */
+function transportRatios(s: ScenarioSummary): string[] {
+  const by = (l: string): ScenarioSummary['targets'][number] | undefined => s.targets.find((t) => t.target === l);
+  const gw = s.targets[0]?.target.replace(/-(tcp|ws)$/, '') ?? 'gateway';
+  const out: string[] = [];
+  for (const [a, b] of [[`${gw}-ws`, `${gw}-tcp`], [`${gw}-ws`, 'mosquitto-ws'], [`${gw}-tcp`, 'mosquitto-tcp'], ['mosquitto-ws', 'mosquitto-tcp']] as const) {
+    const x = by(a), y = by(b);
+    if (x === undefined || y === undefined) continue;
+    if (s.scenario === 'latency') {
+      if (x.latencyUs !== null && y.latencyUs !== null) out.push(`- ${a}/${b} (p50 / p99 latency, lower is better): ${(x.latencyUs.p50 / y.latencyUs.p50).toFixed(2)} / ${(x.latencyUs.p99 / y.latencyUs.p99).toFixed(2)}`);
+    } else {
+      const cpu = x.brokerCpuPct !== null && y.brokerCpuPct !== null ? `; broker CPU per msg ${((x.brokerCpuPct / x.msgPerS) / (y.brokerCpuPct / y.msgPerS)).toFixed(2)}` : '';
+      out.push(`- ${a}/${b} (msg/s): ${(x.msgPerS / y.msgPerS).toFixed(2)}${cpu}`);
+    }
+  }
+  return out;
+}
+
+async function runIdleMode(opts: Options, targets: Target[]): Promise<void> {
+  const results: IdleResult[] = [];
+  let failed = false;
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const t of targets) {
+      process.stderr.write(`[idle ${t.name} ${opts.transport} r${round}] opening ${opts.connections} connections...\n`);
+      try {
+        const r = await runIdle({ ...t, name: t.name }, {
+          connections: opts.connections, workers: 4, concurrency: 64, transport: opts.transport, settleMs: 1500, runId: `${process.pid}-${t.name}-${round}`,
+        });
+        results.push(r);
+        process.stderr.write(`[idle ${t.name} r${round}] ${r.ok} connected (${r.failed} failed) in ${(r.connectMs / 1000).toFixed(2)} s, `
+          + `${r.kibPerConnection === null ? 'n/a' : r.kibPerConnection.toFixed(1)} KiB/connection, ${r.stillOpen} still open\n`);
+        if (r.failed > 0 || r.stillOpen !== r.ok) failed = true;
+      } catch (e) {
+        failed = true;
+        process.stderr.write(`[idle ${t.name} r${round}] FAILED: ${e instanceof Error ? e.message : String(e)}${t.exited() !== null ? ` (${t.exited()})` : ''}\n`);
+      }
+    }
+  }
+  const meta = {
+    date: new Date().toISOString(), host: hostname(), cpus: cpus().length, node: process.version,
+    connections: opts.connections, transport: opts.transport, rounds: opts.rounds,
+    targets: targets.map((t) => `${t.name} (pid ${t.pid ?? '?'})`).join(', '),
+    'KiB per connection, median per target': targets.map((t) => `${t.name} ${median(results.filter((r) => r.target === t.name && r.kibPerConnection !== null).map((r) => r.kibPerConnection!)).toFixed(1)}`).join(', '),
+  };
+  const md = idleMarkdown(results, meta);
+  process.stdout.write(md);
+  const dir = join(REPO_ROOT, 'loadtest', 'results');
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `${meta.date.replace(/[:.]/g, '-')}-idle`);
+  writeFileSync(`${base}.md`, md);
+  writeFileSync(`${base}.json`, JSON.stringify({ meta, results }, null, 2));
+  process.stderr.write(`report: ${base}.md and .json\n`);
+  await closeAll();
+  process.exitCode = failed ? 1 : 0;
 }
 
 let stopping = false;
@@ -120,46 +209,57 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(143));
 
   const targets: Target[] = [];
+  const wantWs = opts.mode === 'ws-compare' || opts.transport === 'ws';
   for (const name of opts.targets) {
     process.stderr.write(`starting ${name}...\n`);
-    targets.push(await start(name, opts.target));
+    targets.push(await start(name, opts.target, wantWs));
     const t = targets[targets.length - 1]!;
-    process.stderr.write(`  ${name} on ${t.host}:${t.port} pid ${t.pid ?? 'unknown'}\n`);
+    process.stderr.write(`  ${name} on ${t.host}:${t.port}${t.wsUrl !== null ? ` and ${t.wsUrl}` : ''} pid ${t.pid ?? 'unknown'}\n`);
+    if (wantWs && t.wsUrl === null) throw new Error(`${name} serves no MQTT over WebSocket`);
   }
+  if (opts.mode === 'idle') return runIdleMode(opts, targets);
+  const lanes: Lane[] = opts.mode === 'ws-compare'
+    ? targets.flatMap((t) => TRANSPORTS.map((tr) => ({ target: t, transport: tr, label: `${t.name}-${tr}` })))
+    : targets.map((t) => ({ target: t, transport: opts.transport, label: t.name }));
 
   const records: RoundRecord[] = [];
   let runNo = 0;
   for (const scenario of opts.scenarios) {
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const t of targets) {
-        const label = `${scenario} ${t.name} r${round}`;
-        const w = { ...buildWorkload(scenario, t.host, t.port, `${process.pid}-${++runNo}`), ...opts.overrides };
+      for (const { target: t, transport, label: lane } of lanes) {
+        const label = `${scenario} ${lane} r${round}`;
+        const w = { ...withTransport(buildWorkload(scenario, t.host, t.port, `${process.pid}-${++runNo}`), { transport, wsUrl: t.wsUrl }), ...opts.overrides };
         try {
           const result = await runWorkload(w, { warmupS: opts.warmupS, durationS: opts.durationS, brokerPid: t.pid, label });
-          records.push({ scenario, target: t.name, round, result, error: null });
+          records.push({ scenario, target: lane, round, result, error: null });
           process.stderr.write(`[${label}] done: ${result.msgPerS.toFixed(0)} msg/s, lost ${result.lost}, dup ${result.duplicates}, ooo ${result.outOfOrder}\n`);
         } catch (e) {
           const died = t.exited();
           const msg = (e instanceof Error ? e.message : String(e)) + (died !== null ? ` (${died})` : '');
-          records.push({ scenario, target: t.name, round, result: null, error: msg });
+          records.push({ scenario, target: lane, round, result: null, error: msg });
           process.stderr.write(`[${label}] FAILED: ${msg}\n`);
         }
       }
     }
   }
 
-  const summaries = opts.scenarios.map((s) => summarise(records, s, targets.map((t) => t.name)));
+  const summaries = opts.scenarios.map((s) => summarise(records, s, lanes.map((l) => l.label)));
   const meta = {
     date: new Date().toISOString(), host: hostname(), cpus: cpus().length, node: process.version,
     rounds: opts.rounds, 'warm-up s': opts.warmupS, 'measure s': opts.durationS,
-    targets: targets.map((t) => `${t.name} (${t.host}:${t.port})`).join(', '),
+    targets: targets.map((t) => `${t.name} (${t.host}:${t.port}${t.wsUrl !== null ? `, ${t.wsUrl}` : ''})`).join(', '),
+    transport: opts.mode === 'ws-compare' ? 'tcp and ws (lanes <target>-<transport>)' : opts.transport,
     overrides: JSON.stringify(opts.overrides),
   };
-  const md = toMarkdown(summaries, meta);
+  let md = toMarkdown(summaries, meta);
+  if (opts.mode === 'ws-compare') {
+    md += '\n## Transport ratios (medians of the same run)\n\n' + summaries.map((s) => `### ${s.scenario}\n\n${transportRatios(s).join('\n')}\n`).join('\n');
+  }
   process.stdout.write(md);
   const dir = join(REPO_ROOT, 'loadtest', 'results');
   mkdirSync(dir, { recursive: true });
-  const base = join(dir, `${meta.date.replace(/[:.]/g, '-')}-${opts.scenarios.length > 1 ? 'all' : opts.scenarios[0]}`);
+  const name = opts.mode === 'ws-compare' ? 'ws-compare' : opts.scenarios.length > 1 ? 'all' : opts.scenarios[0]!;
+  const base = join(dir, `${meta.date.replace(/[:.]/g, '-')}${opts.transport === 'ws' ? '-ws' : ''}-${name}`);
   writeFileSync(`${base}.md`, md);
   writeFileSync(`${base}.json`, JSON.stringify({ meta, summaries, records }, null, 2));
   process.stderr.write(`report: ${base}.md and .json\n`);

@@ -18,6 +18,8 @@ export interface Target {
   name: TargetName;
   host: string;
   port: number;
+  /** MQTT over WebSocket, ws://host:port/path, or null when this target serves none. */
+  wsUrl: string | null;
   /** Broker process pid for CPU accounting; null if unknown. */
   pid: number | null;
   /** Why the broker process ended on its own (code/signal and stderr tail), or null while it runs. */
@@ -62,10 +64,11 @@ function register(t: Omit<Target, 'close' | 'exited'>, close: () => Promise<void
 
 /**
  * Spawns `args` with node and waits (up to timeoutMs) for a stdout JSON line
- * {"msg":"listening","protocol":"mqtt","port":N}. Keeps draining stdout/stderr afterwards so a
+ * {"msg":"listening","protocol":"mqtt","port":N}, and when wsPath is given also for
+ * {"msg":"listening","protocol":"http","port":M} (then wsUrl = ws://127.0.0.1:M<wsPath>). Keeps draining stdout/stderr afterwards so a
  * chatty logger never blocks on a full pipe. Rejects with the child's stderr tail on timeout/exit.
  */
-function spawnNodeListener(name: TargetName, args: string[], timeoutMs: number, tmp: string | null): Promise<Target> {
+function spawnNodeListener(name: TargetName, args: string[], timeoutMs: number, tmp: string | null, wsPath: string | null = null): Promise<Target> {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const cleanup = (): void => { if (tmp !== null) rmSync(tmp, { recursive: true, force: true }); };
   const close = killer(child, cleanup);
@@ -79,38 +82,45 @@ function spawnNodeListener(name: TargetName, args: string[], timeoutMs: number, 
       clearTimeout(timer);
       void close().then(() => reject(new Error(`${name}: ${why}${stderrTail ? `\n--- stderr ---\n${stderrTail}` : ''}`)));
     };
-    const timer = setTimeout(() => fail(`no {"msg":"listening","protocol":"mqtt"} line on stdout within ${timeoutMs / 1000} s (command: node --import tsx ${args.join(' ')})`), timeoutMs);
+    const timer = setTimeout(() => fail(`no {"msg":"listening","protocol":"mqtt"${wsPath !== null ? ' (and "http")' : ''}} line on stdout within ${timeoutMs / 1000} s (command: node --import tsx ${args.join(' ')})`), timeoutMs);
     child.once('error', (e) => fail(e.message));
     child.once('exit', (code, sig) => fail(`exited early (code ${code}, signal ${sig})`));
     const lines = createInterface({ input: child.stdout! });
+    let mqttPort: number | null = null;
+    let httpPort: number | null = null;
     lines.on('line', (line) => {
       if (settled) return;
       let rec: unknown;
       try { rec = JSON.parse(line); } catch { return; }
       if (typeof rec !== 'object' || rec === null) return;
       const r = rec as { msg?: unknown; protocol?: unknown; port?: unknown };
-      if (r.msg === 'listening' && r.protocol === 'mqtt' && typeof r.port === 'number') {
-        settled = true;
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        resolve(register({ name, host: '127.0.0.1', port: r.port, pid: child.pid ?? null }, close, child, () => stderrTail));
-      }
+      if (r.msg !== 'listening' || typeof r.port !== 'number') return;
+      if (r.protocol === 'mqtt') mqttPort = r.port;
+      if (r.protocol === 'http') httpPort = r.port;
+      if (mqttPort === null || (wsPath !== null && httpPort === null)) return;
+      settled = true;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      const wsUrl = wsPath !== null ? `ws://127.0.0.1:${httpPort}${wsPath}` : null;
+      resolve(register({ name, host: '127.0.0.1', port: mqttPort, wsUrl, pid: child.pid ?? null }, close, child, () => stderrTail));
     });
   });
 }
 
-/** Our gateway from src/server/cli.ts, all listeners on port 0, data in a fresh temp dir. */
+/** Our gateway from src/server/cli.ts, all listeners on port 0, data in a fresh temp dir; MQTT over WebSocket at /mqtt on the HTTP port. */
 export function startGateway(timeoutMs = 15_000): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'lt-gateway-'));
   return spawnNodeListener('gateway', ['src/server/cli.ts', '--mqtt-port', '0', '--stomp-port', '0', '--http-port', '0',
-    '--data-dir', dir, '--log-level', 'info'], timeoutMs, dir);
+    '--data-dir', dir, '--log-level', 'info'], timeoutMs, dir, '/mqtt');
 }
 
 export function startAedes(): Promise<Target> {
   return spawnNodeListener('aedes', ['loadtest/peers/aedes-server.ts'], 15_000, null);
 }
 
-export function startForwarderProcess(): Promise<Target> {
+/** The TCP forwarder; with ws, the process also serves the ws forwarder (peers/ws-forwarder.ts). */
+export function startForwarderProcess(ws = false): Promise<Target> {
+  if (ws) return spawnNodeListener('forwarder', ['loadtest/peers/ws-forwarder.ts'], 15_000, null, '/mqtt');
   return spawnNodeListener('forwarder', ['loadtest/peers/forwarder.ts'], 15_000, null);
 }
 
@@ -139,12 +149,19 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
   }
 }
 
-/** Mosquitto with a generated config: loopback listener, anonymous, 1000-message queue, no persistence. */
-export async function startMosquitto(): Promise<Target> {
+/**
+ * Mosquitto with a generated config: loopback listener, anonymous, 1000-message queue, no persistence;
+ * with ws, a second loopback listener with `protocol websockets` (Debian's 2.0.11 is built with
+ * libwebsockets; any path is accepted, /mqtt is used).
+ */
+export async function startMosquitto(ws = false): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'lt-mosquitto-'));
   const port = await freePort();
+  const wsPort = ws ? await freePort() : null;
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 1000',
+  // With per_listener_settings false (the default) allow_anonymous is global: it covers both listeners.
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, ...(wsPort !== null ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
+    'allow_anonymous true', 'max_queued_messages 1000',
     'persistence false', 'log_dest stderr', 'log_type error', ''].join('\n'));
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderrTail = '';
@@ -157,18 +174,25 @@ export async function startMosquitto(): Promise<Target> {
   exited.catch(() => undefined); // a later exit (our own kill) must not be an unhandled rejection
   try {
     await Promise.race([waitForPort(port, 5000), exited]);
+    if (wsPort !== null) await Promise.race([waitForPort(wsPort, 5000), exited]);
   } catch (e) {
     await close();
     throw e;
   }
-  return register({ name: 'mosquitto', host: '127.0.0.1', port, pid: child.pid ?? null }, close, child, () => stderrTail);
+  const wsUrl = wsPort !== null ? `ws://127.0.0.1:${wsPort}/mqtt` : null;
+  return register({ name: 'mosquitto', host: '127.0.0.1', port, wsUrl, pid: child.pid ?? null }, close, child, () => stderrTail);
 }
 
-/** A broker someone else runs: mqtt://host:port. Its pid is looked up from /proc if it is ours to see. */
+/**
+ * A broker someone else runs: mqtt://host:port, or ws://host:port/path (then only --transport ws
+ * works against it). Its pid is looked up from /proc if it is ours to see.
+ */
 export function externalTarget(url: string): Target {
   const u = new URL(url);
-  if (u.protocol !== 'mqtt:' && u.protocol !== 'tcp:') throw new Error(`--target must be mqtt://host:port, got ${url}`);
-  const port = Number(u.port || 1883);
+  const ws = u.protocol === 'ws:';
+  if (u.protocol !== 'mqtt:' && u.protocol !== 'tcp:' && !ws) throw new Error(`--target must be mqtt://host:port or ws://host:port/path, got ${url}`);
+  const port = Number(u.port || (ws ? 80 : 1883));
   const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
-  return { name: 'target', host, port, pid: findListenerPid(port), exited: () => null, close: async () => undefined };
+  const wsUrl = ws ? `ws://${host}:${port}${u.pathname}` : null;
+  return { name: 'target', host, port: ws ? 0 : port, wsUrl, pid: findListenerPid(port), exited: () => null, close: async () => undefined };
 }

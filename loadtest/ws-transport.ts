@@ -6,8 +6,10 @@
 // (one ws.send), without permessage-deflate, with TCP_NODELAY (ws sets it on the upgraded socket).
 // Backpressure: write() returns false past HIGH_WATER bytes not yet handed to the kernel
 // (ws.bufferedAmount), and 'drain' follows once ws's send callback reports them written. Reading:
-// every received message is push()ed; a paused reader (push() false) pauses the WebSocket, which
-// stops reading the TCP socket.
+// the messages ws parses out of one TCP read (emitted synchronously) are joined and push()ed as one
+// chunk in a microtask, so a 'data' chunk is about one socket read, as over TCP (the subscriber's
+// read delay pauses after small reads; per WebSocket message it would pause after every packet).
+// A paused reader (push() false) pauses the WebSocket, which stops reading the TCP socket.
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { Buffer } from 'node:buffer';
@@ -28,6 +30,7 @@ const HIGH_WATER = 64 * 1024;
 /** A WebSocket client as a Duplex of MQTT bytes: one ws.send per write(). */
 export class WsStream extends Duplex {
   private readonly ws: WebSocket;
+  private pending: Buffer[] = [];
 
   constructor(url: string) {
     super({ allowHalfOpen: false, decodeStrings: true });
@@ -35,11 +38,18 @@ export class WsStream extends Duplex {
     this.ws.binaryType = 'nodebuffer';
     this.ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return this.destroy(new Error('text frame from broker')); // MQTT travels only in binary frames [MQTT-6.0.0-1]
-      if (!this.push(data)) this.ws.pause();
+      if (this.pending.push(data) === 1) queueMicrotask(this.flushPending);
     });
     this.ws.on('error', (e) => this.destroy(e));
-    this.ws.on('close', () => { this.push(null); this.destroy(); });
+    this.ws.on('close', () => { this.flushPending(); this.push(null); this.destroy(); });
   }
+
+  private readonly flushPending = (): void => {
+    const parts = this.pending;
+    if (parts.length === 0) return;
+    this.pending = [];
+    if (!this.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts))) this.ws.pause();
+  };
 
   override _read(): void {
     if (this.ws.isPaused) this.ws.resume();
