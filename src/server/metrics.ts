@@ -231,11 +231,14 @@ class TimedLog implements PartitionedLog {
   partitionFor(key: string): number {
     return this.log.partitionFor(key);
   }
+  private seq = 0;
+  /** One append in 8 is timed: the histogram keeps its shape without a timer and a closure on every publish. */
   append(input: AppendInput): Promise<{ partition: number; offset: number }> {
-    const t0 = process.hrtime.bigint();
+    if ((++this.seq & 7) !== 0) return this.log.append(input);
+    const t0 = performance.now();
     const p = this.log.append(input);
     p.then(
-      () => this.hist.observe(Number(process.hrtime.bigint() - t0) / 1e9),
+      () => this.hist.observe((performance.now() - t0) / 1000),
       () => undefined,
     );
     return p;

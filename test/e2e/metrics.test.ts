@@ -90,7 +90,9 @@ describe('/metrics', () => {
     let ends = 0;
     for (const [k, v] of now) if (k.startsWith('gateway_log_partition_end_offset{')) ends += v;
     assert.equal(ends, 10, 'ten QoS 1 records in the log (QoS 0 is not persisted by default)');
-    assert.equal(d('gateway_log_append_seconds_count'), 10, 'one append latency sample per persisted message');
+    // One append in 8 is timed (src/server/metrics.ts): 10 appends give at least one sample, never more than 2.
+    const samples = d('gateway_log_append_seconds_count');
+    assert.ok(samples >= 1 && samples <= 2, `append latency is sampled 1 in 8, got ${samples} samples for 10 appends`);
     assert.ok(get(now, 'gateway_log_fsync_seconds_count') >= 1, 'the interval flush fsynced at least once');
   });
 
