@@ -4,7 +4,7 @@
 // reports ~0 buffered bytes while the frames pile up in the socket (ws.bufferedAmount); adapters that drop
 // QoS 0 or wait for 'drain' when `writableLength` is high would never see a slow browser.
 // Contract:
-// - each write() is sent as one binary WebSocket message, in order;
+// - each write() is sent as one binary WebSocket message, in order, and a corked batch (writev) as one message;
 // - a write is called back only when ws says its bytes reached the kernel (ws.send callback), so
 //   `writableLength` counts every byte not yet written to the socket and 'drain' means the backlog is gone;
 // - once `writableLength` exceeds maxBufferedBytes the WebSocket is closed with 1013 ("try again later":
@@ -65,8 +65,10 @@ export class WsDuplex extends Duplex {
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
     if (this.ws.readyState !== OPEN) return cb(new Error('websocket is not open'));
-    const last = chunks.length - 1;
-    chunks.forEach((c, i) => this.ws.send(c.chunk, { binary: true }, i === last ? (err) => cb(err ?? null) : undefined));
+    // One WebSocket message for the whole corked batch: MQTT packets need not align with frames
+    // [MQTT-6.0.0-2], and STOMP clients parse frames as a stream; one send is one syscall instead of many.
+    const data = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
+    this.ws.send(data, { binary: true }, (err) => cb(err ?? null));
   }
 
   override _final(cb: (err?: Error | null) => void): void {
