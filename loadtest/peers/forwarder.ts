@@ -18,65 +18,80 @@ export interface Forwarder {
 const CONNACK_OK = Buffer.from([0x20, 2, 0, 0]);
 const PINGRESP = Buffer.from([0xd0, 0]);
 
+/** One client connection as the forwarder sees it, over TCP or WebSocket. */
+export interface ForwardPeer {
+  send(b: Buffer): void;
+  /** Graceful close after DISCONNECT. */
+  end(): void;
+  /** Hard close on a malformed stream. */
+  kill(): void;
+}
+
+/**
+ * The forwarding logic for one connection: returns the handler for its incoming bytes. Every run of
+ * PUBLISH bytes in one chunk goes on to every subscribed peer as one write; QoS 1 publishes are PUBACKed
+ * together after the chunk.
+ */
+export function forwardingHandler(peer: ForwardPeer, subscribers: Set<ForwardPeer>): (chunk: Buffer) => void {
+  const reader = new PacketReader();
+  const acks: number[] = [];
+  return (chunk: Buffer) => {
+    let runBuf: Buffer | null = null;
+    let runStart = 0;
+    let runEnd = 0;
+    const flush = (): void => {
+      if (runBuf === null) return;
+      const slice = runBuf.subarray(runStart, runEnd);
+      for (const s of subscribers) s.send(slice);
+      runBuf = null;
+    };
+    try {
+      reader.feed(chunk, (buf, start, end, body) => {
+        const type = buf[start]! >> 4;
+        if (type === PUBLISH) {
+          if (((buf[start]! >> 1) & 3) > 0) acks.push(buf.readUInt16BE(body + 2 + buf.readUInt16BE(body)));
+          if (runBuf === buf && runEnd === start) runEnd = end;
+          else { flush(); runBuf = buf; runStart = start; runEnd = end; }
+          return;
+        }
+        flush();
+        if (type === CONNECT) peer.send(CONNACK_OK);
+        else if (type === SUBSCRIBE) {
+          const granted: number[] = [];
+          for (let p = body + 2; p + 2 < end;) {
+            const len = buf.readUInt16BE(p);
+            granted.push(Math.min(1, buf[p + 2 + len]! & 3));
+            p += 3 + len;
+          }
+          peer.send(Buffer.from([0x90, 2 + granted.length, buf[body]!, buf[body + 1]!, ...granted]));
+          subscribers.add(peer);
+        } else if (type === PINGREQ) peer.send(PINGRESP);
+        else if (type === DISCONNECT) peer.end();
+      });
+    } catch {
+      peer.kill();
+      return;
+    }
+    flush();
+    if (acks.length > 0) {
+      const out = Buffer.allocUnsafe(acks.length * 4);
+      let off = 0;
+      for (const id of acks) off = writePuback(out, off, id);
+      acks.length = 0;
+      peer.send(out);
+    }
+  };
+}
+
 export function startForwarder(port = 0, host = '127.0.0.1'): Promise<Forwarder> {
-  const subscribers = new Set<net.Socket>();
+  const subscribers = new Set<ForwardPeer>();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);
-    const reader = new PacketReader();
-    const acks: number[] = [];
-    socket.on('data', (chunk: Buffer) => {
-      let runBuf: Buffer | null = null;
-      let runStart = 0;
-      let runEnd = 0;
-      const flush = (): void => {
-        if (runBuf === null) return;
-        const slice = runBuf.subarray(runStart, runEnd);
-        for (const s of subscribers) s.write(slice);
-        runBuf = null;
-      };
-      try {
-        reader.feed(chunk, (buf, start, end, body) => {
-          const type = buf[start]! >> 4;
-          if (type === PUBLISH) {
-            if (((buf[start]! >> 1) & 3) > 0) {
-              const p = body + 2 + buf.readUInt16BE(body);
-              acks.push(buf.readUInt16BE(p));
-            }
-            if (runBuf === buf && runEnd === start) runEnd = end;
-            else { flush(); runBuf = buf; runStart = start; runEnd = end; }
-            return;
-          }
-          flush();
-          if (type === CONNECT) socket.write(CONNACK_OK);
-          else if (type === SUBSCRIBE) {
-            const granted: number[] = [];
-            for (let p = body + 2; p + 2 < end;) {
-              const len = buf.readUInt16BE(p);
-              granted.push(Math.min(1, buf[p + 2 + len]! & 3));
-              p += 3 + len;
-            }
-            const ack = Buffer.from([0x90, 2 + granted.length, buf[body]!, buf[body + 1]!, ...granted]);
-            socket.write(ack);
-            subscribers.add(socket);
-          } else if (type === PINGREQ) socket.write(PINGRESP);
-          else if (type === DISCONNECT) socket.end();
-        });
-      } catch {
-        socket.destroy();
-        return;
-      }
-      flush();
-      if (acks.length > 0) {
-        const out = Buffer.allocUnsafe(acks.length * 4);
-        let off = 0;
-        for (const id of acks) off = writePuback(out, off, id);
-        acks.length = 0;
-        socket.write(out);
-      }
-    });
-    const drop = (): void => { subscribers.delete(socket); sockets.delete(socket); };
+    const peer: ForwardPeer = { send: (b) => socket.write(b), end: () => socket.end(), kill: () => socket.destroy() };
+    socket.on('data', forwardingHandler(peer, subscribers));
+    const drop = (): void => { subscribers.delete(peer); sockets.delete(socket); };
     socket.on('close', drop);
     socket.on('error', drop);
   });
