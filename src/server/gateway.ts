@@ -163,7 +163,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         log,
       );
       const httpPort = await web.listen(config.http.port, config.http.host);
-      log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/mqtt', '/stomp', '/healthz', '/readyz'] }, 'listening');
+      log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/', '/mqtt', '/stomp', '/metrics', '/healthz', '/readyz', '/api'] }, 'listening');
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
       metrics.bind(sources);
       httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
