@@ -554,9 +554,20 @@ export class MqttConnection implements SessionLink {
       if (msgs.length) retained.push({ msgs, options });
       granted.push(s.qos);
     }
-    this.writePacket({ cmd: 'suback', messageId: p.messageId, granted });
-    // Retained messages follow the SUBACK, through the session window [MQTT-3.3.1-9].
-    for (const r of retained) this.broker.deliverRetained(entry, r.msgs, r.options);
+    const ack = (): void => {
+      if (this.isClosed()) return;
+      this.writePacket({ cmd: 'suback', messageId: p.messageId, granted });
+      // Retained messages follow the SUBACK, through the session window [MQTT-3.3.1-9].
+      for (const r of retained) this.broker.deliverRetained(entry, r.msgs, r.options);
+    };
+    // A persistent session's SUBACK waits until the subscription is durable; matching PUBLISHes may
+    // arrive before it, which MQTT 5 section 3.8.4 allows ("The Server is permitted to start sending PUBLISH packets ... before the Server sends the SUBACK").
+    const saved = this.broker.sessionSaved(entry);
+    if (!saved) return ack();
+    saved.then(ack, (err: unknown) => {
+      this.log.error({ err: String(err), clientId: this.clientId }, 'subscription not durable; closing');
+      this.fail('IMPLEMENTATION_SPECIFIC', 'subscription could not be stored');
+    });
   }
 
   /**

@@ -36,6 +36,8 @@ export interface SessionEntry {
   detachedAt: number;
   /** Set on sessions rebuilt at start: per partition, the first log offset replay must route to them. */
   replayFrom?: number[];
+  /** The latest session image write (key/value writes complete in order, so it covers the earlier ones). */
+  lastSave?: Promise<void>;
 }
 
 export interface BrokerOptions {
@@ -238,9 +240,17 @@ export class Broker {
   private saveSession(entry: SessionEntry): void {
     const p = this.persistence;
     if (!p || entry.session.expiryInterval === 0) return;
-    p.saveSession(entry.session.snapshot(), entry.detachedAt, entry.will).catch((err: unknown) =>
-      this.logger.error({ err, clientId: entry.id }, 'session image not saved'),
-    );
+    const saved = p.saveSession(entry.session.snapshot(), entry.detachedAt, entry.will);
+    entry.lastSave = saved;
+    saved.catch((err: unknown) => this.logger.error({ err, clientId: entry.id }, 'session image not saved'));
+  }
+
+  /**
+   * Resolves once the session's latest image (e.g. the one a SUBSCRIBE just wrote) is durable;
+   * undefined when the session is not persistent. Adapters hold SUBACK / RECEIPT on it.
+   */
+  sessionSaved(entry: SessionEntry): Promise<void> | undefined {
+    return entry.lastSave;
   }
 
   private saveConnectedSessions(): void {
