@@ -62,8 +62,7 @@ export interface ConnectRequest {
 }
 
 export interface BrokerStats {
-  published: number;
-  delivered: number;
+  /** Messages dropped by a session's limits or expiry (by reason: the onDrop hook). */
   dropped: number;
 }
 
@@ -83,7 +82,7 @@ export class Broker {
   readonly router: Router<SessionEntry>;
   readonly retained = new RetainedStore();
   readonly auth: AuthHooks;
-  readonly stats: BrokerStats = { published: 0, delivered: 0, dropped: 0 };
+  readonly stats: BrokerStats = { dropped: 0 };
   readonly qosStats: QosStats = { in: { mqtt: [0, 0, 0], stomp: [0, 0, 0], gateway: [0, 0, 0] }, out: { mqtt: [0, 0, 0], stomp: [0, 0, 0] } };
   private readonly entries = new Map<string, SessionEntry>();
   private readonly persistence: DurableStore | undefined;
@@ -289,7 +288,6 @@ export class Broker {
    * is durable and routed; acknowledge the publisher only then.
    */
   publish(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<void> | undefined {
-    this.stats.published++;
     const origin = msg.senderId === '' ? this.qosStats.in.gateway : this.entries.has(msg.senderId) ? this.qosStats.in.mqtt : this.qosStats.in.stomp;
     origin[msg.qos]!++;
     const p = this.persistence;
@@ -309,7 +307,7 @@ export class Broker {
 
   /**
    * Gateway-internal status messages ($SYS): kept in the in-memory retained store (when retain is set) and routed live;
-   * never written to the log or the state store, and not counted in `stats.published` / `qosStats.in`.
+   * never written to the log or the state store, and not counted in `qosStats.in`.
    */
   publishTransient(msg: Message): void {
     if (msg.retain) this.retained.set(msg);
@@ -340,7 +338,6 @@ export class Broker {
       // Live messages carry RETAIN 0 unless the subscription asked for retain-as-published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
       const out = entry.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
       if (out.length !== 0) {
-        this.stats.delivered += out.length;
         const link = entry.link;
         if (link) {
           const byQos = this.qosStats.out[link.identity.protocol];
