@@ -86,6 +86,9 @@ export class StompConnection implements DeliverySink {
   /** Entries of `pending` with token undefined. */
   private tokenless = 0;
   private readonly receipts: ReceiptSlot[] = [];
+  /** MESSAGE frames held while a receipted durable SUBSCRIBE waits for its image write (see subscribeDurable). */
+  private held: Buffer[] | undefined;
+  private holds = 0;
   private readonly transactions = new Map<string, Transaction>();
   private backlog: StompFrame[] | undefined;
   private corked = false;
@@ -343,6 +346,7 @@ export class StompConnection implements DeliverySink {
       if (!from) throw new GatewayError('STOMP_FRAME_INVALID', `x-stream-offset ${JSON.stringify(offsetHeader.slice(0, 100))}`);
       if (!this.broker.log) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'x-stream-offset needs persistence (the durable log)');
     }
+    if (d.kind === 'topic' && durable && this.currentReceipt !== undefined) return this.subscribeDurable(id, dest, ackMode, prefetch, d.topic);
     // The RECEIPT goes first, then any retained / queued messages.
     this.receiptNow();
     if (d.kind === 'queue') {
@@ -359,6 +363,33 @@ export class StompConnection implements DeliverySink {
     const sub = new TopicSubscription(id, dest, ackMode, this, this.broker, this.opts, this.log, this.identity, sessionId, durable);
     this.subs.set(id, sub);
     sub.start(d.topic, this.opts.session, prefetch);
+  }
+
+  /**
+   * A receipted durable SUBSCRIBE: the RECEIPT waits until the subscription's session image is durable
+   * (so it survives kill -9), and MESSAGE frames are held meanwhile so the RECEIPT still comes first.
+   */
+  private subscribeDurable(id: string, dest: string, ackMode: AckMode, prefetch: number, topic: string): void {
+    const slot = this.receiptSlot()!;
+    this.holds++;
+    this.held ??= [];
+    const sub = new TopicSubscription(id, dest, ackMode, this, this.broker, this.opts, this.log, this.identity, `stomp/${this.clientName}/${id}`, true);
+    this.subs.set(id, sub);
+    sub.start(topic, this.opts.session, prefetch);
+    const release = (): void => {
+      slot.ready = true;
+      this.flushReceipts();
+      if (--this.holds !== 0 || this.state === 'closed') return;
+      const held = this.held ?? [];
+      this.held = undefined;
+      for (const b of held) this.writeRaw(b);
+    };
+    const saved = sub.saved();
+    if (!saved) return release();
+    saved.then(release, (err: unknown) => {
+      this.log.error({ err: String(err), session: this.sessionId, subscription: id }, 'durable subscription not stored');
+      this.fail('PERSIST_FAILED', 'subscription could not be stored');
+    });
   }
 
   private onUnsubscribe(f: StompFrame): void {
@@ -551,7 +582,8 @@ export class StompConnection implements DeliverySink {
       if (token === undefined && ++this.tokenless > MAX_UNSETTLED_QOS0) this.forgetOldestTokenless();
     }
     this.counters.messagesOut++;
-    this.writeRaw(buf);
+    if (this.held) this.held.push(buf);
+    else this.writeRaw(buf);
   }
 
   /** Keeps memory bounded for a client that never ACKs QoS 0 MESSAGEs: the oldest such entry is dropped. */

@@ -69,6 +69,11 @@ export class TopicSubscription implements StompSubscription, SessionLink {
     if (retained.length !== 0) this.broker.deliverRetained(entry, retained, options);
   }
 
+  /** Resolves once this subscription's session image is durable (durable subscriptions); else undefined. */
+  saved(): Promise<void> | undefined {
+    return this.durable && this.entry ? this.broker.sessionSaved(this.entry) : undefined;
+  }
+
   /** SessionLink: PUBLISH items become MESSAGE frames. A durable ack:auto subscription settles each one as written. */
   send(out: readonly Outbound[]): void {
     let batch: readonly Outbound[] = out;
