@@ -42,7 +42,8 @@ export class MqttConnection implements SessionLink {
   version: 3 | 4 | 5 = 4;
   private state: State = 'awaiting-connect';
   private readonly framer: MqttFramer;
-  private readonly parser = mqttPacket.parser();
+  /** mqtt-packet's parser, made when a packet needs it and dropped once CONNECT is done (idle connections stay small). */
+  private parser: ReturnType<typeof mqttPacket.parser> | undefined;
   private entry: SessionEntry | undefined;
   private keepaliveMs = 0;
   private lastSeen = Date.now();
@@ -54,8 +55,9 @@ export class MqttConnection implements SessionLink {
   // v5 negotiated limits
   private clientMaxPacket = 0; // 0 = unlimited
   private clientTopicAliasMax = 0;
-  private readonly inboundAliases = new Map<number, string>();
-  private readonly outboundAliases = new Map<string, number>();
+  // Topic aliases, made on first use (v5 clients that use them only).
+  private inboundAliases: Map<number, string> | undefined;
+  private outboundAliases: Map<string, number> | undefined;
   private readonly ackQueue: PendingAck[] = [];
   private inboundInflight = 0;
   private currentPacket: Packet | undefined;
@@ -73,8 +75,6 @@ export class MqttConnection implements SessionLink {
   ) {
     this.framer = new MqttFramer(opts.maxPacketSize);
     this.identity.remoteAddress = stream.remoteAddress;
-    this.parser.on('packet', (p: Packet) => (this.currentPacket = p));
-    this.parser.on('error', (e: Error) => (this.parseError = e));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.log.debug({ err: err.message, clientId: this.identity.clientId }, 'mqtt socket error'));
     stream.on('close', () => this.onStreamClosed());
@@ -159,7 +159,7 @@ export class MqttConnection implements SessionLink {
     }
     this.parseError = undefined;
     this.currentPacket = undefined;
-    this.parser.parse(p);
+    this.packetParser().parse(p);
     const parseError = this.parseError as Error | undefined;
     if (parseError) {
       const msg = parseError.message;
@@ -193,6 +193,18 @@ export class MqttConnection implements SessionLink {
       }
     }
     return !this.isClosed();
+  }
+
+  private packetParser(): ReturnType<typeof mqttPacket.parser> {
+    let parser = this.parser;
+    if (!parser) {
+      // Before CONNECT the parser learns the version from the packet; afterwards it is told.
+      parser = this.state === 'awaiting-connect' ? mqttPacket.parser() : mqttPacket.parser({ protocolVersion: this.version });
+      parser.on('packet', (p: Packet) => (this.currentPacket = p));
+      parser.on('error', (e: Error) => (this.parseError = e));
+      this.parser = parser;
+    }
+    return parser;
   }
 
   private isClosed(): boolean {
@@ -350,6 +362,7 @@ export class MqttConnection implements SessionLink {
     });
     this.entry = entry;
     this.state = 'connected';
+    this.parser = undefined; // made again, told the version, when a packet off the fast paths arrives
     if (v5) {
       const cp: Record<string, unknown> = {
         receiveMaximum: o.receiveMaximum,
@@ -406,11 +419,11 @@ export class MqttConnection implements SessionLink {
       // Alias 0 or above our maximum is a protocol error: DISCONNECT 0x94 [MQTT-3.3.2-8], [MQTT-3.3.2-9].
       if (alias === 0 || alias > this.opts.topicAliasMaximum) throw new GatewayError('TOPIC_ALIAS_INVALID', `alias ${alias}`);
       if (topic.length === 0) {
-        const known = this.inboundAliases.get(alias);
+        const known = this.inboundAliases?.get(alias);
         if (known === undefined) throw new GatewayError('PROTOCOL_ERROR', `unknown topic alias ${alias}`);
         topic = known;
       } else {
-        this.inboundAliases.set(alias, topic);
+        (this.inboundAliases ??= new Map()).set(alias, topic);
       }
     }
     const bad = validateTopicName(topic, this.opts.maxTopicLevels);
@@ -663,13 +676,14 @@ export class MqttConnection implements SessionLink {
     const properties = toPublishProperties(msg, o.subscriptionIds ?? EMPTY, now) ?? {};
     let topic = msg.topic;
     if (this.clientTopicAliasMax > 0) {
-      const alias = this.outboundAliases.get(topic);
+      const aliases = (this.outboundAliases ??= new Map());
+      const alias = aliases.get(topic);
       if (alias !== undefined) {
         properties.topicAlias = alias;
         topic = '';
-      } else if (this.outboundAliases.size < this.clientTopicAliasMax) {
-        const next = this.outboundAliases.size + 1;
-        this.outboundAliases.set(topic, next);
+      } else if (aliases.size < this.clientTopicAliasMax) {
+        const next = aliases.size + 1;
+        aliases.set(topic, next);
         properties.topicAlias = next;
       }
     }
