@@ -62,6 +62,16 @@ export class GatewayHttpServer {
         this.log.info({ path }, 'websocket upgrade to an unknown path refused');
         return;
       }
+      // A client that offers subprotocols but none of ours gets a clear 400 rather than a handshake
+      // without one [MQTT-6.0.0-4]; a client that offers none is served (some STOMP clients send none).
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+      const wanted = SUBPROTOCOLS[path] ?? [];
+      if (offered.length !== 0 && !offered.some((p) => wanted.includes(p))) {
+        const body = `unsupported subprotocol; ${path} speaks ${wanted.join(', ')}\n`;
+        socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        this.log.info({ path, offered }, 'websocket upgrade with no supported subprotocol refused');
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         (socket as import('node:net').Socket).setNoDelay?.(true);
         const remote = req.socket.remoteAddress;

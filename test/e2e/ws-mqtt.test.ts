@@ -49,6 +49,14 @@ test('the WebSocket picks the mqtt subprotocol; an unknown path is refused with 
   assert.match(err.message, /404/);
 });
 
+test('an upgrade offering only unknown subprotocols is refused with 400', async () => {
+  for (const path of ['/mqtt', '/stomp']) {
+    const bad = new WebSocket(`ws://127.0.0.1:${tg.httpPort}${path}`, ['amqp']);
+    const err = await withTimeout(new Promise<Error>((r) => bad.once('error', r)), 3000, `refusal on ${path}`);
+    assert.match(err.message, /400/, path);
+  }
+});
+
 test('/healthz and /readyz answer 200 once listeners are bound; other paths 404', async () => {
   const base = `http://127.0.0.1:${tg.httpPort}`;
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
