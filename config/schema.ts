@@ -5,9 +5,13 @@ export type FlushMode = 'always' | 'interval' | 'never';
 export interface GatewayConfig {
   dataDir: string;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** PEM files for the TLS listeners; both empty = no TLS listeners. */
+  tls: { cert: string; key: string };
   mqtt: {
     host: string;
     port: number;
+    /** MQTT over TLS (when tls.cert / tls.key are set). */
+    tlsPort: number;
     /** Largest packet accepted from a client, bytes (remaining length + header) [MQTT-3.2.2-15]. */
     maxPacketSize: number;
     /** Server Receive Maximum: inbound QoS 1/2 unacknowledged per client [MQTT-3.3.4-7]. */
@@ -27,6 +31,8 @@ export interface GatewayConfig {
   stomp: {
     host: string;
     port: number;
+    /** STOMP over TLS (when tls.cert / tls.key are set). */
+    tlsPort: number;
     maxFrameBytes: number;
     maxHeaders: number;
     maxHeaderBytes: number;
@@ -80,9 +86,11 @@ export interface GatewayConfig {
 export const DEFAULT_CONFIG: GatewayConfig = {
   dataDir: './data',
   log: { level: 'info' },
+  tls: { cert: '', key: '' },
   mqtt: {
     host: '0.0.0.0',
     port: 1883,
+    tlsPort: 8883,
     maxPacketSize: 1024 * 1024,
     receiveMaximum: 1024,
     maxInflight: 1024,
@@ -96,6 +104,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   stomp: {
     host: '0.0.0.0',
     port: 61613,
+    tlsPort: 61614,
     maxFrameBytes: 1024 * 1024 + 64 * 1024,
     maxHeaders: 64,
     maxHeaderBytes: 8192,
@@ -147,6 +156,9 @@ const RULES: Record<string, Rule> = {
   'log.level': { t: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   'mqtt.host': { t: 'string', nonEmpty: true },
   'mqtt.port': PORT,
+  'mqtt.tlsPort': PORT,
+  'tls.cert': { t: 'string' },
+  'tls.key': { t: 'string' },
   'mqtt.maxPacketSize': int(64, 268_435_460),
   'mqtt.receiveMaximum': int(1, 65535),
   'mqtt.maxInflight': int(1, 65535),
@@ -158,6 +170,7 @@ const RULES: Record<string, Rule> = {
   'mqtt.connectTimeoutMs': int(100, 600_000),
   'stomp.host': { t: 'string', nonEmpty: true },
   'stomp.port': PORT,
+  'stomp.tlsPort': PORT,
   'stomp.maxFrameBytes': int(256, 268_435_456),
   'stomp.maxHeaders': int(1, 10_000),
   'stomp.maxHeaderBytes': int(64, 1024 * 1024),
@@ -253,7 +266,11 @@ export function resolveConfig(input: unknown): GatewayConfig {
     }
   };
   walk(input, out, '');
-  return out as unknown as GatewayConfig;
+  const config = out as unknown as GatewayConfig;
+  if ((config.tls.cert === '') !== (config.tls.key === '')) {
+    throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
+  }
+  return config;
 }
 
 /** Applies a dotted-key override (from a CLI flag) onto a raw config object before validation. */

@@ -1,9 +1,28 @@
-// TCP plumbing the protocol listeners share: start a server on a port (0 = any free one) and stop it. Imports node:net only.
+// TCP and TLS plumbing the protocol listeners share: start a server on a port (0 = any free one) and stop it. Imports node:net and node:tls only.
 import net from 'node:net';
+import tls from 'node:tls';
+
+/** How a connection reached the gateway (metrics, $SYS, admin API). */
+export type Transport = 'tcp' | 'tls' | 'ws';
+
+/** PEM certificate chain and private key for TLS listeners. */
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+}
 
 /** Starts a TCP server with Nagle off on every socket (small acks must not wait) and resolves with the bound port. */
 export function listenTcp(onSocket: (socket: net.Socket) => void, port: number, host: string): Promise<{ server: net.Server; port: number }> {
   const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.setNoDelay(true);
+    onSocket(socket);
+  });
+  return listenOn(server, port, host).then((bound) => ({ server, port: bound }));
+}
+
+/** Starts a TLS server (same socket options as TCP); the adapters see the decrypted stream. */
+export function listenTlsServer(onSocket: (socket: tls.TLSSocket) => void, port: number, host: string, files: TlsFiles): Promise<{ server: net.Server; port: number }> {
+  const server = tls.createServer({ cert: files.cert, key: files.key }, (socket) => {
     socket.setNoDelay(true);
     onSocket(socket);
   });

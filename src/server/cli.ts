@@ -12,6 +12,8 @@ const FLAGS: Record<string, { key: string; int: boolean }> = {
   'http-port': { key: 'http.port', int: true },
   'data-dir': { key: 'dataDir', int: false },
   'log-level': { key: 'log.level', int: false },
+  'tls-cert': { key: 'tls.cert', int: false },
+  'tls-key': { key: 'tls.key', int: false },
 };
 
 export function loadConfig(argv: string[]): GatewayConfig {
@@ -54,6 +56,10 @@ async function main(): Promise<void> {
   try {
     await gateway.start();
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
     log.fatal({ err }, 'gateway failed to start');
     process.exit(1);
   }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Broker } from '../core/broker.ts';
 import { DurableStore } from '../core/durable.ts';
-import type { GatewayConfig } from '../../config/schema.ts';
+import { ConfigError, type GatewayConfig } from '../../config/schema.ts';
+import type { TlsFiles } from '../../protocols/tcp.ts';
 import { nodeFileIO, openKeyValueStore, openLog } from '../log/index.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
@@ -22,6 +23,9 @@ export interface GatewayPorts {
   mqtt: number;
   stomp: number;
   http: number;
+  /** Present when tls.cert / tls.key are configured. */
+  mqttTls?: number;
+  stompTls?: number;
 }
 
 export interface Gateway {
@@ -71,6 +75,18 @@ export function stompListenerOptions(config: GatewayConfig): StompOptions {
       queueQos0: config.sessions.queueQos0,
     },
   });
+}
+
+/** Reads the PEM files named by tls.cert / tls.key; a missing file stops the start naming the key. */
+function readTlsFiles(config: GatewayConfig): TlsFiles {
+  const read = (key: 'cert' | 'key'): Buffer => {
+    try {
+      return readFileSync(config.tls[key]);
+    } catch (err) {
+      throw new ConfigError(`tls.${key}`, `cannot read ${config.tls[key]}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: read('cert'), key: read('key') };
 }
 
 function flushPolicy(config: GatewayConfig): FlushPolicy {
@@ -130,6 +146,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       return stomp;
     },
     async start() {
+      // Files first: a bad certificate path stops the start before anything is opened.
+      const files = config.tls.cert ? readTlsFiles(config) : undefined;
       if (config.persistence.enabled) store = await openStore(config, log, metrics);
       broker = new Broker({
         shareStrategy: config.shared.strategy,
@@ -170,7 +188,14 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       sys = new SysTopics(sources, config.sys.intervalMs);
       sys.start();
       started = true;
-      return { mqtt: port, stomp: stompPort, http: httpPort };
+      const ports: GatewayPorts = { mqtt: port, stomp: stompPort, http: httpPort };
+      if (files) {
+        ports.mqttTls = await mqtt.listenTls(config.mqtt.tlsPort, config.mqtt.host, files);
+        log.info({ protocol: 'mqtt', transport: 'tls', host: config.mqtt.host, port: ports.mqttTls }, 'listening');
+        ports.stompTls = await stomp.listenTls(config.stomp.tlsPort, config.stomp.host, files);
+        log.info({ protocol: 'stomp', transport: 'tls', host: config.stomp.host, port: ports.stompTls }, 'listening');
+      }
+      return ports;
     },
     async close() {
       if (!started) return;

@@ -1,7 +1,7 @@
 // Prometheus /metrics for one gateway: a registry per gateway, values read at scrape time from existing counters (collect callbacks), log latency histograms via wrappers. Imports prom-client, core/log types and ./view.ts.
 //
 // Metric names (all gauges/counters are read at scrape time; nothing is incremented per message here except the two histograms):
-//   gateway_connections{protocol,transport}                      open connections (mqtt|stomp x tcp|ws)
+//   gateway_connections{protocol,transport}                      open connections (mqtt|stomp x tcp|tls|ws)
 //   gateway_messages_received_total{protocol,qos}                publishes entering the broker, by publisher protocol and QoS
 //   gateway_messages_sent_total{protocol,qos}                    live deliveries handed to connected clients
 //   gateway_wire_messages_total{protocol,direction}              messages over the wire per listener (in|out)
@@ -69,7 +69,7 @@ export class GatewayMetrics {
       registers: r,
       collect() {
         const n = connectionCounts(src);
-        for (const p of ['mqtt', 'stomp'] as const) for (const t of ['tcp', 'ws'] as const) this.set({ protocol: p, transport: t }, n[p][t]);
+        for (const p of ['mqtt', 'stomp'] as const) for (const t of ['tcp', 'tls', 'ws'] as const) this.set({ protocol: p, transport: t }, n[p][t]);
       },
     });
     new Counter({

@@ -25,7 +25,7 @@ import { groupLags, listClients, messageTotals, partitionStats, type ClientInfo,
 export interface SysStats {
   time: number;
   uptimeSeconds: number;
-  clients: { mqtt: number; stomp: number; byTransport: { tcp: number; ws: number } };
+  clients: { mqtt: number; stomp: number; byTransport: { tcp: number; tls: number; ws: number } };
   sessions: number;
   subscriptions: number;
   retained: number;
@@ -123,7 +123,7 @@ export class SysTopics {
   private stats(now: number, uptime: number, clients: ClientInfo[], totals: ReturnType<typeof messageTotals>): SysStats {
     const b = this.src.broker;
     const byProtocol = { mqtt: 0, stomp: 0 };
-    const byTransport = { tcp: 0, ws: 0 };
+    const byTransport = { tcp: 0, tls: 0, ws: 0 };
     for (const c of clients) {
       byProtocol[c.protocol]++;
       byTransport[c.transport]++;

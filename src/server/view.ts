@@ -5,7 +5,8 @@ import type { PartitionStats } from '../log/types.ts';
 import type { MqttListener } from '../../protocols/mqtt/listener.ts';
 import type { StompListener } from '../../protocols/stomp/listener.ts';
 
-export type Transport = 'tcp' | 'ws';
+export type { Transport } from '../../protocols/tcp.ts';
+import type { Transport } from '../../protocols/tcp.ts';
 export type Protocol = 'mqtt' | 'stomp';
 
 /** What the views read; every field is owned by the gateway. */
@@ -63,7 +64,7 @@ function clientInfo(
 
 /** Open connections (including those still before CONNECT) by protocol and transport. */
 export function connectionCounts(src: GatewaySources): Record<Protocol, Record<Transport, number>> {
-  const n = { mqtt: { tcp: 0, ws: 0 }, stomp: { tcp: 0, ws: 0 } };
+  const n = { mqtt: { tcp: 0, tls: 0, ws: 0 }, stomp: { tcp: 0, tls: 0, ws: 0 } };
   for (const c of src.mqtt.connections) n.mqtt[src.mqtt.accepted.get(c)?.transport ?? 'tcp']++;
   for (const c of src.stomp.connections) if (!c.isClosed) n.stomp[src.stomp.accepted.get(c)?.transport ?? 'tcp']++;
   return n;

@@ -13,6 +13,9 @@ export interface TestGateway {
   mqttUrl: string;
   httpPort: number;
   stompPort: number;
+  /** Set when the overrides configure tls.cert / tls.key. */
+  mqttTlsPort?: number;
+  stompTlsPort?: number;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -37,6 +40,8 @@ export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, d
     mqttUrl: `mqtt://127.0.0.1:${ports.mqtt}`,
     httpPort: ports.http,
     stompPort: ports.stomp,
+    mqttTlsPort: ports.mqttTls,
+    stompTlsPort: ports.stompTls,
     dataDir: dir,
     async close() {
       await gateway.close();
