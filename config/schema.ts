@@ -57,6 +57,8 @@ export interface GatewayConfig {
   http: {
     host: string;
     port: number;
+    /** HTTPS / WSS (when tls.cert / tls.key are set). */
+    tlsPort: number;
     /** Bearer token for the admin API (/api/*); '' disables the admin API (404). */
     adminToken: string;
     /** A WebSocket whose unsent bytes exceed this is closed with 1013 (slow consumer). */
@@ -123,7 +125,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     maxTransactions: 16,
     maxTransactionFrames: 10_000,
   },
-  http: { host: '0.0.0.0', port: 8080, adminToken: '', wsMaxBufferedBytes: 16 * 1024 * 1024 },
+  http: { host: '0.0.0.0', port: 8080, tlsPort: 8443, adminToken: '', wsMaxBufferedBytes: 16 * 1024 * 1024 },
   sys: { intervalMs: 1000 },
   sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false },
   shared: { strategy: 'round-robin' },
@@ -190,6 +192,7 @@ const RULES: Record<string, Rule> = {
   'stomp.maxTransactionFrames': int(1, 10_000_000),
   'http.host': { t: 'string', nonEmpty: true },
   'http.port': PORT,
+  'http.tlsPort': PORT,
   'http.adminToken': { t: 'string' },
   'http.wsMaxBufferedBytes': int(64 * 1024, 2 ** 31 - 1),
   'sys.intervalMs': int(0, 3_600_000),

@@ -1,6 +1,7 @@
 // One HTTP server for browsers: MQTT over WebSocket on /mqtt, STOMP over WebSocket on /stomp, health probes. Imports ws, node:http and ../tcp.ts; adapters are handed in.
 import http from 'node:http';
-import { closeServer, listenOn } from '../tcp.ts';
+import https from 'node:https';
+import { closeServer, listenOn, type TlsFiles } from '../tcp.ts';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -17,6 +18,8 @@ export interface WsRoutes {
 }
 
 export interface WsServerOptions {
+  /** Serve HTTPS / WSS with these PEM files instead of plain HTTP / WS. */
+  tls?: TlsFiles;
   /** Largest WebSocket message accepted (bytes); larger closes with 1009. */
   maxMessageBytes: number;
   /** Extra HTTP handlers (metrics, admin, dashboard) tried before the 404. Return true when handled. */
@@ -35,7 +38,7 @@ const SUBPROTOCOLS: Record<string, readonly string[]> = {
 };
 
 export class GatewayHttpServer {
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
   private readonly wss: WebSocketServer;
 
   constructor(
@@ -43,7 +46,8 @@ export class GatewayHttpServer {
     private readonly opts: WsServerOptions,
     private readonly log: Logger,
   ) {
-    this.server = http.createServer((req, res) => this.onRequest(req, res));
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.onRequest(req, res);
+    this.server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, onRequest) : http.createServer(onRequest);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: opts.maxMessageBytes,

@@ -26,6 +26,7 @@ export interface GatewayPorts {
   /** Present when tls.cert / tls.key are configured. */
   mqttTls?: number;
   stompTls?: number;
+  httpTls?: number;
 }
 
 export interface Gateway {
@@ -128,6 +129,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let stomp: StompListener | undefined;
   let store: DurableStore | undefined;
   let web: GatewayHttpServer | undefined;
+  let webTls: GatewayHttpServer | undefined;
   let sys: SysTopics | undefined;
   let started = false;
   const metrics = new GatewayMetrics();
@@ -169,39 +171,41 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       // HTTP routes besides the WebSocket upgrades, tried in order (metrics, admin API, dashboard).
       const httpHandlers: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
       httpHandlers.push(dashboardHandler()); // claims only `/` and /dashboard/*
-      web = new GatewayHttpServer(
-        { mqtt, stomp },
-        {
-          maxMessageBytes,
-          ready: () => started,
-          http: (req, res) => httpHandlers.some((h) => h(req, res)),
-          maxBufferedBytes: config.http.wsMaxBufferedBytes,
-          onSlowConsumer: () => metrics.wsSlowConsumerClosed(),
-        },
-        log,
-      );
+      const webOptions = {
+        maxMessageBytes,
+        ready: () => started,
+        http: (req: IncomingMessage, res: ServerResponse) => httpHandlers.some((h) => h(req, res)),
+        maxBufferedBytes: config.http.wsMaxBufferedBytes,
+        onSlowConsumer: () => metrics.wsSlowConsumerClosed(),
+      };
+      const paths = ['/', '/mqtt', '/stomp', '/metrics', '/healthz', '/readyz', '/api'];
+      web = new GatewayHttpServer({ mqtt, stomp }, webOptions, log);
       const httpPort = await web.listen(config.http.port, config.http.host);
-      log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths: ['/', '/mqtt', '/stomp', '/metrics', '/healthz', '/readyz', '/api'] }, 'listening');
+      log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths }, 'listening');
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
       metrics.bind(sources);
       httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
       sys = new SysTopics(sources, config.sys.intervalMs);
       sys.start();
-      started = true;
       const ports: GatewayPorts = { mqtt: port, stomp: stompPort, http: httpPort };
       if (files) {
+        // The same routes over HTTPS: WSS for browsers, the dashboard, metrics and the admin API.
+        webTls = new GatewayHttpServer({ mqtt, stomp }, { ...webOptions, tls: files }, log);
+        ports.httpTls = await webTls.listen(config.http.tlsPort, config.http.host);
+        log.info({ protocol: 'http', transport: 'tls', host: config.http.host, port: ports.httpTls, paths }, 'listening');
         ports.mqttTls = await mqtt.listenTls(config.mqtt.tlsPort, config.mqtt.host, files);
         log.info({ protocol: 'mqtt', transport: 'tls', host: config.mqtt.host, port: ports.mqttTls }, 'listening');
         ports.stompTls = await stomp.listenTls(config.stomp.tlsPort, config.stomp.host, files);
         log.info({ protocol: 'stomp', transport: 'tls', host: config.stomp.host, port: ports.stompTls }, 'listening');
       }
+      started = true; // /readyz: every listener is bound and the log recovered
       return ports;
     },
     async close() {
       if (!started) return;
       started = false;
       sys?.stop();
-      const stopped = [mqtt!.close(), stomp!.close(), web!.close()];
+      const stopped = [mqtt!.close(), stomp!.close(), web!.close(), webTls?.close()];
       broker!.close('SERVER_SHUTTING_DOWN');
       await Promise.all(stopped);
       // Session images written by broker.close() are queued on the store before it closes.

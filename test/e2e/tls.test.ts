@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import https from 'node:https';
 import tls from 'node:tls';
 import mqtt from 'mqtt';
 import { ConfigError, resolveConfig } from '../../config/schema.ts';
@@ -24,7 +25,7 @@ before(async () => {
     '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile,
   ], { stdio: 'ignore', timeout: 30_000 });
   cert = readFileSync(certFile);
-  gw = await startGateway({ tls: { cert: certFile, key: keyFile }, mqtt: { tlsPort: 0 }, stomp: { tlsPort: 0 } });
+  gw = await startGateway({ tls: { cert: certFile, key: keyFile }, mqtt: { tlsPort: 0 }, stomp: { tlsPort: 0 }, http: { tlsPort: 0 } });
 });
 
 after(async () => {
@@ -51,6 +52,31 @@ test('MQTT over TLS (verified against the certificate) exchanges messages with a
   } finally {
     await secure.endAsync();
     await plain?.end();
+  }
+});
+
+test('MQTT over secure WebSocket (wss://.../mqtt) reaches a TCP subscriber; the HTTPS port serves /healthz', async () => {
+  assert.ok(gw.httpTlsPort, 'the HTTPS listener is up');
+  const plain = await connectClient(gw.mqttUrl, { protocolVersion: 4 });
+  const wss = await mqtt.connectAsync(`wss://127.0.0.1:${gw.httpTlsPort}/mqtt`, { ca: cert, rejectUnauthorized: true, protocolVersion: 4, reconnectPeriod: 0 });
+  try {
+    await plain.client.subscribeAsync('tls/wss', { qos: 1 });
+    await wss.publishAsync('tls/wss', 'over wss', { qos: 1 });
+    assert.equal((await plain.waitFor(1))[0]!.payload, 'over wss');
+    const status = await withTimeout(
+      new Promise<number>((resolve, reject) => {
+        https.get({ host: '127.0.0.1', port: gw.httpTlsPort, path: '/healthz', ca: cert, servername: 'localhost' }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).once('error', reject);
+      }),
+      3000,
+      'GET /healthz over HTTPS',
+    );
+    assert.equal(status, 200);
+  } finally {
+    await wss.endAsync();
+    await plain.end();
   }
 });
 

@@ -16,6 +16,7 @@ export interface TestGateway {
   /** Set when the overrides configure tls.cert / tls.key. */
   mqttTlsPort?: number;
   stompTlsPort?: number;
+  httpTlsPort?: number;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -42,6 +43,7 @@ export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, d
     stompPort: ports.stomp,
     mqttTlsPort: ports.mqttTls,
     stompTlsPort: ports.stompTls,
+    httpTlsPort: ports.httpTls,
     dataDir: dir,
     async close() {
       await gateway.close();
