@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import type { Broker, SessionEntry, SessionLink, Will } from '../../src/core/broker.ts';
+import type { Broker, SessionEntry, SessionLink } from '../../src/core/broker.ts';
 import type { ClientIdentity } from '../../src/core/auth.ts';
 import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message, QoS } from '../../src/core/message.ts';
@@ -12,12 +12,12 @@ import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
 import { LogSubscriptions, parseLogFilter } from '../../src/core/log-subscriptions.ts';
+import { connackProperties, decideConnect, v3ReturnCode, type ConnectDecision } from './connect.ts';
 import { MqttFramer } from './framer.ts';
 import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
 
-const NEVER = 0xffffffff;
 const EMPTY: readonly number[] = [];
 type State = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
 
@@ -278,108 +278,45 @@ export class MqttConnection implements SessionLink {
 
   private onConnect(p: IConnectPacket): void {
     this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5;
+    const d = decideConnect(p, this.opts, Date.now(), () => `auto-${randomBytes(8).toString('hex')}`);
+    if (d.kind === 'refuse') return this.refuse(d.code, d.why);
     const v5 = this.version === 5;
-    const props = p.properties ?? {};
-    if (v5 && (props.receiveMaximum === 0 || props.maximumPacketSize === 0)) {
-      throw new GatewayError('PROTOCOL_ERROR', 'receive maximum / maximum packet size of 0 [MQTT-3.1.2-?]');
-    }
-    if (v5 && props.authenticationMethod !== undefined) {
-      return this.refuse(0x8c, 'authentication methods are not supported');
-    }
-    let clientId = p.clientId ?? '';
-    let assigned: string | undefined;
-    if (clientId.length === 0) {
-      // Zero-length client id: v3.1.1 only with clean session [MQTT-3.1.3-7], [MQTT-3.1.3-8]; v3.1 never; v5 assign one [MQTT-3.1.3-6].
-      if (this.version === 3 || (this.version === 4 && !p.clean)) return this.refuse(0x85, 'empty client identifier');
-      clientId = assigned = `auto-${randomBytes(8).toString('hex')}`;
-    }
-    if (clientId.length > this.opts.maxClientIdLength || clientId.includes('\u0000') || clientId.includes('\ufffd')) {
-      return this.refuse(0x85, 'client identifier not valid');
-    }
-    let will: Will | undefined;
-    if (p.will) {
-      const bad = validateTopicName(p.will.topic, this.opts.maxTopicLevels);
-      if (bad) return this.refuse(v5 ? ERRORS.TOPIC_NAME_INVALID.mqtt : 0x02, 'will topic invalid');
-      const now = Date.now();
-      const wp = p.will.properties;
-      const payload = typeof p.will.payload === 'string' ? Buffer.from(p.will.payload) : (p.will.payload ?? Buffer.alloc(0));
-      will = {
-        delay: wp?.willDelayInterval ?? 0,
-        msg: {
-          topic: p.will.topic,
-          payload,
-          qos: (p.will.qos ?? 0) as QoS,
-          retain: !!p.will.retain,
-          properties: toMessageProperties(wp),
-          createdAt: now,
-          expiresAt: wp?.messageExpiryInterval !== undefined ? now + wp.messageExpiryInterval * 1000 : 0,
-          senderId: clientId,
-        },
-      };
-    }
-    this.identity = { clientId, username: p.username, protocol: 'mqtt', remoteAddress: this.stream.remoteAddress };
+    this.identity = { clientId: d.clientId, username: p.username, protocol: 'mqtt', remoteAddress: this.stream.remoteAddress };
     const auth = this.broker.auth.authenticate(this.identity, p.password);
     const finish = (ok: boolean): void => {
       if (this.state === 'closed') return;
-      if (!ok) return this.refuse(v5 ? ERRORS.BAD_CREDENTIALS.mqtt : 0x04, 'bad user name or password');
-      this.completeConnect(p, clientId, assigned, will);
+      if (!ok) return this.refuse(ERRORS.BAD_CREDENTIALS.mqtt, 'bad user name or password');
+      this.completeConnect(d, !!p.clean);
     };
     if (typeof auth === 'boolean') return finish(auth);
     this.state = 'authenticating';
     auth.then(finish, (err: unknown) => {
-      this.log.error({ err, clientId }, 'authentication hook failed');
+      this.log.error({ err, clientId: d.clientId }, 'authentication hook failed');
       this.refuse(v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x03, 'authentication failed');
     });
   }
 
-  private completeConnect(p: IConnectPacket, clientId: string, assigned: string | undefined, will: Will | undefined): void {
-    const v5 = this.version === 5;
-    const props = p.properties ?? {};
-    const o = this.opts;
-    let expiry: number;
-    if (v5) expiry = props.sessionExpiryInterval ?? 0;
-    else expiry = p.clean ? 0 : NEVER;
-    const grantedExpiry = expiry === 0 ? 0 : Math.min(expiry, o.maxSessionExpiry);
-    let keepalive = p.keepalive ?? 0;
-    let serverKeepAlive: number | undefined;
-    if (o.maxKeepalive > 0 && (keepalive === 0 || keepalive > o.maxKeepalive)) {
-      keepalive = o.maxKeepalive;
-      if (v5) serverKeepAlive = keepalive;
-    }
-    this.keepaliveMs = keepalive * 1000;
-    if (v5) {
-      this.clientMaxPacket = props.maximumPacketSize ?? 0;
-      this.clientTopicAliasMax = props.topicAliasMaximum ?? 0;
-    }
-    const maxInflight = Math.min(o.maxInflight, v5 ? (props.receiveMaximum ?? 65535) : 65535);
+  private completeConnect(d: Extract<ConnectDecision, { kind: 'accept' }>, cleanStart: boolean): void {
+    this.keepaliveMs = d.keepalive * 1000;
+    this.clientMaxPacket = d.clientMaxPacket;
+    this.clientTopicAliasMax = d.clientTopicAliasMax;
     const { entry, sessionPresent, resend } = this.broker.connect({
-      clientId,
-      cleanStart: !!p.clean,
-      expiryInterval: grantedExpiry,
-      limits: { ...o.session, maxInflight },
+      clientId: d.clientId,
+      cleanStart,
+      expiryInterval: d.expiry,
+      limits: { ...this.opts.session, maxInflight: d.maxInflight },
       link: this,
-      will,
+      will: d.will,
     });
     this.entry = entry;
     this.state = 'connected';
     this.parser = undefined; // made again, told the version, when a packet off the fast paths arrives
-    if (v5) {
-      const cp: Record<string, unknown> = {
-        receiveMaximum: o.receiveMaximum,
-        maximumPacketSize: o.maxPacketSize,
-        topicAliasMaximum: o.topicAliasMaximum,
-        wildcardSubscriptionAvailable: true,
-        subscriptionIdentifiersAvailable: true,
-        sharedSubscriptionAvailable: true,
-      };
-      if (grantedExpiry !== expiry) cp.sessionExpiryInterval = grantedExpiry;
-      if (assigned) cp.assignedClientIdentifier = assigned;
-      if (serverKeepAlive !== undefined) cp.serverKeepAlive = serverKeepAlive;
-      this.writePacket({ cmd: 'connack', reasonCode: 0, sessionPresent, properties: cp });
+    if (this.version === 5) {
+      this.writePacket({ cmd: 'connack', reasonCode: 0, sessionPresent, properties: connackProperties(d, this.opts) });
     } else {
       this.writePacket({ cmd: 'connack', returnCode: 0, sessionPresent: this.version === 4 && sessionPresent });
     }
-    this.log.debug({ clientId, version: this.version, sessionPresent }, 'mqtt client connected');
+    this.log.debug({ clientId: d.clientId, version: this.version, sessionPresent }, 'mqtt client connected');
     if (resend.length) this.send(resend);
     const backlog = this.backlog;
     this.backlog = undefined;
@@ -771,21 +708,3 @@ export class MqttConnection implements SessionLink {
 }
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
-
-/** v3.1 / 3.1.1 CONNACK return codes are 0x00-0x05 [MQTT-3.2.2-4]: a v5 reason code is mapped to its nearest one. */
-function v3ReturnCode(code: number): number {
-  if (code < 0x80) return code;
-  switch (code) {
-    case 0x84: // unsupported protocol version
-      return 0x01;
-    case 0x85: // client identifier not valid
-      return 0x02;
-    case 0x86: // bad user name or password
-      return 0x04;
-    case 0x87: // not authorized
-    case 0x8c: // bad authentication method
-      return 0x05;
-    default: // server unavailable
-      return 0x03;
-  }
-}
