@@ -178,7 +178,7 @@ export class StompConnection implements DeliverySink {
       case 'ABORT':
         return this.onAbort(f);
       case 'DISCONNECT':
-        return this.onDisconnect(f);
+        return this.onDisconnect();
       case 'CONNECT':
       case 'STOMP':
         throw new GatewayError('PROTOCOL_ERROR', 'already connected');
@@ -512,7 +512,7 @@ export class StompConnection implements DeliverySink {
     this.receiptNow();
   }
 
-  private onDisconnect(f: StompFrame): void {
+  private onDisconnect(): void {
     const slot = this.receiptSlot();
     if (!slot) return this.destroy();
     slot.ready = true;

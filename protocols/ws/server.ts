@@ -42,7 +42,7 @@ export class GatewayHttpServer {
   private readonly wss: WebSocketServer;
 
   constructor(
-    private readonly routes: WsRoutes,
+    routes: WsRoutes,
     private readonly opts: WsServerOptions,
     private readonly log: Logger,
   ) {

@@ -74,7 +74,7 @@ class LocalLog implements PartitionedLog {
   private closing: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
 
-  constructor(private readonly parts: Partition[], private readonly cfg: LogConfig, private readonly logger: LogEvents) {
+  constructor(private readonly parts: Partition[], cfg: LogConfig, private readonly logger: LogEvents) {
     for (const p of parts) p.mapWriteError = (err) => (p.queue.error ? (this.fail(p.queue.error, p.id), this.failed!) : err);
     if (cfg.flush.mode === 'interval') {
       this.timers.push(setInterval(() => {
