@@ -2,23 +2,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { RawClient, connectClient, sleep, uniqueId, waitUntil, type TestClient } from '../helpers/mqtt-clients.ts';
+import { ClientPool, RawClient, connectClient, sleep, uniqueId, waitUntil, type TestClient } from '../helpers/mqtt-clients.ts';
 
 describe('mqtt sessions', () => {
   let gw: TestGateway;
-  const clients: TestClient[] = [];
-  const raws: RawClient[] = [];
-  const mq = async (opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => {
-    const c = await connectClient(gw.mqttUrl, opts);
-    clients.push(c);
-    return c;
-  };
+  const pool = new ClientPool();
+  const { raws } = pool;
+  const mq = (opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => pool.mqtt(gw.mqttUrl, opts);
   before(async () => {
     gw = await startGateway();
   });
   after(async () => {
-    for (const c of clients) await c.end();
-    for (const r of raws) r.destroy();
+    await pool.closeAll();
     await gw.close();
   });
 

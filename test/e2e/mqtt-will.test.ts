@@ -2,17 +2,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { RawClient, connectClient, sleep, uniqueId, type TestClient } from '../helpers/mqtt-clients.ts';
+import { ClientPool, RawClient, connectClient, sleep, uniqueId, type TestClient } from '../helpers/mqtt-clients.ts';
 
 describe('mqtt will', () => {
   let gw: TestGateway;
-  const clients: TestClient[] = [];
-  const raws: RawClient[] = [];
-  const mq = async (opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => {
-    const c = await connectClient(gw.mqttUrl, opts);
-    clients.push(c);
-    return c;
-  };
+  const pool = new ClientPool();
+  const { raws } = pool;
+  const mq = (opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => pool.mqtt(gw.mqttUrl, opts);
   const watcher = async (topic: string): Promise<TestClient> => {
     const w = await mq({ protocolVersion: 5 });
     await w.client.subscribeAsync(topic, { qos: 1 });
@@ -22,8 +18,7 @@ describe('mqtt will', () => {
     gw = await startGateway();
   });
   after(async () => {
-    for (const c of clients) await c.end();
-    for (const r of raws) r.destroy();
+    await pool.closeAll();
     await gw.close();
   });
 

@@ -236,3 +236,20 @@ export function runCli(bin: 'mosquitto_pub' | 'mosquitto_sub', args: string[], m
     });
   });
 }
+
+/** The clients a suite opened, closed together in its after hook. */
+export class ClientPool {
+  readonly clients: TestClient[] = [];
+  readonly raws: RawClient[] = [];
+
+  async mqtt(url: string, opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> {
+    const c = await connectClient(url, opts);
+    this.clients.push(c);
+    return c;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const c of this.clients.splice(0)) await c.end();
+    for (const r of this.raws.splice(0)) r.destroy();
+  }
+}
