@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { WsDuplex } from './ws-duplex.ts';
+import { requestPath } from './request-path.ts';
 
 /** What a protocol adapter offers the WebSocket server: take a byte stream, as from TCP. */
 export interface StreamAcceptor {
@@ -52,14 +53,19 @@ export class GatewayHttpServer {
       noServer: true,
       maxPayload: opts.maxMessageBytes,
       handleProtocols: (offered, req) => {
-        const path = new URL(req.url ?? '/', 'http://x').pathname;
-        const wanted = SUBPROTOCOLS[path] ?? [];
+        const wanted = SUBPROTOCOLS[requestPath(req.url) ?? ''] ?? [];
         for (const p of wanted) if (offered.has(p)) return p;
         return false;
       },
     });
     this.server.on('upgrade', (req, socket, head) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      socket.on('error', (err) => this.log.debug({ err: err.message }, 'upgrade socket error'));
+      const path = requestPath(req.url);
+      if (path === undefined) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        this.log.info({ url: req.url }, 'websocket upgrade with a bad request target refused');
+        return;
+      }
       const target = path === '/mqtt' ? routes.mqtt : path === '/stomp' ? routes.stomp : undefined;
       if (!target) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -93,8 +99,20 @@ export class GatewayHttpServer {
     });
   }
 
+  /** No request may throw out of here: a handler's error answers 500 (400 for a bad target), logged once. */
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    try {
+      this.route(req, res);
+    } catch (err) {
+      this.log.warn({ err, url: req.url }, 'http handler failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end();
+    }
+  }
+
+  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = requestPath(req.url);
+    if (path === undefined) return void res.writeHead(400, { 'content-type': 'text/plain' }).end('bad request target\n');
     if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     if (path === '/readyz') {
       const ok = this.opts.ready();

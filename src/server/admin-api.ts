@@ -14,6 +14,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { groupLags, listClients, partitionStats, type GatewaySources } from './view.ts';
+import { decodePathSegment, requestPath } from '../../protocols/ws/request-path.ts';
 
 const PREVIEW_BYTES = 64;
 
@@ -25,8 +26,8 @@ export function createAdminApi(token: string, src: GatewaySources, log: Logger):
   };
   return (req, res) => {
     if (token === '') return false;
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (path !== '/api' && !path.startsWith('/api/')) return false;
+    const path = requestPath(req.url);
+    if (path === undefined || (path !== '/api' && !path.startsWith('/api/'))) return false;
     if (!authorized(req)) {
       json(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' });
       return true;
@@ -34,7 +35,11 @@ export function createAdminApi(token: string, src: GatewaySources, log: Logger):
     const kick = /^\/api\/clients\/([^/]+)\/disconnect$/.exec(path);
     if (kick) {
       if (req.method !== 'POST') return method(res, 'POST');
-      const id = decodeURIComponent(kick[1]!);
+      const id = decodePathSegment(kick[1]!);
+      if (id === undefined) {
+        json(res, 400, { error: 'bad percent-encoding in the client id' });
+        return true;
+      }
       const result = disconnect(src, id);
       log.info({ clientId: id, found: result !== undefined }, 'admin disconnect');
       if (!result) json(res, 404, { error: 'no connected client with that id' });

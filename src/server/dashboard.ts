@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requestPath } from '../../protocols/ws/request-path.ts';
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
@@ -62,7 +63,8 @@ export function dashboardHandler(opts: { cache?: boolean } = {}): HttpHandler {
   const routes = assets();
   const bodies = new Map<string, Buffer>();
   return (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const path = requestPath(req.url);
+    if (path === undefined) return false;
     const key = path === '/index.html' ? '/' : path;
     const asset = routes.get(key);
     if (!asset) return false;

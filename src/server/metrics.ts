@@ -20,6 +20,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DropReason } from '../core/session.ts';
 import type { FileIO, FileLike, PartitionedLog, AppendInput, LogRecord, PartitionStats } from '../log/index.ts';
 import { connectionCounts, groupLags, partitionStats, type GatewaySources } from './view.ts';
+import { requestPath } from '../../protocols/ws/request-path.ts';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -179,7 +180,7 @@ export class GatewayMetrics {
 
   /** HTTP route: GET /metrics in the Prometheus text format. */
   readonly handler = (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (new URL(req.url ?? '/', 'http://x').pathname !== '/metrics') return false;
+    if (requestPath(req.url) !== '/metrics') return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return true;
