@@ -78,6 +78,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Password file, ACL file and certificates are read again; connections stay.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading auth and tls files');
+    gateway.reload();
+  });
 }
 
 void main();
