@@ -131,7 +131,7 @@ export class GatewayAuth implements AuthHooks {
         return r;
       });
     if (delay <= 0) return run();
-    return new Promise((resolve) => setTimeout(resolve, delay).unref()).then(run);
+    return new Promise((resolve) => setTimeout(resolve, delay)).then(run);
   }
 
   private async decide(who: ClientIdentity, password: Buffer | undefined): Promise<AuthResult> {
