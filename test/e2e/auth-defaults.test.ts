@@ -1,0 +1,151 @@
+// E2E: the secure defaults and the operator's controls - loopback bind without auth (and the start line saying so), SIGHUP reload
+// of the password and ACL files without dropping connections, http.metricsToken, token length, http.allowedOrigins. Imports the helpers, config, ws.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import WebSocket from 'ws';
+import { bindHosts, ConfigError, resolveConfig } from '../../config/schema.ts';
+import { createGateway } from '../../src/server/gateway.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { GatewayProcess } from '../helpers/gateway-process.ts';
+import { connectClient, sleep, waitUntil, withTimeout } from '../helpers/mqtt-clients.ts';
+
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'gw-authdef-'));
+  dirs.push(d);
+  return d;
+};
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test('no auth configured and no host set: every listener binds 127.0.0.1 and the start line says so', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const config = resolveConfig({ dataDir: tmp(), mqtt: { port: 0 }, stomp: { port: 0 }, http: { port: 0 }, sys: { intervalMs: 0 } });
+  const gw = createGateway(config, pino({ level: 'info' }, sink));
+  await gw.start();
+  try {
+    const listening = lines.filter((l) => l.msg === 'listening');
+    assert.equal(listening.length, 3);
+    for (const l of listening) assert.equal(l.host, '127.0.0.1', `${String(l.protocol)} binds loopback`);
+    assert.ok(lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('no authentication configured') && l.level === 40), 'a warning names why');
+    const mqttPort = listening.find((l) => l.protocol === 'mqtt')!.port as number;
+    const c = await connectClient(`mqtt://127.0.0.1:${mqttPort}`, { protocolVersion: 4 });
+    assert.equal(c.connack.returnCode, 0, 'anonymous on loopback is allowed by default');
+    await c.end();
+  } finally {
+    await gw.close();
+  }
+});
+
+test('bind rule: 0.0.0.0 once a password file, required certificates or allowAnonymous: true is set; an explicit host always wins', () => {
+  const base = { tls: {}, mqtt: {}, stomp: {}, http: {} };
+  assert.deepEqual(bindHosts(resolveConfig(base)), { mqtt: '127.0.0.1', stomp: '127.0.0.1', http: '127.0.0.1', loopbackOnly: true });
+  assert.equal(bindHosts(resolveConfig({ auth: { passwordFile: '/x' } })).mqtt, '0.0.0.0');
+  assert.equal(bindHosts(resolveConfig({ auth: { allowAnonymous: true } })).http, '0.0.0.0');
+  assert.equal(bindHosts(resolveConfig({ auth: { allowAnonymous: false } })).stomp, '127.0.0.1', 'refusing everyone is not "configured"');
+  const explicit = bindHosts(resolveConfig({ mqtt: { host: '::' } }));
+  assert.equal(explicit.mqtt, '::');
+  assert.equal(explicit.loopbackOnly, false);
+});
+
+test('tokens shorter than 16 characters are refused at start, naming the key', () => {
+  assert.throws(() => resolveConfig({ http: { adminToken: 'x' } }), (e: unknown) => e instanceof ConfigError && e.key === 'http.adminToken');
+  assert.throws(() => resolveConfig({ http: { metricsToken: 'short' } }), (e: unknown) => e instanceof ConfigError && e.key === 'http.metricsToken');
+  assert.throws(() => resolveConfig({ auth: { allowAnonymous: 'yes' } }), (e: unknown) => e instanceof ConfigError && e.key === 'auth.allowAnonymous');
+  assert.throws(() => resolveConfig({ tls: { requireCertificate: true } }), (e: unknown) => e instanceof ConfigError && e.key === 'tls.ca');
+  assert.equal(resolveConfig({ http: { adminToken: '0123456789abcdef' } }).http.adminToken, '0123456789abcdef');
+});
+
+test('a malformed ACL file stops the start naming auth.aclFile and the line', async () => {
+  const d = tmp();
+  writeFileSync(join(d, 'acl'), 'topic read a/#\nbogus line here\n');
+  await assert.rejects(startGateway({ auth: { aclFile: join(d, 'acl') } }), (e: unknown) => e instanceof ConfigError && e.key === 'auth.aclFile' && /line 2/.test(e.message));
+  await assert.rejects(startGateway({ auth: { passwordFile: join(d, 'missing') } }), (e: unknown) => e instanceof ConfigError && e.key === 'auth.passwordFile');
+});
+
+test('http.metricsToken: /metrics answers 401 without the bearer token and 200 with it', async () => {
+  const token = 'metrics-token-0123456789';
+  const gw = await startGateway({ http: { metricsToken: token }, sys: { intervalMs: 0 } });
+  try {
+    const base = `http://127.0.0.1:${gw.httpPort}/metrics`;
+    const no = await fetch(base);
+    assert.equal(no.status, 401);
+    assert.equal(no.headers.get('www-authenticate'), 'Bearer');
+    assert.equal((await fetch(base, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status, 401);
+    const yes = await fetch(base, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(yes.status, 200);
+    assert.match(await yes.text(), /^gateway_auth_failures_total\{reason="bad_credentials"\} 0$/m);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('http.allowedOrigins: a browser upgrade from another origin gets 403; a listed origin and a non-browser client connect', async () => {
+  const gw = await startGateway({ http: { allowedOrigins: ['https://ops.example.com'] }, sys: { intervalMs: 0 } });
+  const upgrade = (origin?: string): Promise<number | 'open'> =>
+    withTimeout(
+      new Promise((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${gw.httpPort}/mqtt`, ['mqtt'], origin ? { origin } : {});
+        ws.once('open', () => {
+          ws.terminate();
+          resolve('open');
+        });
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('error', () => undefined);
+      }),
+      3000,
+      `upgrade from ${origin}`,
+    );
+  try {
+    assert.equal(await upgrade('https://evil.example.net'), 403);
+    assert.equal(await upgrade('https://ops.example.com'), 'open');
+    assert.equal(await upgrade(undefined), 'open');
+  } finally {
+    await gw.close();
+  }
+});
+
+test('SIGHUP reloads the password and ACL files: new rules apply to open connections, none is dropped', async () => {
+  const d = tmp();
+  const pw = join(d, 'passwd');
+  const acl = join(d, 'acl');
+  execFileSync('mosquitto_passwd', ['-c', '-b', pw, 'alice', 'alice-pw'], { timeout: 10_000 });
+  writeFileSync(acl, 'user alice\ntopic readwrite a/#\ntopic readwrite b/#\n');
+  const proc = new GatewayProcess({ flush: 'interval', extra: { auth: { passwordFile: pw, aclFile: acl }, sys: { intervalMs: 0 } } });
+  try {
+    const run = await proc.start();
+    const alice = await connectClient(run.url, { protocolVersion: 5, username: 'alice', password: 'alice-pw' });
+    await alice.client.subscribeAsync('#', { qos: 1 });
+    await assert.rejects(connectClient(run.url, { protocolVersion: 5, username: 'dan', password: 'dan-pw' }), (e: { code?: number }) => e.code === 0x86);
+    // New files: dan exists; alice loses b/#.
+    execFileSync('mosquitto_passwd', ['-b', pw, 'dan', 'dan-pw'], { timeout: 10_000 });
+    writeFileSync(acl, 'user alice\ntopic readwrite a/#\ntopic read b/#\nuser dan\ntopic readwrite b/#\n');
+    const seen = run.lines.length;
+    run.child.kill('SIGHUP');
+    await waitUntil(() => run.lines.slice(seen).some((l) => l.includes('auth files reloaded')), 5000, 'the reload log line');
+    const dan = await connectClient(run.url, { protocolVersion: 5, username: 'dan', password: 'dan-pw' });
+    await assert.rejects(alice.client.publishAsync('b/x', 'x', { qos: 1 }), (e: { code?: number }) => e.code === 0x87, 'alice may no longer write b/');
+    await dan.client.publishAsync('b/from-dan', 'hi', { qos: 1 });
+    await alice.waitFor(1);
+    assert.equal(alice.received[0]!.topic, 'b/from-dan', 'alice still reads b/, on the same connection');
+    assert.equal(alice.client.connected, true);
+    await sleep(50);
+    await alice.end();
+    await dan.end();
+  } finally {
+    await proc.dispose();
+  }
+});
