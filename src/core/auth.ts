@@ -78,6 +78,9 @@ export interface BackoffOptions {
   maxAddresses: number;
 }
 
+/** Read decisions remembered per identity. */
+const READ_CACHE_TOPICS = 1024;
+
 export const DEFAULT_BACKOFF: BackoffOptions = { free: 2, baseMs: 200, maxMs: 10_000, forgetMs: 10 * 60_000, maxAddresses: 10_000 };
 
 export interface AuthSettings {
@@ -97,7 +100,8 @@ export class GatewayAuth implements AuthHooks {
   readonly counters: AuthCounters = { badCredentials: 0, notAuthorized: 0, publishDenied: 0, subscribeDenied: 0 };
   private settings: AuthSettings;
   private generation = 0;
-  private readonly ruleCache = new WeakMap<ClientIdentity, { gen: number; rules: AclRule[] }>();
+  /** Per identity: its expanded rules and the read decisions of its last topics (deliveries repeat topics). */
+  private readonly ruleCache = new WeakMap<ClientIdentity, { gen: number; rules: AclRule[]; reads: Map<string, boolean> }>();
   private readonly failures = new Map<string, { count: number; last: number }>();
 
   constructor(
@@ -190,12 +194,16 @@ export class GatewayAuth implements AuthHooks {
     this.failures.set(key, { count: 1, last: this.now() });
   }
 
-  private rules(who: ClientIdentity, acl: Acl): AclRule[] {
+  private cached(who: ClientIdentity, acl: Acl): { rules: AclRule[]; reads: Map<string, boolean> } {
     const hit = this.ruleCache.get(who);
-    if (hit && hit.gen === this.generation) return hit.rules;
-    const rules = rulesFor(acl, who);
-    this.ruleCache.set(who, { gen: this.generation, rules });
-    return rules;
+    if (hit && hit.gen === this.generation) return hit;
+    const fresh = { gen: this.generation, rules: rulesFor(acl, who), reads: new Map<string, boolean>() };
+    this.ruleCache.set(who, fresh);
+    return fresh;
+  }
+
+  private rules(who: ClientIdentity, acl: Acl): AclRule[] {
+    return this.cached(who, acl).rules;
   }
 
   authorizePublish(who: ClientIdentity, topic: string): boolean {
@@ -221,7 +229,14 @@ export class GatewayAuth implements AuthHooks {
   authorizeRead(who: ClientIdentity, topic: string): boolean {
     if (who.role) return true;
     const acl = this.settings.acl;
-    if (topic === SYS_CLIENTS_TOPIC && !acl) return isLoopback(who.localAddress);
-    return !acl || check(this.rules(who, acl), topic, 'read');
+    if (!acl) return topic === SYS_CLIENTS_TOPIC ? isLoopback(who.localAddress) : true;
+    const c = this.cached(who, acl);
+    let ok = c.reads.get(topic);
+    if (ok === undefined) {
+      ok = check(c.rules, topic, 'read');
+      if (c.reads.size >= READ_CACHE_TOPICS) c.reads.clear(); // bounded: a client reading many topics just recomputes
+      c.reads.set(topic, ok);
+    }
+    return ok;
   }
 }

@@ -149,3 +149,37 @@ test('SIGHUP reloads the password and ACL files: new rules apply to open connect
     await proc.dispose();
   }
 });
+
+test('repeated failures from one address are answered more slowly (per-address backoff), a success clears it', async () => {
+  const d = tmp();
+  execFileSync('mosquitto_passwd', ['-c', '-b', join(d, 'passwd'), 'alice', 'alice-pw'], { timeout: 10_000 });
+  const gw = await startGateway({ auth: { passwordFile: join(d, 'passwd') }, sys: { intervalMs: 0 } });
+  const attempt = async (password: string): Promise<{ code: number; ms: number }> => {
+    const t0 = Date.now();
+    try {
+      const c = await connectClient(gw.mqttUrl, { protocolVersion: 4, username: 'alice', password }, 15_000);
+      await c.end();
+      return { code: 0, ms: Date.now() - t0 };
+    } catch (err) {
+      return { code: (err as { code?: number }).code ?? -1, ms: Date.now() - t0 };
+    }
+  };
+  try {
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await attempt('wrong');
+      assert.equal(r.code, 4);
+      times.push(r.ms);
+    }
+    // Two free failures, then 200 ms, then 400 ms before the answer.
+    assert.ok(times[2]! >= 180, `third failure delayed: ${times.join(',')}`);
+    assert.ok(times[3]! >= 380, `fourth failure delayed more: ${times.join(',')}`);
+    const ok = await attempt('alice-pw');
+    assert.equal(ok.code, 0);
+    assert.ok(ok.ms >= 700, `the next attempt waits too (${ok.ms} ms), even with the right password`);
+    const after = await attempt('wrong');
+    assert.ok(after.ms < 180, `a success cleared the backoff (${after.ms} ms)`);
+  } finally {
+    await gw.close();
+  }
+});
