@@ -183,3 +183,35 @@ test('repeated failures from one address are answered more slowly (per-address b
     await gw.close();
   }
 });
+
+test('a persistent session restored from disk after a restart still gets only readable topics (checked at send)', async () => {
+  const d = tmp();
+  const pw = join(d, 'passwd');
+  execFileSync('mosquitto_passwd', ['-c', '-b', pw, 'alice', 'alice-pw'], { timeout: 10_000 });
+  execFileSync('mosquitto_passwd', ['-b', pw, 'bob', 'bob-pw'], { timeout: 10_000 });
+  writeFileSync(join(d, 'acl'), 'user alice\ntopic read s/#\ntopic deny s/secret\nuser bob\ntopic write s/#\n');
+  const overrides = { auth: { passwordFile: pw, aclFile: join(d, 'acl') }, sys: { intervalMs: 0 }, persistence: { flush: 'always' as const } };
+  const data = join(d, 'data');
+  let gw = await startGateway(overrides, data);
+  const sub = { protocolVersion: 5 as const, clientId: 'alice-persistent', clean: false, properties: { sessionExpiryInterval: 3600 }, username: 'alice', password: 'alice-pw' };
+  const a1 = await connectClient(gw.mqttUrl, sub);
+  await a1.client.subscribeAsync('#', { qos: 1 });
+  await a1.end();
+  await gw.close();
+  gw = await startGateway(overrides, data);
+  try {
+    // Restored from disk, offline: the broker does not know alice's identity yet, so both are queued for her.
+    const bob = await connectClient(gw.mqttUrl, { protocolVersion: 5, username: 'bob', password: 'bob-pw' });
+    await bob.client.publishAsync('s/secret', 'hidden', { qos: 1 });
+    await bob.client.publishAsync('s/open', 'visible', { qos: 1 });
+    await bob.end();
+    const a2 = await connectClient(gw.mqttUrl, sub);
+    assert.equal(a2.connack.sessionPresent, true);
+    await a2.waitFor(1);
+    await sleep(200);
+    assert.deepEqual(a2.received.map((m) => m.topic), ['s/open']);
+    await a2.end();
+  } finally {
+    await gw.close();
+  }
+});
