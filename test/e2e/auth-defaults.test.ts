@@ -215,3 +215,45 @@ test('a persistent session restored from disk after a restart still gets only re
     await gw.close();
   }
 });
+
+test('a refused login is logged once with client id, username and address, never the password', async () => {
+  const d = tmp();
+  execFileSync('mosquitto_passwd', ['-c', '-b', join(d, 'passwd'), 'alice', 'alice-pw'], { timeout: 10_000 });
+  const out: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      out.push(chunk.toString());
+      cb();
+    },
+  });
+  const config = resolveConfig({
+    dataDir: join(d, 'data'),
+    auth: { passwordFile: join(d, 'passwd') },
+    mqtt: { host: '127.0.0.1', port: 0 },
+    stomp: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    sys: { intervalMs: 0 },
+  });
+  const gw = createGateway(config, pino({ level: 'info' }, sink));
+  const ports = await gw.start();
+  const SECRET = 'Sup3r-Secret-Guess';
+  try {
+    await assert.rejects(connectClient(`mqtt://127.0.0.1:${ports.mqtt}`, { protocolVersion: 4, clientId: 'guesser', username: 'alice', password: SECRET }));
+    const { RawStomp, header } = await import('../helpers/stomp-clients.ts');
+    const s = await RawStomp.open(ports.stomp);
+    s.send('CONNECT', { 'accept-version': '1.2', host: 'localhost', login: 'alice', passcode: SECRET });
+    assert.equal(header(await s.next('ERROR'), 'message'), 'bad user name or password');
+    await s.waitClosed();
+    await sleep(50);
+    const text = out.join('');
+    assert.doesNotMatch(text, new RegExp(SECRET));
+    const mqttLine = text.split('\n').find((l) => l.includes('mqtt connect refused'));
+    assert.ok(mqttLine, text);
+    assert.match(mqttLine, /"clientId":"guesser"/);
+    assert.match(mqttLine, /"username":"alice"/);
+    assert.match(mqttLine, /"remote":"127\.0\.0\.1"/);
+    assert.ok(text.includes('stomp connection closed on error') && text.includes('BAD_CREDENTIALS'));
+  } finally {
+    await gw.close();
+  }
+});
