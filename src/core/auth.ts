@@ -155,6 +155,8 @@ export class GatewayAuth implements AuthHooks {
     if (who.username === undefined || s.passwords === undefined) {
       // Anonymous, or no password file (then a username is taken as given, as Mosquitto does).
       if (s.allowAnonymous === true) return true;
+      // A client certificate tls.ca verified is a credential: such a client is not anonymous (its ACL is still by username).
+      if (who.certificateCN !== undefined) return true;
       if (s.allowAnonymous === 'loopback' && isLoopback(who.localAddress)) return true;
       return 'not-authorized';
     }

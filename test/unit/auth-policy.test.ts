@@ -53,6 +53,12 @@ test('tls.useIdentityAsUsername: a verified certificate CN replaces the username
   assert.equal(await a.authenticate(who({ username: 'claimed' }), undefined), false, 'no certificate: the password file decides');
 });
 
+test('a verified client certificate is not anonymous: accepted from a remote address with allowAnonymous loopback', async () => {
+  const a = new GatewayAuth(base, NO_BACKOFF);
+  assert.equal(await a.authenticate(who({ localAddress: '192.168.1.5', certificateCN: 'dev' }), undefined), true);
+  assert.equal(await a.authenticate(who({ localAddress: '192.168.1.5' }), undefined), 'not-authorized');
+});
+
 test('$SYS: never writable, even when the ACL grants it; $SYS/gateway/clients readable only as granted (no ACL: loopback only)', () => {
   const acl = parseAcl('user alice\ntopic readwrite $SYS/#\nuser bob\ntopic read #\n');
   const a = new GatewayAuth({ ...base, acl }, NO_BACKOFF);
