@@ -1,4 +1,4 @@
-// Mosquitto ACL files: parse, and the pure checks mayRead / mayWrite / maySubscribe. Imports ./topic.ts only.
+// Mosquitto ACL files: parse, and the pure checks mayRead / mayWrite / maySubscribe. Imports nothing.
 //
 // File format (Mosquitto's acl_file, read the way Mosquitto 2 reads it):
 //   # comment
@@ -13,13 +13,18 @@
 // SUBSCRIBE (maySubscribe): granted when some topic the filter matches is readable - i.e. the filter
 // intersects a read rule - and no deny rule covers the whole filter. Deliveries through a granted wildcard
 // are filtered one by one with mayRead.
-import { topicMatches } from './topic.ts';
+
 
 export type Access = 'read' | 'write' | 'readwrite' | 'deny';
 
 export interface AclRule {
   access: Access;
   filter: string;
+}
+
+/** A rule with its filter split into levels once (checks run per delivery). */
+export interface CompiledRule extends AclRule {
+  levels: readonly string[];
 }
 
 export interface Acl {
@@ -85,9 +90,9 @@ export function parseAcl(text: string): Acl {
 const UNSAFE = /[+#/]/;
 
 /** The rules that apply to a subject: its own list (or the anonymous one), then the expanded patterns. */
-export function rulesFor(acl: Acl, who: AclSubject): AclRule[] {
+export function rulesFor(acl: Acl, who: AclSubject): CompiledRule[] {
   const own = who.username === undefined ? acl.anonymous : (acl.users.get(who.username) ?? []);
-  const out = own.slice();
+  const out: AclRule[] = own.slice();
   for (const p of acl.patterns) {
     let ok = true;
     const filter = p.filter.replace(/%[uc]/g, (t) => {
@@ -97,17 +102,31 @@ export function rulesFor(acl: Acl, who: AclSubject): AclRule[] {
     });
     if (ok) out.push({ access: p.access, filter });
   }
-  return out;
+  return out.map((r): CompiledRule => ({ access: r.access, filter: r.filter, levels: r.filter.split('/') }));
 }
 
 function grants(access: Access, want: 'read' | 'write'): boolean {
   return access === 'readwrite' || access === want;
 }
 
+/** Filter levels against topic levels; same rules as topicMatches ([MQTT-4.7.1-2], [MQTT-4.7.2-1]). */
+function matchLevels(f: readonly string[], t: readonly string[], dollar: boolean): boolean {
+  if (dollar && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    const level = f[i];
+    if (level === '#') return true;
+    if (i >= t.length) return false;
+    if (level !== '+' && level !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
 /** Mosquitto's decision for one topic name: deny rules first, then any granting rule. */
-export function check(rules: readonly AclRule[], topic: string, want: 'read' | 'write'): boolean {
-  for (const r of rules) if (r.access === 'deny' && topicMatches(r.filter, topic)) return false;
-  for (const r of rules) if (grants(r.access, want) && topicMatches(r.filter, topic)) return true;
+export function check(rules: readonly CompiledRule[], topic: string, want: 'read' | 'write'): boolean {
+  const t = topic.split('/');
+  const dollar = topic.charCodeAt(0) === 36;
+  for (const r of rules) if (r.access === 'deny' && matchLevels(r.levels, t, dollar)) return false;
+  for (const r of rules) if (grants(r.access, want) && matchLevels(r.levels, t, dollar)) return true;
   return false;
 }
 

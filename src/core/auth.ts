@@ -7,7 +7,7 @@
 // - authorizePublish(topic name), authorizeSubscribe(filter, `$share/<g>/` allowed), authorizeRead(topic name,
 //   checked for every delivery: a wildcard subscription only ever delivers readable topics).
 import { timingSafeEqual } from 'node:crypto';
-import { maySubscribe, rulesFor, check, type Acl, type AclRule } from './acl.ts';
+import { maySubscribe, rulesFor, check, type Acl, type CompiledRule } from './acl.ts';
 import { verifyPassword, type PasswordDb } from './password.ts';
 import { parseShared } from './topic.ts';
 
@@ -101,7 +101,7 @@ export class GatewayAuth implements AuthHooks {
   private settings: AuthSettings;
   private generation = 0;
   /** Per identity: its expanded rules and the read decisions of its last topics (deliveries repeat topics). */
-  private readonly ruleCache = new WeakMap<ClientIdentity, { gen: number; rules: AclRule[]; reads: Map<string, boolean> }>();
+  private readonly ruleCache = new WeakMap<ClientIdentity, { gen: number; rules: CompiledRule[]; reads: Map<string, boolean> }>();
   private readonly failures = new Map<string, { count: number; last: number }>();
 
   constructor(
@@ -196,7 +196,7 @@ export class GatewayAuth implements AuthHooks {
     this.failures.set(key, { count: 1, last: this.now() });
   }
 
-  private cached(who: ClientIdentity, acl: Acl): { rules: AclRule[]; reads: Map<string, boolean> } {
+  private cached(who: ClientIdentity, acl: Acl): { rules: CompiledRule[]; reads: Map<string, boolean> } {
     const hit = this.ruleCache.get(who);
     if (hit && hit.gen === this.generation) return hit;
     const fresh = { gen: this.generation, rules: rulesFor(acl, who), reads: new Map<string, boolean>() };
@@ -204,7 +204,7 @@ export class GatewayAuth implements AuthHooks {
     return fresh;
   }
 
-  private rules(who: ClientIdentity, acl: Acl): AclRule[] {
+  private rules(who: ClientIdentity, acl: Acl): CompiledRule[] {
     return this.cached(who, acl).rules;
   }
 
