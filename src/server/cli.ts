@@ -14,6 +14,9 @@ const FLAGS: Record<string, { key: string; int: boolean }> = {
   'log-level': { key: 'log.level', int: false },
   'tls-cert': { key: 'tls.cert', int: false },
   'tls-key': { key: 'tls.key', int: false },
+  'tls-ca': { key: 'tls.ca', int: false },
+  'password-file': { key: 'auth.passwordFile', int: false },
+  'acl-file': { key: 'auth.aclFile', int: false },
 };
 
 export function loadConfig(argv: string[]): GatewayConfig {

@@ -2,7 +2,7 @@
 // of the password and ACL files without dropping connections, http.metricsToken, token length, http.allowedOrigins. Imports the helpers, config, ws.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -256,4 +256,15 @@ test('a refused login is logged once with client id, username and address, never
   } finally {
     await gw.close();
   }
+});
+
+test('CLI: --password-file naming a missing file stops the start (exit 2) naming auth.passwordFile', () => {
+  const d = tmp();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server/cli.ts', '--data-dir', join(d, 'data'), '--mqtt-port', '0', '--stomp-port', '0', '--http-port', '0', '--password-file', join(d, 'nope')], {
+    cwd: join(import.meta.dirname, '../..'),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /auth\.passwordFile/);
 });
