@@ -44,7 +44,7 @@ export const ALLOW_ALL: AuthHooks = {
 
 /** The username the dashboard (or any tool holding http.adminToken) logs in with; the password is the token. */
 export const ADMIN_USERNAME = '$admin';
-/** Readable only where the ACL grants it (without an ACL file: loopback clients and the admin). */
+/** Readable only where the ACL grants it (without an ACL file: the admin, and loopback clients while no admin token is set). */
 export const SYS_CLIENTS_TOPIC = '$SYS/gateway/clients';
 
 export function isLoopback(address: string | undefined): boolean {
@@ -231,7 +231,8 @@ export class GatewayAuth implements AuthHooks {
   authorizeRead(who: ClientIdentity, topic: string): boolean {
     if (who.role) return true;
     const acl = this.settings.acl;
-    if (!acl) return topic === SYS_CLIENTS_TOPIC ? isLoopback(who.localAddress) : true;
+    // Without an ACL, the client list is for the admin once there is an admin token, else for loopback clients (the local dashboard).
+    if (!acl) return topic === SYS_CLIENTS_TOPIC ? this.settings.adminToken === '' && isLoopback(who.localAddress) : true;
     const c = this.cached(who, acl);
     let ok = c.reads.get(topic);
     if (ok === undefined) {

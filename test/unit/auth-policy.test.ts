@@ -73,6 +73,9 @@ test('$SYS: never writable, even when the ACL grants it; $SYS/gateway/clients re
   assert.equal(open.authorizeRead(who({ localAddress: '127.0.0.1' }), '$SYS/gateway/clients'), true);
   assert.equal(open.authorizeRead(who({ localAddress: '10.1.1.1' }), '$SYS/gateway/clients'), false);
   assert.equal(open.authorizeRead(who({ localAddress: '10.1.1.1' }), '$SYS/broker/uptime'), true);
+  const withToken = new GatewayAuth({ ...base, adminToken: 'a-token-of-16-chars' }, NO_BACKOFF);
+  assert.equal(withToken.authorizeRead(who({ localAddress: '127.0.0.1' }), '$SYS/gateway/clients'), false, 'an admin token makes the list admin-only');
+  assert.equal(withToken.authorizeRead(who({ role: 'admin' }), '$SYS/gateway/clients'), true);
   assert.equal(a.counters.publishDenied, 1);
 });
 
