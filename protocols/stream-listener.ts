@@ -1,7 +1,7 @@
 // What every protocol listener shares: its connections, how each arrived, and its TCP / TLS servers. Imports ./tcp.ts only.
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { closeServer, listenTcp, listenTlsServer, type TlsFiles, type Transport } from './tcp.ts';
+import { closeServer, listenTcp, listenTlsServer, reloadTls, type TlsFiles, type Transport } from './tcp.ts';
 
 export type ByteStream = Duplex & { remoteAddress?: string };
 
@@ -10,6 +10,7 @@ export abstract class StreamListener<C extends object> {
   /** Transport and accept time (epoch ms) per connection, for metrics, $SYS and the admin API. */
   readonly accepted = new WeakMap<C, { transport: Transport; at: number }>();
   private readonly servers: net.Server[] = [];
+  private readonly tlsServers: net.Server[] = [];
 
   /** Builds the protocol connection; it calls `closed` once when it ends. */
   protected abstract create(stream: ByteStream, closed: (c: C) => void): C;
@@ -32,12 +33,19 @@ export abstract class StreamListener<C extends object> {
   async listenTls(port: number, host: string, files: TlsFiles): Promise<number> {
     const bound = await listenTlsServer((socket) => this.accept(socket, 'tls'), port, host, files);
     this.servers.push(bound.server);
+    this.tlsServers.push(bound.server);
     return bound.port;
+  }
+
+  /** New certificates / CA for the TLS listeners (SIGHUP); open connections are untouched. */
+  reloadTls(files: TlsFiles): void {
+    for (const s of this.tlsServers) reloadTls(s, files);
   }
 
   /** Stops accepting; resolves once every server's connections are gone. */
   protected closeServers(): Promise<void> {
     const servers = this.servers.splice(0);
+    this.tlsServers.length = 0;
     return Promise.all(servers.map((s) => closeServer(s))).then(() => undefined);
   }
 }

@@ -24,7 +24,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ClientIdentity } from '../../src/core/auth.ts';
+import type { AuthResult, ClientIdentity } from '../../src/core/auth.ts';
+import { peerInfo } from '../peer.ts';
 import type { Broker } from '../../src/core/broker.ts';
 import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message } from '../../src/core/message.ts';
@@ -113,7 +114,7 @@ export class StompConnection implements DeliverySink {
     private readonly onClosed: (c: StompConnection) => void,
   ) {
     this.parser = new StompParser(opts.limits);
-    this.identity = { clientId: this.sessionId, protocol: 'stomp', remoteAddress: stream.remoteAddress };
+    this.identity = { clientId: this.sessionId, protocol: 'stomp', ...peerInfo(stream) };
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.log.debug({ err: err.message, session: this.sessionId }, 'stomp socket error'));
     stream.on('close', () => this.onStreamClosed());
@@ -214,10 +215,12 @@ export class StompConnection implements DeliverySink {
     this.clientName = clientName;
     const login = header(f, 'login');
     const passcode = header(f, 'passcode');
-    this.identity = { clientId: this.sessionId, username: login, protocol: 'stomp', remoteAddress: this.stream.remoteAddress };
-    const finish = (ok: boolean): void => {
+    this.identity = { clientId: this.sessionId, username: login, protocol: 'stomp', ...peerInfo(this.stream) };
+    const finish = (ok: AuthResult): void => {
       if (this.state === 'closed') return;
-      if (!ok) return this.fail('BAD_CREDENTIALS', 'login refused');
+      // STOMP 1.2 "CONNECT or STOMP Frame": refused credentials get an ERROR frame, then the connection closes.
+      if (ok === false) return this.fail('BAD_CREDENTIALS', `login refused${login === undefined ? '' : ` for ${JSON.stringify(login.slice(0, 100))}`}`);
+      if (ok !== true) return this.fail('NOT_AUTHORIZED', 'anonymous login is not allowed here');
       this.state = 'connected';
       if (this.connectTimer) clearTimeout(this.connectTimer);
       this.heartbeatOut = sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
@@ -239,7 +242,7 @@ export class StompConnection implements DeliverySink {
       }
     };
     const auth = this.broker.auth.authenticate(this.identity, passcode === undefined ? undefined : Buffer.from(passcode, 'utf8'));
-    if (typeof auth === 'boolean') return finish(auth);
+    if (typeof auth !== 'object') return finish(auth);
     this.state = 'authenticating';
     auth.then(finish, (err: unknown) => {
       this.log.error({ err, session: this.sessionId }, 'authentication hook failed');
@@ -354,7 +357,7 @@ export class StompConnection implements DeliverySink {
       return;
     }
     if (from) {
-      const stream = new StreamSubscription(id, dest, ackMode, prefetch, this, this.broker, this.opts, this.log);
+      const stream = new StreamSubscription(id, dest, ackMode, prefetch, this, this.broker, this.opts, this.log, this.identity);
       this.subs.set(id, stream);
       stream.start(d.topic, from);
       return;

@@ -81,7 +81,8 @@ export class StompQueue implements SessionLink {
     private readonly log: Logger,
   ) {
     this.topic = MQTT_QUEUE_PREFIX + name;
-    this.identity = { clientId: this.topic, protocol: 'stomp' };
+    // The queue is the gateway's own subscriber: consumers and senders are checked against `$queue/<name>` instead.
+    this.identity = { clientId: this.topic, protocol: 'stomp', role: 'internal' };
     const { entry, resend } = broker.connect({
       clientId: this.topic,
       cleanStart: false,

@@ -16,6 +16,7 @@
 // - end() stops the follower; nothing is kept (a replay subscription is not durable: the client resumes
 //   with `x-stream-offset: offset=<last offset + 1>`).
 import type { Logger } from 'pino';
+import type { ClientIdentity } from '../../src/core/auth.ts';
 import type { Broker } from '../../src/core/broker.ts';
 import { follow, type Follower, type StartPoint } from '../../src/core/consumer.ts';
 import { isExpired, type Message } from '../../src/core/message.ts';
@@ -47,6 +48,8 @@ export class StreamSubscription implements StompSubscription {
     private readonly broker: Broker,
     private readonly dl: DeadLetterOptions,
     private readonly log: Logger,
+    /** The subscriber: a replayed topic it may not read is skipped (ACL at delivery). */
+    private readonly reader?: ClientIdentity,
   ) {}
 
   /** Starts following; returns false when the broker has no durable log (persistence off). */
@@ -70,6 +73,7 @@ export class StreamSubscription implements StompSubscription {
   /** The follower's visitor: waits for window credit (or a drained socket), then writes one MESSAGE. */
   private async visit(msg: Message): Promise<void> {
     if (this.closed || isExpired(msg, Date.now())) return;
+    if (this.reader && !this.broker.auth.authorizeRead(this.reader, msg.topic)) return;
     if (this.ackMode === 'auto') {
       await this.sink.whenWritable();
       if (!this.closed) this.sink.deliver(this, msg, undefined, 0);

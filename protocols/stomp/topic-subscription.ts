@@ -82,6 +82,12 @@ export class TopicSubscription implements StompSubscription, SessionLink {
       let settled: Outbound[] | undefined;
       for (const o of batch) {
         if (o.type !== 'publish' || this.closed) continue;
+        if (!this.broker.auth.authorizeRead(this.identity, o.msg.topic)) {
+          // ACL at delivery, for what was queued before the check could run (a durable session restored from disk): settled unsent.
+          const e = this.entry;
+          if (e && o.qos !== 0) (settled ??= []).push(...e.session.onPuback(o.packetId, Date.now()));
+          continue;
+        }
         const redeliveries = this.redeliveries.get(o.msg) ?? (o.dup ? 1 : 0);
         if (this.ackMode === 'auto' && o.qos !== 0) {
           this.sink.deliver(this, o.msg, undefined, redeliveries);

@@ -34,6 +34,8 @@ export interface SessionEntry {
   expiryTimer: NodeJS.Timeout | undefined;
   /** Epoch ms the connection went away (0 while connected). */
   detachedAt: number;
+  /** Who last connected to this session (ACL checks while it is offline); unset on sessions restored from disk. */
+  identity?: ClientIdentity;
   /** Set on sessions rebuilt at start: per partition, the first log offset replay must route to them. */
   replayFrom?: number[];
   /** The latest session image write (key/value writes complete in order, so it covers the earlier ones). */
@@ -180,6 +182,7 @@ export class Broker {
       session.attach(req.limits, now);
     }
     entry.session.expiryInterval = req.expiryInterval;
+    entry.identity = req.link.identity;
     entry.will = req.will;
     entry.detachedAt = 0;
     this.saveSession(entry);
@@ -334,6 +337,9 @@ export class Broker {
     if (isExpired(msg, now)) return;
     this.router.match(msg.topic, msg.senderId, (d: Delivery<SessionEntry>) => {
       const entry = d.subscriber;
+      // ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity).
+      const who = entry.link?.identity ?? entry.identity;
+      if (who && !this.auth.authorizeRead(who, msg.topic)) return;
       const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
       // Live messages carry RETAIN 0 unless the subscription asked for retain-as-published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
       const out = entry.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
@@ -365,7 +371,9 @@ export class Broker {
   deliverRetained(entry: SessionEntry, msgs: readonly Message[], options: SubscriptionOptions, now = Date.now()): void {
     const ids = options.subscriptionId ? [options.subscriptionId] : [];
     const out: Outbound[] = [];
+    const who = entry.link?.identity ?? entry.identity;
     for (const msg of msgs) {
+      if (who && !this.auth.authorizeRead(who, msg.topic)) continue; // retained messages pass the same ACL
       const qos = (msg.qos < options.qos ? msg.qos : options.qos) as QoS;
       for (const o of entry.session.deliver({ msg, qos, retain: true, subscriptionIds: ids }, now)) out.push(o);
     }

@@ -18,6 +18,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DropReason } from '../core/session.ts';
+import type { AuthCounters } from '../core/auth.ts';
+import { timingSafeEqual } from 'node:crypto';
 import type { FileIO, FileLike, PartitionedLog, AppendInput, LogRecord, PartitionStats } from '../log/index.ts';
 import { connectionCounts, groupLags, partitionStats, type GatewaySources } from './view.ts';
 import { requestPath } from '../../protocols/ws/request-path.ts';
@@ -31,6 +33,8 @@ export class GatewayMetrics {
   /** Broker drops by reason (fed by BrokerOptions.onDrop). */
   readonly drops: Record<DropReason, number> = { 'queue-full': 0, expired: 0, 'offline-qos0': 0 };
   private wsSlowCloses = 0;
+  /** Bearer token GET /metrics must carry; '' = open (http.metricsToken). */
+  private token: Buffer | undefined;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -178,9 +182,52 @@ export class GatewayMetrics {
     perGroup('gateway_consumer_group_lag', 'End offset minus committed offset per consumer group and partition', true);
   }
 
+  /** Requires `Authorization: Bearer <token>` on /metrics from now on ('' = open). */
+  requireToken(token: string): void {
+    this.token = token === '' ? undefined : Buffer.from(`Bearer ${token}`, 'utf8');
+  }
+
+  /**
+   * Authentication and authorization counters (src/core/auth.ts GatewayAuth.counters), read at scrape time:
+   * gateway_auth_failures_total{reason="bad_credentials"|"not_authorized"}, gateway_acl_denied_total{action="publish"|"subscribe"}.
+   */
+  bindAuth(c: AuthCounters): void {
+    const r = [this.registry];
+    new Counter({
+      name: 'gateway_auth_failures_total',
+      help: 'Refused CONNECTs (MQTT and STOMP): wrong user or password, or anonymous not allowed',
+      labelNames: ['reason'],
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc({ reason: 'bad_credentials' }, c.badCredentials);
+        this.inc({ reason: 'not_authorized' }, c.notAuthorized);
+      },
+    });
+    new Counter({
+      name: 'gateway_acl_denied_total',
+      help: 'Publishes and subscriptions the ACL refused (a refused v3 publish is dropped and counted here)',
+      labelNames: ['action'],
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc({ action: 'publish' }, c.publishDenied);
+        this.inc({ action: 'subscribe' }, c.subscribeDenied);
+      },
+    });
+  }
+
   /** HTTP route: GET /metrics in the Prometheus text format. */
   readonly handler = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (requestPath(req.url) !== '/metrics') return false;
+    const token = this.token;
+    if (token) {
+      const got = Buffer.from(req.headers.authorization ?? '', 'utf8');
+      if (got.length !== token.length || !timingSafeEqual(got, token)) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
+        return true;
+      }
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return true;
