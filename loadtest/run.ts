@@ -1,10 +1,10 @@
 // Load-test CLI: parses options, starts/stops targets, alternates rounds, prints and writes the report. Imports node builtins and ./*.ts.
 //
 // npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all|ws-compare|idle [--target mqtt://127.0.0.1:PORT]
-//   [--duration S] [--warmup S] [--compare] [--rounds N] [--targets gateway,mosquitto,aedes,forwarder]
+//   [--duration S] [--warmup S] [--compare] [--rounds N] [--targets gateway,mosquitto,aedes,nats,forwarder]
 //   [--transport tcp|ws] [--connections N]
-// Without --target our gateway is started (src/server/cli.ts). --compare adds Mosquitto, Aedes and
-// the trivial forwarder, alternating rounds between targets. --transport ws speaks MQTT over
+// Without --target our gateway is started (src/server/cli.ts). --compare adds Mosquitto, Aedes, NATS
+// (nats-server's MQTT listener, JetStream on) and the trivial forwarder, alternating rounds between targets. --transport ws speaks MQTT over
 // WebSocket (./ws-transport.ts). ws-compare runs qos0, qos1 and latency over every (target,
 // transport) lane: gateway and Mosquitto, each over TCP and WebSocket, alternating. idle measures
 // RSS per idle connection (./idle.ts). Exit code 1 on any failed round.
@@ -17,7 +17,7 @@ import { idleMarkdown, runIdle, type IdleResult } from './idle.ts';
 import { TRANSPORTS, withTransport, type TransportName } from './ws-transport.ts';
 import { buildWorkload, DESCRIPTIONS, isScenario, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import {
-  closeAll, externalTarget, REPO_ROOT, startAedes, startForwarderProcess, startGateway, startMosquitto,
+  closeAll, externalTarget, REPO_ROOT, startAedes, startForwarderProcess, startGateway, startMosquitto, startNats,
   type Target, type TargetName,
 } from './targets.ts';
 
@@ -42,11 +42,12 @@ const HELP = `usage: npm run loadtest -- --scenario NAME [options]
   --target URL        measure a broker already running at mqtt://host:port (else start our gateway)
   --duration S        measure window per round (default 5)
   --warmup S          warm-up before measuring (default 1)
-  --compare           also run Mosquitto, Aedes and the trivial forwarder, alternating rounds
+  --compare           also run Mosquitto, Aedes, NATS (nats-server's MQTT listener, JetStream on) and
+                      the trivial forwarder, alternating rounds
   --rounds N          rounds per target (default 3 with --compare, else 1); medians are reported
-  --targets LIST      explicit comma list of gateway,mosquitto,aedes,forwarder (e.g. peers only)
+  --targets LIST      explicit comma list of gateway,mosquitto,aedes,nats,forwarder (e.g. peers only)
   --transport T       tcp (default) or ws: MQTT over WebSocket (gateway ws://.../mqtt, Mosquitto's
-                      websockets listener, the forwarder's ws twin; Aedes has none)
+                      websockets listener, the forwarder's ws twin; Aedes and NATS 2.9 have none)
   --connections N     idle: connections per target (default 10000)
   --set K=V,...       override workload knobs: batch, flowWindow, inflightWindow, rate, payloadSize,
                       readDelay (true/false), pubWorkers, subWorkers
@@ -54,9 +55,15 @@ scenarios:
 ${SCENARIOS.map((s) => `  ${s.padEnd(8)} ${DESCRIPTIONS[s]}`).join('\n')}
   ws-compare qos0, qos1 and latency on gateway and Mosquitto (default targets), each over TCP and
            WebSocket in alternating rounds (default 3); ratios gateway-ws/gateway-tcp, gateway-ws/mosquitto-ws
-  idle     --connections idle MQTT connections (keepalive 0) to each target (default all four);
+  idle     --connections idle MQTT connections (keepalive 0) to each target (default all five);
            broker RSS per connection in KiB and time to connect
 `;
+
+/** Targets that cannot speak MQTT over WebSocket here, and why (printed when they are skipped). */
+const NO_WS: Partial<Record<TargetName, string>> = {
+  aedes: 'no WebSocket listener in peers/aedes-server.ts',
+  nats: "only its plain-TCP MQTT listener is configured here (nats-server 2.9 from Debian)",
+};
 
 function parse(argv: string[]): Options {
   const get = (name: string): string | null => {
@@ -83,12 +90,15 @@ function parse(argv: string[]): Options {
   const compare = argv.includes('--compare') || mode === 'idle';
   const target = get('--target');
   const first: TargetName = target === null ? 'gateway' : 'target';
-  let targets: TargetName[] = mode === 'ws-compare' ? [first, 'mosquitto'] : compare ? [first, 'mosquitto', 'aedes', 'forwarder'] : [first];
-  if (transport === 'ws' && mode !== 'ws-compare') targets = targets.filter((t) => t !== 'aedes');
+  let targets: TargetName[] = mode === 'ws-compare' ? [first, 'mosquitto'] : compare ? [first, 'mosquitto', 'aedes', 'nats', 'forwarder'] : [first];
+  if (transport === 'ws' && mode !== 'ws-compare') {
+    for (const t of targets.filter((x) => NO_WS[x] !== undefined)) process.stderr.write(`skipping ${t} over ws: ${NO_WS[t]}\n`);
+    targets = targets.filter((t) => NO_WS[t] === undefined);
+  }
   const list = get('--targets');
   if (list !== null) {
     targets = list.split(',').map((t) => {
-      if (!['gateway', 'mosquitto', 'aedes', 'forwarder'].includes(t)) throw new Error(`unknown target ${t}`);
+      if (!['gateway', 'mosquitto', 'aedes', 'nats', 'forwarder'].includes(t)) throw new Error(`unknown target ${t}`);
       return (t === 'gateway' && target !== null ? 'target' : t) as TargetName;
     });
   }
@@ -101,7 +111,7 @@ function parse(argv: string[]): Options {
     if (typeof val === 'number' && !Number.isFinite(val)) throw new Error(`--set ${k}: not a number: ${v}`);
     overrides[k] = val;
   }
-  if (mode === 'ws-compare' && targets.includes('aedes')) throw new Error('ws-compare: aedes has no WebSocket listener here');
+  for (const t of targets) if (mode === 'ws-compare' && NO_WS[t] !== undefined) throw new Error(`ws-compare: ${t}: ${NO_WS[t]}`);
   return {
     mode,
     transport,
@@ -122,6 +132,7 @@ async function start(name: TargetName, url: string | null, ws: boolean): Promise
     case 'gateway': return startGateway();
     case 'mosquitto': return startMosquitto(ws);
     case 'aedes': return startAedes();
+    case 'nats': return startNats();
     case 'forwarder': return startForwarderProcess(ws);
   }
 }
