@@ -529,7 +529,8 @@ export async function runKillLoop(o: KillLoopOptions, log: (line: string) => voi
   const t0 = Date.now();
   const rnd = prng(o.seed);
   const extra = o.maxQueued === undefined ? undefined : { sessions: { maxQueued: o.maxQueued, maxQueuedBytes: o.maxQueued } };
-  const gp = new GatewayProcess({ flush: o.flush, flushIntervalMs: o.flushIntervalMs, extra });
+  // A restart recovers a growing log on a shared machine: allow a minute before calling it failed.
+  const gp = new GatewayProcess({ flush: o.flush, flushIntervalMs: o.flushIntervalMs, extra, startTimeoutMs: 60_000 });
   const pub = new RawPublisher(`killloop-pub-${o.seed}`, 't/crash');
   const subs = [
     { name: 'v4-clean0', opts: { protocolVersion: 4, clientId: `killloop-sub4-${o.seed}`, clean: false } as IClientOptions, seen: [] as Seen[], connections: 0 },
@@ -571,11 +572,13 @@ export async function runKillLoop(o: KillLoopOptions, log: (line: string) => voi
       await pub.waitClosed(5000);
       for (const c of clients.splice(0)) c.end(true);
       pub.markCrash();
+      const restartAt = Date.now();
       g = await gp.start();
+      const restartMs = Date.now() - restartAt;
       await pub.connect(g.port);
       const resent = pub.resendOpen();
       await attach(g.url, false);
-      log(`kill ${k}/${o.kills}: sent ${pub.sent.length}, acked ${pub.acks}, re-sent ${resent}, replayed ${g.recovered.replayed}; `
+      log(`kill ${k}/${o.kills}: sent ${pub.sent.length}, acked ${pub.acks}, re-sent ${resent}, replayed ${g.recovered.replayed}, restart ${restartMs} ms; `
         + subs.map((s) => `${s.name} has ${s.seen.length}`).join(', '));
     }
     pub.onAck = undefined;

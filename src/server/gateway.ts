@@ -16,6 +16,7 @@ import { dashboardHandler } from './dashboard.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
 import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
 import { SysTopics } from './sys-topics.ts';
+import { PendingWork } from '../core/backpressure.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 
@@ -151,20 +152,30 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       // Files first: a bad certificate path stops the start before anything is opened.
       const files = config.tls.cert ? readTlsFiles(config) : undefined;
       if (config.persistence.enabled) store = await openStore(config, log, metrics);
+      const pending = new PendingWork(config.persistence.maxPendingBytes);
+      // One info line for the first pause (then /metrics counts them); every transition at debug.
+      pending.onChange((paused) => {
+        const fields = { pendingBytes: pending.bytes, pendingMessages: pending.messages, pauses: pending.pauses, maxPendingBytes: pending.highWater };
+        if (paused && pending.pauses === 1) log.info(fields, 'inbound backpressure: the log is behind, reading from clients paused (counted in gateway_backpressure_pauses_total)');
+        else log.debug(fields, paused ? 'inbound backpressure: reading paused' : 'inbound backpressure: reading resumed');
+      });
       broker = new Broker({
         shareStrategy: config.shared.strategy,
         logger: log,
         persistence: store,
         onDrop: metrics.onDrop,
+        pending,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
       });
       const t0 = Date.now();
       const restored = await broker.restore();
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
       mqtt = new MqttListener(broker, options, log);
+      mqtt.followBackpressure(pending);
       const port = await mqtt.listen(config.mqtt.port, config.mqtt.host);
       log.info({ protocol: 'mqtt', transport: 'tcp', host: config.mqtt.host, port }, 'listening');
       stomp = new StompListener(broker, stompListenerOptions(config), log);
+      stomp.followBackpressure(pending);
       const stompPort = await stomp.listen(config.stomp.port, config.stomp.host);
       log.info({ protocol: 'stomp', transport: 'tcp', host: config.stomp.host, port: stompPort }, 'listening');
       const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);
