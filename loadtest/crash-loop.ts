@@ -517,8 +517,9 @@ export interface KillLoopResult {
 /**
  * A 10-kill run under load (issue 8): one data dir; two persistent subscribers (mqtt.js v3.1.1
  * clean=false and v5 with session expiry) subscribed to `t/#` at QoS 2 stay connected and read as
- * fast as mqtt.js does (a QoS 2 delivery costs them a PUBREC/PUBREL round trip, so they lag behind
- * the publisher, which is the point: their backlog must wait, not be dropped); the raw publisher keeps
+ * fast as mqtt.js does (a QoS 2 delivery costs them a PUBREC/PUBREL round trip, so they may lag behind
+ * the publisher: their backlog must wait, not be dropped); a third (v3.1.1 clean=false) subscribes and
+ * stays offline until after the last restart, so its whole backlog has to be kept; the raw publisher keeps
  * `window` QoS 1 / QoS 2 messages (half each, seeded) in flight; after a seeded number of acks the
  * gateway gets SIGKILL, restarts on the same data dir, the publisher resumes its session and re-sends
  * what was open, the subscribers reconnect (clean=false, new mqtt.js clients on the new port, same
@@ -533,12 +534,15 @@ export async function runKillLoop(o: KillLoopOptions, log: (line: string) => voi
   const gp = new GatewayProcess({ flush: o.flush, flushIntervalMs: o.flushIntervalMs, extra, startTimeoutMs: 60_000 });
   const pub = new RawPublisher(`killloop-pub-${o.seed}`, 't/crash');
   const subs = [
-    { name: 'v4-clean0', opts: { protocolVersion: 4, clientId: `killloop-sub4-${o.seed}`, clean: false } as IClientOptions, seen: [] as Seen[], connections: 0 },
-    { name: 'v5-expiry', opts: { protocolVersion: 5, clientId: `killloop-sub5-${o.seed}`, clean: false, properties: { sessionExpiryInterval: 600 } } as IClientOptions, seen: [] as Seen[], connections: 0 },
+    { name: 'v4-clean0', opts: { protocolVersion: 4, clientId: `killloop-sub4-${o.seed}`, clean: false } as IClientOptions, seen: [] as Seen[], connections: 0, offline: false },
+    { name: 'v5-expiry', opts: { protocolVersion: 5, clientId: `killloop-sub5-${o.seed}`, clean: false, properties: { sessionExpiryInterval: 600 } } as IClientOptions, seen: [] as Seen[], connections: 0, offline: false },
+    // Offline from its SUBSCRIBE until after the last restart: its whole backlog waits in the gateway.
+    { name: 'v4-offline', opts: { protocolVersion: 4, clientId: `killloop-off4-${o.seed}`, clean: false } as IClientOptions, seen: [] as Seen[], connections: 0, offline: true },
   ];
   const clients: MqttClient[] = [];
-  const attach = async (url: string, first: boolean): Promise<void> => {
+  const attach = async (url: string, first: boolean, last = false): Promise<void> => {
     for (const s of subs) {
+      if (s.offline && !first && !last) continue;
       const c = await mqttConnect(url, s.opts);
       clients.push(c.client);
       s.connections++;
@@ -550,6 +554,7 @@ export async function runKillLoop(o: KillLoopOptions, log: (line: string) => voi
         if (p.cmd === 'pubrel') s.seen.push({ seq: -1, qos: 2, dup: false, id: p.messageId });
       });
       if (first) await withTimeout(c.client.subscribeAsync('t/#', { qos: 2 }), 3000, 'subscribe');
+      if (first && s.offline) await endClient(c.client);
     }
   };
   try {
@@ -585,6 +590,17 @@ export async function runKillLoop(o: KillLoopOptions, log: (line: string) => voi
     let publisherDrained = await pub.drain(30_000);
     await pub.pump(() => (rnd() < 0.5 ? 1 : 2), o.window, pub.sent.length + 20, () => false, 5000);
     publisherDrained = publisherDrained && (await pub.drain(10_000));
+    for (const s of subs.filter((x) => x.offline)) {
+      const c = await mqttConnect(g.url, s.opts);
+      clients.push(c.client);
+      s.connections++;
+      const own = c.seen;
+      s.seen.push(...own.splice(0));
+      c.client.on('packetreceive', (p: Packet) => {
+        if (own.length > 0) s.seen.push(...own.splice(0));
+        if (p.cmd === 'pubrel') s.seen.push({ seq: -1, qos: 2, dup: false, id: p.messageId });
+      });
+    }
     const want = (seen: Seen[]): boolean => {
       const got = new Set(seen.map((x) => x.seq));
       return pub.sent.every((m) => !m.acked || got.has(m.seq));
