@@ -228,3 +228,53 @@ test('over WebSocket (/mqtt) the publisher is held the same way: the paused stre
   await waitUntil(() => pending.bytes === 0, 10_000, 'the log to settle everything');
   pub.socket.destroy();
 });
+
+test('a STOMP publisher (SEND without receipts, never stopping) is held the same way, and reading resumes', async () => {
+  const pending = gw.gateway.broker.pending!;
+  const pauses0 = pending.pauses;
+  const { connect } = await import('node:net');
+  const s = connect(gw.stompPort, '127.0.0.1');
+  s.on('error', () => undefined);
+  let text = '';
+  const connected = new Promise<void>((r) => s.on('data', (d: Buffer) => {
+    text += d.toString('latin1');
+    if (text.startsWith('CONNECTED')) r();
+  }));
+  s.write('CONNECT\naccept-version:1.2\nhost:x\n\n\0');
+  await Promise.race([connected, sleep(5000).then(() => { throw new Error(`no CONNECTED: ${text}`); })]);
+  const frame = Buffer.from(`SEND\ndestination:/topic/bp/stomp\ncontent-length:1024\n\n${'s'.repeat(1024)}\0`, 'latin1');
+  const batch = Buffer.concat(Array.from({ length: 16 }, () => frame));
+  let frames = 0;
+  let running = true;
+  const pump = (): void => {
+    while (running) {
+      frames += 16;
+      if (!s.write(batch)) {
+        s.once('drain', pump);
+        return;
+      }
+    }
+  };
+  shut();
+  setImmediate(pump);
+  try {
+    await waitUntil(() => pending.pauses > pauses0, 10_000, 'reading to pause');
+    let peak = 0;
+    for (let i = 0; i < 20; i++) {
+      peak = Math.max(peak, pending.bytes);
+      await sleep(50);
+    }
+    assert.ok(pending.paused);
+    assert.ok(peak <= MAX_PENDING + SLACK, `pending ${peak} bytes with a bound of ${MAX_PENDING}`);
+    release();
+    await waitUntil(() => !pending.paused, 10_000, 'reading to resume');
+    const resumedAt = frames;
+    await waitUntil(() => frames > resumedAt + 500, 10_000, 'the STOMP publisher to be read again');
+  } finally {
+    running = false;
+    release();
+  }
+  await waitUntil(() => pending.bytes === 0, 10_000, 'the log to settle everything');
+  assert.doesNotMatch(text, /ERROR/);
+  s.destroy();
+});
