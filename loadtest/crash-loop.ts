@@ -27,6 +27,7 @@
 // deliveries of messages acknowledged before the crash (and of fresh ones after) in publish order per
 // QoS [MQTT-4.6.0-6]; a QoS 1 message overtaking an earlier QoS 2 one is counted (xqos), not failed.
 // Messages re-sent after the restart are left out of the order check: where they land is not fixed.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -66,6 +67,16 @@ interface Sent {
   done: boolean;
   /** Re-sent after the restart (PUBLISH with DUP). */
   resent: boolean;
+}
+
+/** VmRSS of pid in MiB from /proc, or '?' when unreadable. */
+function vmRssMiB(pid: number | undefined): string {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? '?' : (Number(m[1]) / 1024).toFixed(0);
+  } catch {
+    return '?';
+  }
 }
 
 /** Packet id of message `seq`: ids wrap after 65535 [MQTT-2.3.1-1 non-zero]; at most `window` (< 65535) are open at once, so open ids are unique. */
@@ -500,6 +511,8 @@ export interface KillLoopOptions {
   flushIntervalMs: number;
   /** sessions.maxQueued and sessions.maxQueuedBytes; undefined = the defaults (no config key written). */
   maxQueued?: number;
+  /** Leave out the subscriber that stays offline through all kills (default: include it). */
+  noOffline?: boolean;
   /** After the last restart: stop collecting after this long without a new delivery, or after maxCollectMs. */
   quietMs?: number;
   maxCollectMs?: number;
@@ -507,6 +520,8 @@ export interface KillLoopOptions {
 
 export interface KillLoopResult {
   kills: number;
+  /** Set when the gateway did not come back after a kill: what happened (the loop stopped there). */
+  restartFailure?: string;
   sent: number;
   acked: { qos1: number; qos2: number };
   publisherDrained: boolean;
@@ -538,7 +553,7 @@ export async function runKillLoop(o: KillLoopOptions, log: (line: string) => voi
     { name: 'v5-expiry', opts: { protocolVersion: 5, clientId: `killloop-sub5-${o.seed}`, clean: false, properties: { sessionExpiryInterval: 600 } } as IClientOptions, seen: [] as Seen[], connections: 0, offline: false },
     // Offline from its SUBSCRIBE until after the last restart: its whole backlog waits in the gateway.
     { name: 'v4-offline', opts: { protocolVersion: 4, clientId: `killloop-off4-${o.seed}`, clean: false } as IClientOptions, seen: [] as Seen[], connections: 0, offline: true },
-  ];
+  ].filter((x) => !(o.noOffline === true && x.offline));
   const clients: MqttClient[] = [];
   const attach = async (url: string, first: boolean, last = false): Promise<void> => {
     for (const s of subs) {
@@ -578,7 +593,21 @@ export async function runKillLoop(o: KillLoopOptions, log: (line: string) => voi
       for (const c of clients.splice(0)) c.end(true);
       pub.markCrash();
       const restartAt = Date.now();
-      g = await gp.start();
+      try {
+        g = await gp.start();
+      } catch (err) {
+        // Not a harness error: the gateway failed to recover its data dir in time. Say what the process did.
+        const child = gp.current?.child;
+        const state = child === undefined ? 'not started' : child.exitCode !== null || child.signalCode !== null
+          ? `exited (code ${child.exitCode}, signal ${child.signalCode})` : `still running after ${Date.now() - restartAt} ms (pid ${child.pid}, VmRSS ${vmRssMiB(child.pid)} MiB)`;
+        const tail = (gp.current?.lines ?? []).slice(-5).join(' | ');
+        return {
+          kills: k - 1, restartFailure: `restart after kill ${k} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; process ${state}; last lines: ${tail}`,
+          sent: pub.sent.length,
+          acked: { qos1: pub.sent.filter((m) => m.acked && m.qos === 1).length, qos2: pub.sent.filter((m) => m.acked && m.qos === 2).length },
+          publisherDrained: false, subscribers: [], ms: Date.now() - t0,
+        };
+      }
       const restartMs = Date.now() - restartAt;
       await pub.connect(g.port);
       const resent = pub.resendOpen();
@@ -659,12 +688,13 @@ function qos2Deliveries(seen: Seen[]): Seen[] {
 }
 
 export function killLoopFailed(r: KillLoopResult): boolean {
-  return !r.publisherDrained || r.subscribers.some((s) => s.lost.length > 0 || s.qos2Duplicates.length > 0 || s.orderViolations.length > 0);
+  return r.restartFailure !== undefined || !r.publisherDrained || r.subscribers.some((s) => s.lost.length > 0 || s.qos2Duplicates.length > 0 || s.orderViolations.length > 0);
 }
 
 export function describeKillLoop(r: KillLoopResult): string {
   return [
     `kill loop: ${r.kills} kills, sent ${r.sent}, acknowledged QoS 1 ${r.acked.qos1} / QoS 2 ${r.acked.qos2}, publisher drained ${r.publisherDrained}, ${r.ms} ms`,
+    ...(r.restartFailure !== undefined ? [`  ${r.restartFailure}`] : []),
     ...r.subscribers.map((s) => `  ${s.name} (${s.connections} connections): delivered/expected QoS 1 ${r.acked.qos1 - s.lostQos1}/${r.acked.qos1}, `
       + `QoS 2 ${r.acked.qos2 - s.lostQos2}/${r.acked.qos2}; lost ${s.lost.length} (QoS 1 ${s.lostQos1}, QoS 2 ${s.lostQos2}); `
       + `QoS 2 duplicates ${s.qos2Duplicates.length}; QoS 1 duplicates ${s.qos1Duplicates}; order violations ${s.orderViolations.length}; cross-QoS reorders ${s.crossQosReorders}`),
@@ -686,6 +716,7 @@ kill loop (one data dir, N kills under continuous QoS 1 + QoS 2 load, subscriber
                         implies --kills 10
   --kill-acks MIN-MAX   acks between two kills, seeded (default 10000-30000)
   --max-queued N        raise sessions.maxQueued / maxQueuedBytes to N (the "caps raised" comparison)
+  --no-offline          leave out the third subscriber, which stays offline through all kills
 exit code: 0 when nothing acknowledged was lost, no QoS 2 message was delivered twice and no order broke;
 1 otherwise; 2 on a harness error.
 `;
@@ -704,6 +735,7 @@ async function main(): Promise<void> {
       'default-config': { type: 'boolean', default: false },
       'kill-acks': { type: 'string', default: '10000-30000' },
       'max-queued': { type: 'string' },
+      'no-offline': { type: 'boolean', default: false },
     },
   });
   if (values.help) {
@@ -723,7 +755,7 @@ async function main(): Promise<void> {
     const maxQueued = values['max-queued'] === undefined ? undefined : Number(values['max-queued']);
     const r = await runKillLoop({
       seed: Number(values.seed), kills, killAcks: [Number(m[1]), Number(m[2])], window, flush,
-      flushIntervalMs: Number(values['flush-interval-ms']), maxQueued,
+      flushIntervalMs: Number(values['flush-interval-ms']), maxQueued, noOffline: values['no-offline'],
     }, (line) => process.stdout.write(`${line}\n`));
     process.stdout.write(`${describeKillLoop(r)}\n`);
     process.stdout.write(`config: ${maxQueued === undefined ? 'defaults (sessions.maxQueued 10000)' : `sessions.maxQueued ${maxQueued}`}, flush ${flush}\n`);
