@@ -110,6 +110,11 @@ export interface GatewayConfig {
     retentionBytes: number;
     retentionMs: number;
     persistQos0: boolean;
+    /**
+     * Inbound backpressure: bytes (payload + topic) of publishes handed to the log and not yet durable and
+     * routed. Above it the listeners stop reading from client sockets until it falls to half; 0 = never pause.
+     */
+    maxPendingBytes: number;
   };
 }
 
@@ -182,6 +187,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     retentionBytes: -1,
     retentionMs: 7 * 24 * 3600 * 1000,
     persistQos0: false,
+    maxPendingBytes: 64 * 1024 * 1024,
   },
 };
 
@@ -264,6 +270,7 @@ const RULES: Record<string, Rule> = {
   'persistence.retentionBytes': int(-1, BIG),
   'persistence.retentionMs': int(-1, BIG),
   'persistence.persistQos0': { t: 'bool' },
+  'persistence.maxPendingBytes': int(0, BIG),
 };
 
 export class ConfigError extends Error {

@@ -4,6 +4,7 @@ import { ALLOW_ALL, type AuthHooks, type ClientIdentity } from './auth.ts';
 import type { ErrorCode } from './errors.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { DurableStore } from './durable.ts';
+import type { PendingWork } from './backpressure.ts';
 import { RetainedStore } from './retained.ts';
 import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
 import { Session, type DropReason, type Outbound, type SessionLimits } from './session.ts';
@@ -51,6 +52,8 @@ export interface BrokerOptions {
   logger: Logger;
   /** Called on every counted drop (metrics). */
   onDrop?: (reason: DropReason, msg: Message) => void;
+  /** Inbound backpressure: bytes handed to the log and not yet settled (./backpressure.ts). */
+  pending?: PendingWork;
 }
 
 export interface ConnectRequest {
@@ -92,6 +95,7 @@ export class Broker {
   private snapshotTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
   private readonly onDropHook: BrokerOptions['onDrop'];
+  readonly pending: PendingWork | undefined;
   private closed = false;
 
   constructor(opts: BrokerOptions) {
@@ -106,6 +110,7 @@ export class Broker {
     this.auth = opts.auth ?? ALLOW_ALL;
     this.logger = opts.logger;
     this.onDropHook = opts.onDrop;
+    this.pending = opts.pending;
   }
 
   get sessionCount(): number {
@@ -295,7 +300,9 @@ export class Broker {
     origin[msg.qos]!++;
     const p = this.persistence;
     if (p && p.wants(msg)) {
+      const size = this.pending?.add(msg) ?? 0; // backpressure hook: settled below on both paths
       return p.append(msg, inboundQos2).then((ref) => {
+        this.pending?.done(size);
         // Route and advance the watermark in the same turn the append resolves (appends resolve in
         // offset order per partition), so a session image never skips a message still being routed.
         msg.ref = ref;
@@ -303,6 +310,9 @@ export class Broker {
         p.markRouted(ref);
         const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref) : undefined;
         return receipt && retained ? Promise.all([receipt, retained]).then(() => undefined) : (receipt ?? retained);
+      }, (err: unknown) => {
+        this.pending?.done(size);
+        throw err;
       });
     }
     return this.route(msg);

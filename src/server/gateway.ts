@@ -17,6 +17,7 @@ import { dashboardHandler } from './dashboard.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
 import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
 import { SysTopics } from './sys-topics.ts';
+import { PendingWork } from '../core/backpressure.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 
@@ -159,12 +160,20 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       metrics.requireToken(config.http.metricsToken);
       const hosts = bindHosts(config);
       if (config.persistence.enabled) store = await openStore(config, log, metrics);
+      const pending = new PendingWork(config.persistence.maxPendingBytes);
+      // One info line for the first pause (then /metrics counts them); every transition at debug.
+      pending.onChange((paused) => {
+        const fields = { pendingBytes: pending.bytes, pendingMessages: pending.messages, pauses: pending.pauses, maxPendingBytes: pending.highWater };
+        if (paused && pending.pauses === 1) log.info(fields, 'inbound backpressure: the log is behind, reading from clients paused (counted in gateway_backpressure_pauses_total)');
+        else log.debug(fields, paused ? 'inbound backpressure: reading paused' : 'inbound backpressure: reading resumed');
+      });
       broker = new Broker({
         auth,
         shareStrategy: config.shared.strategy,
         logger: log,
         persistence: store,
         onDrop: metrics.onDrop,
+        pending,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
       });
       const t0 = Date.now();
@@ -175,9 +184,11 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         // Mosquitto 2's rule: until something checks who connects, listen where only this machine can reach.
         log.warn({ host: hosts.mqtt }, 'no authentication configured (auth.passwordFile, tls.requireCertificate or auth.allowAnonymous: true): listening on 127.0.0.1 only; set mqtt.host / stomp.host / http.host to listen elsewhere');
       }
+      mqtt.followBackpressure(pending);
       const port = await mqtt.listen(config.mqtt.port, hosts.mqtt);
       log.info({ protocol: 'mqtt', transport: 'tcp', host: hosts.mqtt, port, anonymous: String(config.auth.allowAnonymous) }, 'listening');
       stomp = new StompListener(broker, stompListenerOptions(config), log);
+      stomp.followBackpressure(pending);
       const stompPort = await stomp.listen(config.stomp.port, hosts.stomp);
       log.info({ protocol: 'stomp', transport: 'tcp', host: hosts.stomp, port: stompPort }, 'listening');
       const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);

@@ -8,6 +8,9 @@
 //   gateway_bytes_total{protocol,direction}                      bytes over the wire per listener (in|out)
 //   gateway_messages_dropped_total{reason}                       queue-full | expired | offline-qos0 | slow-consumer
 //   gateway_ws_slow_consumer_closes_total                        WebSockets closed for exceeding http.wsMaxBufferedBytes
+//   gateway_backpressure_pending_bytes, _pending_messages        publishes handed to the log, not yet durable and routed
+//   gateway_backpressure_paused                                  1 while reading from clients is paused (persistence.maxPendingBytes)
+//   gateway_backpressure_pauses_total, _paused_seconds_total     how often and how long reading was paused
 //   gateway_retained_messages, gateway_sessions, gateway_sessions_connected, gateway_subscriptions
 //   gateway_log_append_seconds (histogram)                       call to durable under the flush policy
 //   gateway_log_fsync_seconds (histogram)                        one fsync of a segment data file
@@ -134,6 +137,33 @@ export class GatewayMetrics {
         this.inc({ reason: 'slow-consumer' }, src.mqtt.counters.slowConsumerDrops + src.stomp.counters.slowConsumerDrops);
       },
     });
+    const pw = b.pending;
+    if (pw) {
+      const gauge = (name: string, help: string, read: () => number): void => {
+        new Gauge({ name, help, registers: r, collect() { this.set(read()); } });
+      };
+      gauge('gateway_backpressure_pending_bytes', 'Bytes (payload + topic) of publishes handed to the log and not yet durable and routed', () => pw.bytes);
+      gauge('gateway_backpressure_pending_messages', 'Publishes handed to the log and not yet durable and routed', () => pw.messages);
+      gauge('gateway_backpressure_paused', '1 while reading from client sockets is paused (pending bytes above persistence.maxPendingBytes)', () => (pw.paused ? 1 : 0));
+      new Counter({
+        name: 'gateway_backpressure_pauses_total',
+        help: 'Times reading from client sockets was paused by inbound backpressure',
+        registers: r,
+        collect() {
+          this.reset();
+          this.inc(pw.pauses);
+        },
+      });
+      new Counter({
+        name: 'gateway_backpressure_paused_seconds_total',
+        help: 'Seconds reading from client sockets was paused by inbound backpressure',
+        registers: r,
+        collect() {
+          this.reset();
+          this.inc((pw.pausedMs + (pw.paused ? Date.now() - pw.pausedAt : 0)) / 1000);
+        },
+      });
+    }
     new Counter({
       name: 'gateway_ws_slow_consumer_closes_total',
       help: 'WebSockets closed because their unsent bytes exceeded http.wsMaxBufferedBytes',
