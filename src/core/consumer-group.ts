@@ -126,6 +126,7 @@ export class ConsumerGroup {
   private readonly parts: PartitionState[];
   /** Per member: which of its partitions the next poll starts with, so a small `max` does not starve the rest. */
   private readonly turn = new Map<string, number>();
+  private readonly rebalanceListeners = new Set<() => void>();
 
   constructor(opts: ConsumerGroupOptions) {
     if (!opts.group || opts.group.includes('/')) throw new RangeError(`consumer group name must be non-empty without '/', got ${JSON.stringify(opts.group)}`);
@@ -155,6 +156,16 @@ export class ConsumerGroup {
     this.turn.delete(memberId);
     this.rebalance();
     return true;
+  }
+
+  /** Called after every change of partition owners or positions (join, leave, deleteOffsets): sleeping members look again. Returns remove. */
+  onRebalance(listener: () => void): () => void {
+    this.rebalanceListeners.add(listener);
+    return () => this.rebalanceListeners.delete(listener);
+  }
+
+  private rebalanced(): void {
+    for (const l of [...this.rebalanceListeners]) l();
   }
 
   memberIds(): string[] {
@@ -187,6 +198,7 @@ export class ConsumerGroup {
         s.position = undefined;
       }
     }
+    this.rebalanced();
   }
 
   /** The committed (next-to-read) offset of a partition, or undefined. */
@@ -284,6 +296,7 @@ export class ConsumerGroup {
       s.generation++;
       s.position = undefined;
     }
+    this.rebalanced();
     await Promise.all(work);
   }
 }

@@ -11,7 +11,8 @@
 //
 // Contract (single-threaded, like Session):
 // - Only the log is read (consumer.ts follow / ConsumerGroup.poll), never the live router, so the switch from
-//   history to live is one loop over one log: no gap, no duplicate. Live latency is about pollMs. Only what is
+//   history to live is one loop over one log: no gap, no duplicate. A caught-up feeder sleeps until the log
+//   reports an append (log-notifier.ts; no timer while idle; pollMs only for a log without onAppend). Only what is
 //   in the log is seen: QoS 1/2 messages, and QoS 0 only when persistence.persistQos0 is on.
 // - Window: a message is handed to Session.deliver only when the session is connected, its queue is empty
 //   and it has a free in-flight slot (delivery QoS 1), or when the link is writable (delivery QoS 0). Reads
@@ -28,6 +29,7 @@
 import { ConsumerGroup, type OffsetStorePort } from './consumer-group.ts';
 import { checkFilter, follow, type ConsumerLogPort, type Follower, type StartPoint } from './consumer.ts';
 import { GatewayError, type ErrorCode } from './errors.ts';
+import { appendNotifier } from './log-notifier.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { SubscriptionOptions } from './router.ts';
 import type { Outbound, Session } from './session.ts';
@@ -84,7 +86,7 @@ export interface LogSubscriptionsOptions {
   store: OffsetStorePort;
   /** Resolves when the connection's write buffer has room (QoS 0 backpressure); undefined = room now. */
   whenWritable?: () => Promise<void> | undefined;
-  /** Idle wait between looks for new appends (default 10 ms). */
+  /** Idle wait between looks for new appends, only for a log without onAppend (default 10 ms). */
   pollMs?: number;
   /** A feeder failed (read error); it has stopped. */
   onError?: (err: unknown, topic: string) => void;
@@ -133,6 +135,29 @@ abstract class Feeder {
     const ws = [...this.wakers];
     this.wakers.clear();
     for (const w of ws) w();
+  }
+
+  protected get notifier(): ReturnType<typeof appendNotifier> {
+    return appendNotifier(this.owner.log);
+  }
+
+  /**
+   * Sleeps until an append to one of `partitions` after `seen`, or until woken (ack, rebalance, stop): no timer.
+   * Without a notifier (a log without onAppend) it naps pollMs.
+   */
+  protected sleepUntilAppend(partitions: readonly number[], seen: readonly number[] | undefined): Promise<void> {
+    const n = this.notifier;
+    if (!n || !seen) return this.nap(this.owner.pollMs);
+    if (this.stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        cancel();
+        this.wakers.delete(done);
+        resolve();
+      };
+      const cancel = n.wait(partitions, seen, done);
+      this.wakers.add(done);
+    });
   }
 
   /** Waits up to `ms` or until woken (ack, stop). */
@@ -219,7 +244,10 @@ class GroupFeeder extends Feeder {
     super(owner, topic, options);
   }
 
+  private offRebalance: (() => void) | undefined;
+
   start(): void {
+    this.offRebalance = this.cg.onRebalance(() => this.wake());
     this.cg.join(this.member);
     this.run().catch((err: unknown) => {
       if (!this.stopped) this.owner.failed(this, err);
@@ -229,6 +257,7 @@ class GroupFeeder extends Feeder {
   override stop(): void {
     if (this.stopped) return;
     super.stop();
+    this.offRebalance?.();
     this.cg.leave(this.member);
     this.owner.releaseGroup(this.cg);
   }
@@ -243,9 +272,11 @@ class GroupFeeder extends Feeder {
           continue;
         }
       }
+      const mine = this.cg.assignment(this.member);
+      const seen = this.notifier?.snapshot(mine);
       const msgs = await this.cg.poll(this.member, room);
       if (msgs.length === 0) {
-        await this.nap(this.owner.pollMs);
+        await this.sleepUntilAppend(mine, seen);
         continue;
       }
       for (const msg of msgs) {

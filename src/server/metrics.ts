@@ -18,7 +18,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DropReason } from '../core/session.ts';
-import type { FileIO, FileLike, PartitionedLog, AppendInput, LogRecord, PartitionStats } from '../log/index.ts';
+import type { FileIO, FileLike, PartitionedLog, AppendInput, AppendListener, LogRecord, PartitionStats } from '../log/index.ts';
 import { connectionCounts, groupLags, partitionStats, type GatewaySources } from './view.ts';
 import { requestPath } from '../../protocols/ws/request-path.ts';
 
@@ -243,6 +243,9 @@ class TimedLog implements PartitionedLog {
       () => undefined,
     );
     return p;
+  }
+  onAppend(listener: AppendListener): () => void {
+    return this.log.onAppend(listener);
   }
   read(partition: number, offset: number, maxRecords: number, maxBytes?: number): Promise<LogRecord[]> {
     return this.log.read(partition, offset, maxRecords, maxBytes);
