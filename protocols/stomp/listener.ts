@@ -28,6 +28,8 @@ export class StompListener extends StreamListener<StompConnection> {
       });
       // Declared queues exist from start; every queue's position is its committed offset in the state store.
       this.queues.declare(opts.queues);
+      const legacy = this.queues.retireLegacySessions();
+      if (legacy.length !== 0) log.info({ queues: legacy }, 'queue sessions of an older data dir ended; those queues now read the log');
     } else if (opts.queues.length !== 0) {
       log.warn({ queues: opts.queues }, 'stomp.queues ignored: queues need persistence (the durable log)');
     }

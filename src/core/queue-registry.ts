@@ -123,6 +123,28 @@ export class QueueRegistry {
     for (const n of names) this.queue(n);
   }
 
+  /**
+   * Before queues were log-backed, a queue was a persistent broker session `$queue/<name>` subscribed to its topic.
+   * Such sessions restored from an older data dir would keep queueing copies nobody reads: this ends them (clean
+   * start, expiry 0) and creates their queues. Their messages are the log records the queue reads, so nothing is
+   * lost; a queue with no committed offset yet starts at the log start (at least once). Returns the names.
+   */
+  retireLegacySessions(): string[] {
+    const names: string[] = [];
+    for (const e of [...this.broker.sessions()]) {
+      if (!e.id.startsWith(QUEUE_TOPIC_PREFIX) || e.link) continue;
+      const name = e.id.slice(QUEUE_TOPIC_PREFIX.length);
+      const link = { identity: { clientId: e.id, protocol: 'stomp' as const }, send: () => undefined, close: () => undefined };
+      const { entry } = this.broker.connect({ clientId: e.id, cleanStart: true, expiryInterval: 0, limits: e.session.limits, link });
+      this.broker.disconnect(entry, link, false);
+      if (validQueueName(name)) {
+        this.queue(name);
+        names.push(name);
+      }
+    }
+    return names;
+  }
+
   list(): LogQueue[] {
     return [...this.queues.values()];
   }

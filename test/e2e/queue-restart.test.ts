@@ -7,6 +7,9 @@ import { RawStomp, header } from '../helpers/stomp-clients.ts';
 import { RawClient, sleep, waitUntil } from '../helpers/mqtt-clients.ts';
 import { openKeyValueStore } from '../../src/log/index.ts';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { startGateway } from '../helpers/gateway.ts';
 
 async function stompPort(run: RunningGateway, ms = 10_000): Promise<number> {
   const end = Date.now() + ms;
@@ -80,6 +83,38 @@ describe('queues: the committed position survives a restart of the gateway proce
       assert.equal(v.offset, 11, 'next offset after the 11 queue records (rq is alone in its partition here)');
     } finally {
       await kv.close();
+    }
+  });
+
+  it('a `$queue/<name>` session left by an older version (a queue as a persistent session) is ended at start; its queue reads the log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-legacy-'));
+    try {
+      let tg = await startGateway({}, dir);
+      const b = tg.gateway.broker;
+      const link = { identity: { clientId: '$queue/legacy', protocol: 'stomp' as const }, send: () => undefined, close: () => undefined };
+      const { entry } = b.connect({ clientId: '$queue/legacy', cleanStart: false, expiryInterval: 0xffffffff, limits: { maxInflight: 10, maxQueued: 100, maxQueuedBytes: 1 << 20, dropPolicy: 'drop-oldest', queueQos0: false }, link });
+      b.subscribe(entry, '$queue/legacy', { qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 2 });
+      b.disconnect(entry, link, false);
+      const s = await RawStomp.connect(tg.stompPort);
+      raws.push(s);
+      for (let i = 0; i < 3; i++) await s.withReceipt('SEND', { destination: '/queue/legacy' }, `l${i}`);
+      s.close();
+      assert.equal(b.getSession('$queue/legacy')?.session.queuedCount, 3, 'the old-style session queued copies');
+      await tg.close();
+
+      tg = await startGateway({}, dir);
+      try {
+        assert.equal(tg.gateway.broker.getSession('$queue/legacy'), undefined, 'ended at start');
+        const c = await RawStomp.connect(tg.stompPort);
+        raws.push(c);
+        await c.withReceipt('SUBSCRIBE', { id: 'l', destination: '/queue/legacy', ack: 'client-individual' });
+        assert.deepEqual((await c.drain(200)).map((f) => f.body.toString()), ['l0', 'l1', 'l2']);
+        c.close();
+      } finally {
+        await tg.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
