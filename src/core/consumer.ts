@@ -13,7 +13,7 @@ import { gatewayError } from './errors.ts';
 import { appendNotifier, sleepUntilAppend } from './log-notifier.ts';
 import type { Message } from './message.ts';
 import { recordToMessage } from './record-codec.ts';
-import { topicMatches, validateTopicFilter } from './topic.ts';
+import { hasWildcard, topicMatches, validateTopicFilter } from './topic.ts';
 
 /** One stored record, as the log returns it (src/log's LogRecord satisfies it). */
 export interface ConsumerRecord {
@@ -200,7 +200,8 @@ export function follow(log: ConsumerLogPort, filter: string, from: StartPoint, v
   const opts = { batch: positiveInt('batch', options.batch, DEFAULT_BATCH), batchBytes: positiveInt('batchBytes', options.batchBytes, DEFAULT_BATCH_BYTES) };
   const pollMs = positiveInt('pollMs', options.pollMs, DEFAULT_POLL_MS);
   const notifier = appendNotifier(log);
-  const all = Array.from({ length: log.partitions }, (_, p) => p);
+  // An exact topic lives in one partition: read and wake on that one only (`$log/next/a/b` sleeps through appends elsewhere).
+  const all = !hasWildcard(filter) && !filter.startsWith('$share/') && log.partitionFor ? [log.partitionFor(filter)] : Array.from({ length: log.partitions }, (_, p) => p);
   let stopped = false;
   let wake: (() => void) | undefined;
   let positions: number[] = [];
@@ -211,7 +212,8 @@ export function follow(log: ConsumerLogPort, filter: string, from: StartPoint, v
     while (!stopped) {
       const seen = notifier?.snapshot(all);
       let round = 0;
-      for (let p = 0; p < log.partitions && !stopped; p++) {
+      for (const p of all) {
+        if (stopped) break;
         round += await readBatch(log, p, positions, log.endOffset(p), filter, visit, opts, budget);
       }
       if (round === 0 && !stopped) {
