@@ -217,9 +217,10 @@ export class ConsumerGroup {
 
   /**
    * Up to `max` messages from the member's partitions, each partition in offset order from its fetch position
-   * (initially the committed offset). Every message carries `ref` {partition, offset}. [] when there is nothing new.
+   * (initially the committed offset). Every message carries `ref` {partition, offset}. [] when there is nothing new,
+   * or when every record read was filtered out: `stats.scanned` (added to) tells the two apart.
    */
-  async poll(memberId: string, max: number): Promise<Message[]> {
+  async poll(memberId: string, max: number, stats?: { scanned: number }): Promise<Message[]> {
     if (!Number.isSafeInteger(max) || max <= 0) throw new RangeError(`max must be a positive integer, got ${max}`);
     if (!this.members.has(memberId)) throw gatewayError('PROTOCOL_ERROR', `${JSON.stringify(memberId)} is not a member of consumer group ${JSON.stringify(this.group)}`);
     const mine = this.assignment(memberId);
@@ -244,6 +245,7 @@ export class ConsumerGroup {
         if (s.position >= end) continue;
         const recs = await this.log.read(p, s.position, max - out.length);
         if (s.generation !== gen || s.owner !== memberId) continue; // rebalanced while reading: the new owner reads these
+        if (stats) stats.scanned += recs.length;
         for (const r of recs) {
           s.position = r.offset + 1;
           if (topicMatches(this.filter, r.key)) out.push(recordToMessage(r));

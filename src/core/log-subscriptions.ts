@@ -303,10 +303,11 @@ class GroupFeeder extends Feeder {
       }
       const mine = this.cg.assignment(this.member);
       const seen = this.notifier?.snapshot(mine);
-      const msgs = await this.cg.poll(this.member, room);
+      const stats = { scanned: 0 };
+      const msgs = await this.cg.poll(this.member, room, stats);
       if (msgs.length === 0) {
-        await this.sleepUntilAppend(mine, seen);
-        continue;
+        if (stats.scanned === 0) await this.sleepUntilAppend(mine, seen); // caught up: sleep until an append
+        continue; // only filtered-out records: read on
       }
       for (const msg of msgs) {
         if (this.stopped) return;

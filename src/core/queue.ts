@@ -477,6 +477,7 @@ export class LogQueue {
   }
 
   private commit(s: Part): void {
+    if (this.closed) return; // a queue re-created in another mode owns the key now
     if (s.committing) {
       s.again = true;
       return;

@@ -152,3 +152,32 @@ test('group: the commit is the lowest unacknowledged offset; members share parti
   two.subs.closeAll();
   subs.closeAll();
 });
+
+test('group on a notifying log: a backlog of filtered-out records is read through, not slept on; then it sleeps until the next append', async () => {
+  class NotifyingLog extends MemLog {
+    private listeners: ((p: number, end: number) => void)[] = [];
+    onAppend(l: (p: number, end: number) => void): () => void {
+      this.listeners.push(l);
+      return () => undefined;
+    }
+    override append(partition: number, topic: string, payload: string, qos: 0 | 1 = 1): void {
+      super.append(partition, topic, payload, qos);
+      for (const l of this.listeners) l(partition, this.parts[partition]!.length);
+    }
+  }
+  const log = new NotifyingLog(1);
+  const store = new MemStore();
+  const session = new Session('c1', { maxInflight: 4, maxQueued: 100, maxQueuedBytes: 1 << 20, dropPolicy: 'drop-oldest', queueQos0: false });
+  session.attach(session.limits, Date.now());
+  const sent: Extract<Outbound, { type: 'publish' }>[] = [];
+  const target = { id: 'c1', session, link: { send: (out: readonly Outbound[]) => { for (const o of out) if (o.type === 'publish') sent.push(o); } } };
+  const subs = new LogSubscriptions({ target, log, store, pollMs: 60_000 }); // a poll would never come in time
+  for (let i = 0; i < 600; i++) log.append(0, 'noise/x', `n${i}`);
+  log.append(0, 'jobs/1', 'wanted');
+  subs.add('$group/fg/jobs/#', parseLogFilter('$group/fg/jobs/#') as LogFilter, opts);
+  await until(() => sent.length === 1, 'the matching record behind 600 filtered-out ones');
+  assert.equal(sent[0]!.msg.payload.toString(), 'wanted');
+  log.append(0, 'jobs/2', 'later');
+  await until(() => sent.length === 2, 'woken by the append');
+  subs.closeAll();
+});
