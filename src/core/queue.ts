@@ -233,6 +233,7 @@ export class LogQueue {
   private seq = 0;
   private handles = 0;
   private rr = 0;
+  private turn = 0;
   /** key-shared: key -> the consumer holding its unsettled messages, and how many. */
   private readonly pins = new Map<string, { c: QueueConsumer; n: number }>();
   private looping = false;
@@ -556,7 +557,10 @@ export class LogQueue {
   /** One bounded read per partition with something new; returns records scanned (matching or not). */
   private async readSome(): Promise<number> {
     let scanned = 0;
-    for (const s of this.parts) {
+    const n = this.parts.length;
+    const first = this.turn++ % n; // partitions take turns going first, so a long backlog in one starves none
+    for (let k = 0; k < n; k++) {
+      const s = this.parts[(first + k) % n]!;
       const room = this.readAhead - this.ready.length;
       if (room <= 0 || this.closed) break;
       const end = this.log.endOffset(s.p);
