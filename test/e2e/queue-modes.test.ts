@@ -163,4 +163,39 @@ describe('queue and group subscription modes', () => {
     mqtts.push(g3);
     await assert.rejects(g3.client.subscribeAsync('$group/ks/kt/#', { qos: 1 }), /Implementation specific error/, 'SUBACK 0x83');
   });
+
+  it('MQTT groups: shared splits one topic\'s messages round robin over members; failover keeps one active member and the next continues in order', async () => {
+    const props = (mode: string) => ({ qos: 1 as const, properties: { userProperties: { 'x-queue-mode': mode } } });
+    const pub = await connectClient(tg.mqttUrl, { protocolVersion: 5 });
+    mqtts.push(pub);
+    const s1 = await connectClient(tg.mqttUrl, { protocolVersion: 5, clientId: 'gs-1' });
+    const s2 = await connectClient(tg.mqttUrl, { protocolVersion: 5, clientId: 'gs-2' });
+    mqtts.push(s1, s2);
+    await s1.client.subscribeAsync('$group/gshared/gsh/#', props('shared'));
+    await s2.client.subscribeAsync('$group/gshared/gsh/#', props('shared'));
+    for (let i = 0; i < 40; i++) await pub.client.publishAsync('gsh/one-topic', `s${i}`, { qos: 1 });
+    await waitFor(() => s1.received.length + s2.received.length >= 40, 5000, '40 shared deliveries');
+    await sleep(100);
+    assert.deepEqual([...s1.received, ...s2.received].map((r) => r.payload).sort(), Array.from({ length: 40 }, (_, i) => `s${i}`).sort());
+    assert.ok(s1.received.length >= 10 && s2.received.length >= 10, `one topic spread over both members (${s1.received.length}/${s2.received.length})`);
+
+    const f1 = await connectClient(tg.mqttUrl, { protocolVersion: 5, clientId: 'gf-1' });
+    const f2 = await connectClient(tg.mqttUrl, { protocolVersion: 5, clientId: 'gf-2' });
+    mqtts.push(f1, f2);
+    await f1.client.subscribeAsync('$group/gfail/gf/#', props('failover'));
+    await f2.client.subscribeAsync('$group/gfail/gf/#', props('failover'));
+    for (let i = 0; i < 10; i++) await pub.client.publishAsync(`gf/${i % 3}`, `f${i}`, { qos: 1 });
+    await f1.waitFor(10);
+    await sleep(100);
+    assert.equal(f2.received.length, 0, 'the standby member gets nothing');
+    await f1.end();
+    for (let i = 10; i < 20; i++) await pub.client.publishAsync(`gf/${i % 3}`, `f${i}`, { qos: 1 });
+    await f2.waitFor(10);
+    await sleep(100);
+    assert.deepEqual(f2.received.map((r) => r.payload).sort(), Array.from({ length: 10 }, (_, i) => `f${10 + i}`).sort(), 'continues after the last acknowledged');
+    for (let t = 0; t < 3; t++) {
+      const seq = f2.received.filter((r) => r.topic === `gf/${t}`).map((r) => Number(r.payload.slice(1)));
+      assert.deepEqual(seq, [...seq].sort((x, y) => x - y), `gf/${t} in order (order is per topic: a group spans partitions)`);
+    }
+  });
 });
