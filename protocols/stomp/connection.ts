@@ -426,20 +426,22 @@ export class StompConnection implements DeliverySink {
   private onAck(f: StompFrame): void {
     const id = header(f, 'id') ?? required(f, 'message-id');
     const positive = f.command === 'ACK';
+    // RabbitMQ's NACK header `requeue:false`: dead-letter now instead of redelivering.
+    const requeue = positive || header(f, 'requeue') !== 'false';
     const tx = this.transactionOf(f);
     if (tx) {
       this.addToTransaction(tx, () => {
-        this.settle(id, positive);
+        this.settle(id, positive, requeue);
         return undefined;
       });
     } else {
-      this.settle(id, positive);
+      this.settle(id, positive, requeue);
     }
     this.receiptNow();
   }
 
   /** Applies an ACK / NACK; cumulative for ack:client (every earlier message of that subscription too). Unknown ids are ignored. */
-  private settle(ackId: string, positive: boolean): void {
+  private settle(ackId: string, positive: boolean, requeue = true): void {
     const target = this.pending.get(ackId);
     if (!target) {
       this.log.debug({ session: this.sessionId, ackId }, 'stomp ack for an unknown message id');
@@ -460,7 +462,7 @@ export class StompConnection implements DeliverySink {
     for (const p of todo) {
       if (p.token === undefined) this.tokenless--;
       else if (positive) p.sub.ack(p.token);
-      else p.sub.nack(p.token);
+      else p.sub.nack(p.token, requeue);
     }
   }
 

@@ -3,7 +3,8 @@
 // The queue itself (its records, committed offset, modes, redelivery counts and dead-letter policy) lives in
 // the core and is shared with MQTT consumers of `$queue/<name>`; this file only maps STOMP to it:
 //   SUBSCRIBE ack:client / client-individual -> a consumer with prefetch = prefetch-count; each MESSAGE's ack
-//                                              id is bound to the delivery handle; ACK settles 'ack', NACK 'nack'
+//                                              id is bound to the delivery handle; ACK settles 'ack', NACK 'nack',
+//                                              NACK with `requeue:false` (RabbitMQ) 'reject' (dead letter now)
 //   SUBSCRIBE ack:auto                       -> an autoAck consumer that takes a message only while the
 //                                              connection's write buffer is under half its limit (never dropped)
 //   SUBSCRIBE x-queue-mode: shared | key-shared | failover -> the queue's mode (default: stomp.queueModes /
@@ -55,8 +56,8 @@ export class QueueSubscription implements StompSubscription {
     this.consumer.settle(token, 'ack');
   }
 
-  nack(token: number): void {
-    this.consumer.settle(token, 'nack');
+  nack(token: number, requeue = true): void {
+    this.consumer.settle(token, requeue ? 'nack' : 'reject');
   }
 
   end(): void {

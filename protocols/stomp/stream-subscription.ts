@@ -104,12 +104,12 @@ export class StreamSubscription implements StompSubscription {
     if (this.outstanding.delete(token)) this.pump();
   }
 
-  nack(token: number): void {
+  nack(token: number, requeue = true): void {
     const h = this.outstanding.get(token);
     if (!h) return;
     this.outstanding.delete(token);
-    h.redeliveries++;
-    if (exhausted(h.redeliveries, this.dl)) publishDeadLetter(this.broker, h.msg, h.redeliveries - 1, this.dl, this.log);
+    if (!requeue) publishDeadLetter(this.broker, h.msg, h.redeliveries, this.dl, this.log);
+    else if (exhausted(++h.redeliveries, this.dl)) publishDeadLetter(this.broker, h.msg, h.redeliveries - 1, this.dl, this.log);
     else this.retry.push(h);
     this.pump();
   }

@@ -18,8 +18,11 @@ export interface StompSubscription {
   readonly streamOffsets?: boolean;
   /** The client acknowledged the message: free its window slot. Unknown tokens are ignored. */
   ack(token: number): void;
-  /** The client refused it: redeliver (with the count raised) or, past the limit, dead-letter it. */
-  nack(token: number): void;
+  /**
+   * The client refused it: redeliver (with the count raised) or, past the limit, dead-letter it. `requeue`
+   * false (NACK header `requeue:false`): dead-letter it now, where the source supports that (queues, replay).
+   */
+  nack(token: number, requeue?: boolean): void;
   /**
    * UNSUBSCRIBE or connection end: unacknowledged messages are redelivered (queue) or dropped with the
    * subscription (topic). A durable topic subscription keeps its session (messages wait for the next

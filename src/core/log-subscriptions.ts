@@ -32,7 +32,8 @@
 //   again by the new owner from the commit.
 // - Queues and mode-based groups: one QueueConsumer per subscription; QoS 1 deliveries are settled 'ack' by the
 //   PUBACK (acked()), or 'nack' (redelivered, dead-lettered past stomp.maxRedeliveries) by an MQTT 5 PUBACK with a
-//   reason code >= 0x80; QoS 0 deliveries are settled as they are sent. A redelivery carries user property
+//   reason code >= 0x80, or 'reject' (dead-lettered now) by reason 0x99 Payload format invalid; QoS 0
+//   deliveries are settled as they are sent. A redelivery carries user property
 //   `x-redelivery-count`. On remove the consumer's unsettled messages go back to the queue.
 // - remove() / closeAll() stop feeding at once; nothing is kept (a replay subscription is not durable).
 import { ConsumerGroup, type OffsetStorePort } from './consumer-group.ts';
@@ -42,7 +43,7 @@ import { appendNotifier } from './log-notifier.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { SubscriptionOptions } from './router.ts';
 import type { Outbound, Session } from './session.ts';
-import { isQueueMode, type LogQueue, type QueueConsumer, type QueueDelivery, type QueueMode } from './queue.ts';
+import { isQueueMode, type LogQueue, type QueueConsumer, type QueueDelivery, type QueueMode, type SettleOutcome } from './queue.ts';
 import { QUEUE_TOPIC_PREFIX, validQueueName, type QueueRegistry } from './queue-registry.ts';
 
 export const LOG_PREFIX = '$log/';
@@ -138,8 +139,14 @@ function credit(s: Session): number {
 /** One group per name per offset store in this process (ConsumerGroup's contract), with its members' filter. */
 const groups = new WeakMap<OffsetStorePort, Map<string, { cg: ConsumerGroup; filter: string }>>();
 
-/** What a PUBACK of a remembered delivery does: positive = reason code < 0x80. */
-type Settle = (positive: boolean) => void;
+/** What a PUBACK of a remembered delivery does, by its reason code (0 for v3.1.1). */
+type Settle = (reasonCode: number) => void;
+
+/** PUBACK reason code -> settle outcome: < 0x80 ack; 0x99 (Payload format invalid: it will never be processed) reject; other >= 0x80 nack. */
+export function outcomeOfPuback(reasonCode: number): SettleOutcome {
+  if (reasonCode < 0x80) return 'ack';
+  return reasonCode === 0x99 ? 'reject' : 'nack';
+}
 
 abstract class Feeder {
   stopped = false;
@@ -317,7 +324,7 @@ class GroupFeeder extends Feeder {
         const r = await this.deliver(msg);
         if (r === 'stopped') return;
         if (r === 'settled') this.settle(partition, offset);
-        else this.owner.remember(r, () => { if (!this.stopped) this.settle(partition, offset); });
+        else this.owner.remember(r, () => { if (!this.stopped) this.settle(partition, offset); }); // partition mode: any PUBACK moves the commit
       }
     }
   }
@@ -427,7 +434,7 @@ class QueueFeeder {
       if (this.options.qos !== 0) this.consumer?.settle(d.handle, 'ack');
     } else {
       const handle = d.handle;
-      this.owner.remember(copy, (positive) => this.consumer?.settle(handle, positive ? 'ack' : 'nack'));
+      this.owner.remember(copy, (reasonCode) => this.consumer?.settle(handle, outcomeOfPuback(reasonCode)));
     }
     if (out.length !== 0) t.link?.send(out);
   }
@@ -539,15 +546,15 @@ export class LogSubscriptions {
   /**
    * Call after every acknowledgement that frees a window slot (PUBACK, PUBCOMP) with the message it
    * acknowledged (Session.unackedMessage before onPuback), or undefined: commits a group offset when the
-   * message was a group delivery, settles a queue delivery ('nack' when `reasonCode` >= 0x80: an MQTT 5
-   * PUBACK refusing it), and lets waiting feeders look at the window again.
+   * message was a group delivery, settles a queue delivery (outcomeOfPuback: an MQTT 5 PUBACK reason code
+   * >= 0x80 refuses it), and lets waiting feeders look at the window again.
    */
   acked(msg: Message | undefined, reasonCode = 0): void {
     if (msg) {
       const s = this.awaitingAck.get(msg);
       if (s) {
         this.awaitingAck.delete(msg);
-        s(reasonCode < 0x80);
+        s(reasonCode);
       }
     }
     for (const f of this.feeders.values()) f.wake();

@@ -148,6 +148,48 @@ describe('queues: nothing acknowledged is lost, settle outcomes, MQTT and STOMP 
     }
   });
 
+  it('reject: STOMP NACK with requeue:false and an MQTT 5 PUBACK 0x99 dead-letter at once, without redelivery', async () => {
+    const dlq = await connectClient(tg.mqttUrl, { protocolVersion: 5 });
+    mqtts.push(dlq);
+    await dlq.client.subscribeAsync('$dlq/$queue/rj', { qos: 1 });
+    const c = await RawStomp.connect(tg.stompPort);
+    raws.push(c);
+    await c.withReceipt('SEND', { destination: '/queue/rj' }, 'bad');
+    await c.withReceipt('SEND', { destination: '/queue/rj' }, 'good');
+    await c.withReceipt('SUBSCRIBE', { id: 'r', destination: '/queue/rj', ack: 'client-individual', 'prefetch-count': '1' });
+    const f = await c.next('MESSAGE');
+    assert.equal(f.body.toString(), 'bad');
+    c.send('NACK', { id: header(f, 'ack') as string, requeue: 'false' });
+    const g = await c.next('MESSAGE');
+    assert.equal(g.body.toString(), 'good', 'the rejected message is not redelivered');
+    c.send('ACK', { id: header(g, 'ack') as string });
+    await dlq.waitFor(1);
+    assert.equal(dlq.received[0]!.payload, 'bad');
+    assert.equal(dlq.received[0]!.packet.properties?.userProperties?.['x-redelivery-count'], '0');
+    await c.withReceipt('UNSUBSCRIBE', { id: 'r' });
+
+    const seen: string[] = []; // every delivery, whatever the PUBACK said (mqtt.js emits 'message' only for reason 0)
+    const m = mqtt.connect(tg.mqttUrl, {
+      protocolVersion: 5, reconnectPeriod: 0, clientId: 'q-rejecter',
+      customHandleAcks: (_topic, payload, _packet, done) => {
+        seen.push(payload.toString());
+        done(payload.toString() === 'malformed' ? 0x99 : 0);
+      },
+    });
+    await new Promise<void>((resolve, reject) => { m.once('connect', () => resolve()); m.once('error', reject); });
+    try {
+      await c.withReceipt('SEND', { destination: '/queue/rj' }, 'malformed');
+      await c.withReceipt('SEND', { destination: '/queue/rj' }, 'fine');
+      await m.subscribeAsync('$queue/rj', { qos: 1 });
+      await waitFor(() => dlq.received.length >= 2 && seen.length >= 2, 5000, 'dead letter and both deliveries');
+      await new Promise((r) => setTimeout(r, 150));
+      assert.deepEqual(seen, ['malformed', 'fine'], 'delivered once each: the rejected one is not redelivered');
+      assert.equal(dlq.received[1]!.payload, 'malformed');
+    } finally {
+      await m.endAsync();
+    }
+  });
+
   it('MQTT consumers of a STOMP-fed queue: 500 receipted SENDs reach a QoS 1 mqtt.js consumer once each, in order', async () => {
     const pub = await stompitConnect(tg.stompPort);
     stompits.push(pub);
