@@ -181,3 +181,37 @@ test('group on a notifying log: a backlog of filtered-out records is read throug
   await until(() => sent.length === 2, 'woken by the append');
   subs.closeAll();
 });
+
+test('idle $log and $group subscriptions on a notifying log hold no timers; each wakes on an append it reads', async () => {
+  class NotifyingLog extends MemLog {
+    private listeners: ((p: number, end: number) => void)[] = [];
+    onAppend(l: (p: number, end: number) => void): () => void {
+      this.listeners.push(l);
+      return () => undefined;
+    }
+    override append(partition: number, topic: string, payload: string, qos: 0 | 1 = 1): void {
+      super.append(partition, topic, payload, qos);
+      for (const l of this.listeners) l(partition, this.parts[partition]!.length);
+    }
+  }
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const log = new NotifyingLog(2);
+  const store = new MemStore();
+  const session = new Session('c1', { maxInflight: 1000, maxQueued: 100, maxQueuedBytes: 1 << 20, dropPolicy: 'drop-oldest', queueQos0: false });
+  session.attach(session.limits, Date.now());
+  const sent: Extract<Outbound, { type: 'publish' }>[] = [];
+  const target = { id: 'c1', session, link: { send: (out: readonly Outbound[]) => { for (const o of out) if (o.type === 'publish') sent.push(o); } } };
+  const before = timers();
+  const subs = new LogSubscriptions({ target, log, store, pollMs: 1 }); // a poll, if any, would show as timers
+  for (let i = 0; i < 100; i++) {
+    subs.add(`$log/next/r/${i}/#`, parseLogFilter(`$log/next/r/${i}/#`) as LogFilter, opts);
+    subs.add(`$group/ig${i}/g/${i}/#`, parseLogFilter(`$group/ig${i}/g/${i}/#`) as LogFilter, opts);
+  }
+  await sleep(50);
+  assert.equal(timers(), before, '200 idle subscriptions, no timer');
+  log.append(0, 'r/7/x', 'to the reader');
+  log.append(1, 'g/9/x', 'to the group');
+  await until(() => sent.length === 2, 'both woken');
+  assert.deepEqual(sent.map((o) => o.msg.payload.toString()).sort(), ['to the group', 'to the reader']);
+  subs.closeAll();
+});
