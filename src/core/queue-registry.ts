@@ -55,7 +55,7 @@ export class QueueRegistry {
     return r;
   }
 
-  /** Sets the policy (call at start, before clients connect); queues created earlier keep theirs. */
+  /** Sets the policy (call at start); the dead-letter policy applies to existing queues too, modes and read-ahead to queues created later. */
   configure(opts: Partial<QueueRegistryOptions>): void {
     this.opts = { ...this.opts, ...opts };
   }
@@ -162,7 +162,7 @@ export class QueueRegistry {
       match,
       mode,
       offsetKey: key,
-      deadLetter: this.opts.deadLetter,
+      deadLetter: () => this.opts.deadLetter,
       publish: (m) => b.publish(m),
       readAhead: this.opts.readAhead,
       onError: (err, what) => this.opts.onError?.(err, name, what),

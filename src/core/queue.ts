@@ -84,7 +84,8 @@ export interface LogQueueOptions {
   mode: QueueMode;
   /** State-store key of the committed offset of a partition. */
   offsetKey: (partition: number) => string;
-  deadLetter: DeadLetterPolicy;
+  /** The policy, or a function giving the current one (the registry's, which start-up configuration may set later). */
+  deadLetter: DeadLetterPolicy | (() => DeadLetterPolicy);
   publish: PublishFn;
   /** Entries held read-but-not-handed-out at most (default 1000). */
   readAhead?: number;
@@ -260,6 +261,11 @@ export class LogQueue {
     });
   }
 
+  private policy(): DeadLetterPolicy {
+    const d = this.opts.deadLetter;
+    return typeof d === 'function' ? d() : d;
+  }
+
   private matches(topic: string): boolean {
     const m = this.opts.match;
     return 'topic' in m ? topic === m.topic : topicMatches(m.filter, topic);
@@ -322,7 +328,7 @@ export class LogQueue {
     else if (outcome === 'reject') this.toDeadLetter(e);
     else {
       e.redeliveries++;
-      if (exhausted(e.redeliveries, this.opts.deadLetter)) {
+      if (exhausted(e.redeliveries, this.policy())) {
         e.redeliveries--; // the count the dead letter reports: times it was redelivered
         this.toDeadLetter(e);
       } else this.requeue(e);
@@ -464,7 +470,7 @@ export class LogQueue {
   }
 
   private toDeadLetter(e: Entry): void {
-    deadLetter(this.opts.publish, e.msg, e.redeliveries, this.opts.deadLetter).then(
+    deadLetter(this.opts.publish, e.msg, e.redeliveries, this.policy()).then(
       () => this.done(e),
       (err: unknown) => {
         // Not stored: the message stays in the queue and is offered again.
