@@ -1,4 +1,4 @@
-// STOMP over TCP and TLS (or any Duplex, e.g. a WebSocket stream): builds one StompConnection each; owns the listener's queues. Imports ../stream-listener.ts, the broker type and sibling stomp files.
+// STOMP over TCP and TLS (or any Duplex, e.g. a WebSocket stream): builds one StompConnection each; configures the broker's queues (src/core/queue-registry.ts). Imports ../stream-listener.ts, core broker type and queue registry, and sibling stomp files.
 import { StreamListener, type ByteStream } from '../stream-listener.ts';
 import type { Logger } from 'pino';
 import type { Broker } from '../../src/core/broker.ts';

@@ -1,4 +1,4 @@
-// A STOMP SUBSCRIBE to `/topic/<filter>` with `x-stream-offset`: reads the durable log from a start point, then keeps following it. Imports core consumer/broker/message types and ./subscription.ts.
+// A STOMP SUBSCRIBE to `/topic/<filter>` with `x-stream-offset`: reads the durable log from a start point, then keeps following it. Imports core consumer/broker/message types, the core dead-letter policy and ./subscription.ts.
 //
 // Contract:
 // - One follow() (src/core/consumer.ts) over broker.log with the subscription's filter, from the start

@@ -1,4 +1,4 @@
-// Backend consumers: read the durable log back as Messages from a start point (replay) or keep reading new appends (follow). Imports core types, topic and record codec only.
+// Backend consumers: read the durable log back as Messages from a start point (replay) or keep reading new appends (follow). Imports core types, topic, record codec and the append notifier only.
 //
 // Start points (resolved per partition, once, when a replay or follow starts):
 //   'first'          the partition's start offset (the oldest record retention kept)

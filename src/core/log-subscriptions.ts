@@ -1,4 +1,4 @@
-// Log-backed subscriptions of one connection: replay (`$log/<start>/<filter>`) and consumer-group members (`$group/<name>/<filter>`) fed through the session window. Imports core consumer, consumer-group, session, message, topic and errors only.
+// Log-backed subscriptions of one connection: replay (`$log/<start>/<filter>`), consumer-group members (`$group/<name>/<filter>`) and queue consumers (`$queue/<name>`) fed through the session window. Imports core consumer, consumer-group, queue, queue-registry, log-notifier, session, message, topic and errors only.
 //
 // Subscription forms (protocol-neutral; the MQTT adapter recognises them in SUBSCRIBE / UNSUBSCRIBE):
 //   $log/<start>/<filter>    start = first | last | next | offset=N | timestamp=T (epoch ms); see consumer.ts
