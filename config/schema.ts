@@ -73,6 +73,10 @@ export interface GatewayConfig {
     queueWindow: number;
     /** Queues that exist from start (MQTT publishers reach them as `$queue/<name>`). */
     queues: string[];
+    /** Subscription mode of a queue with no entry in queueModes: shared | key-shared | failover. */
+    queueMode: 'shared' | 'key-shared' | 'failover';
+    /** Per-queue modes as `<name>=<mode>` entries, e.g. ["orders=failover"]. */
+    queueModes: string[];
     maxSubscriptions: number;
     maxTransactions: number;
     maxTransactionFrames: number;
@@ -170,6 +174,8 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     deadLetterTopic: '',
     queueWindow: 1000,
     queues: [],
+    queueMode: 'shared',
+    queueModes: [],
     maxSubscriptions: 1000,
     maxTransactions: 16,
     maxTransactionFrames: 10_000,
@@ -246,6 +252,8 @@ const RULES: Record<string, Rule> = {
   'stomp.deadLetterTopic': { t: 'string' },
   'stomp.queueWindow': int(1, 65535),
   'stomp.queues': { t: 'strings' },
+  'stomp.queueMode': { t: 'enum', values: ['shared', 'key-shared', 'failover'] },
+  'stomp.queueModes': { t: 'strings' },
   'stomp.maxSubscriptions': int(1, 1_000_000),
   'stomp.maxTransactions': int(0, 1_000_000),
   'stomp.maxTransactionFrames': int(1, 10_000_000),
@@ -335,6 +343,11 @@ export function resolveConfig(input: unknown): GatewayConfig {
   };
   walk(input, out, '');
   const config = out as unknown as GatewayConfig;
+  for (const entry of config.stomp.queueModes) {
+    if (!/^[^=+#]+=(shared|key-shared|failover)$/.test(entry)) {
+      throw new ConfigError('stomp.queueModes', `entries are "<queue name>=shared|key-shared|failover", got ${JSON.stringify(entry)}`);
+    }
+  }
   if ((config.tls.cert === '') !== (config.tls.key === '')) {
     throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }

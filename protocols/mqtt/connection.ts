@@ -11,7 +11,8 @@ import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
-import { LogSubscriptions, parseLogFilter } from '../../src/core/log-subscriptions.ts';
+import { LogSubscriptions, parseLogFilter, withMode } from '../../src/core/log-subscriptions.ts';
+import { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { connackProperties, decideConnect, v3ReturnCode, type ConnectDecision } from './connect.ts';
 import { MqttFramer } from './framer.ts';
 import { peerInfo } from '../peer.ts';
@@ -222,7 +223,7 @@ export class MqttConnection implements SessionLink {
       case 'puback': {
         const acked = this.logSubs ? this.session().unackedMessage(packet.messageId!) : undefined;
         this.send(this.session().onPuback(packet.messageId!, Date.now()));
-        return this.logSubs?.acked(acked); // a log-backed delivery: commit its group offset, refill the window
+        return this.logSubs?.acked(acked, packet.reasonCode); // a log-backed delivery: settle it (commit), refill the window
       }
       case 'pubrec':
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
@@ -486,7 +487,10 @@ export class MqttConnection implements SessionLink {
     for (const s of p.subscriptions) {
       const logFilter = parseLogFilter(s.topic);
       if (logFilter) {
-        granted.push(this.subscribeLog(s, logFilter, subId));
+        // `$queue/` / `$group/` mode: MQTT 5 SUBSCRIBE user property x-queue-mode (docs/REPLAY.md).
+        const mode = p.properties?.userProperties?.['x-queue-mode'];
+        const parsed = 'error' in logFilter ? logFilter : withMode(logFilter, Array.isArray(mode) ? mode[0] : mode);
+        granted.push(this.subscribeLog(s, parsed, subId));
         continue;
       }
       const bad = validateTopicFilter(s.topic, this.opts.maxTopicLevels);
@@ -537,12 +541,13 @@ export class MqttConnection implements SessionLink {
     const log = this.broker.log;
     const store = this.broker.state;
     if (!log || !store) return v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x80; // persistence is off: no log to read
-    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.filter)) return v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80;
+    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.kind === 'queue' ? s.topic : parsed.filter)) return v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80;
     const entry = this.entry!;
     this.logSubs ??= new LogSubscriptions({
       target: entry,
       log,
       store,
+      queues: QueueRegistry.for(this.broker),
       whenWritable: () =>
         this.stream.writableLength > this.opts.maxWriteBuffer / 2 ? new Promise<void>((r) => this.stream.once('drain', () => r())) : undefined,
       onError: (err, topic) => this.log.warn({ err: String(err), clientId: this.clientId, topic }, 'mqtt log subscription stopped'),

@@ -61,7 +61,8 @@ export class DurableStore implements MessagePersistence {
   }
 
   wants(msg: Message): boolean {
-    return msg.qos > 0 || this.persistQos0;
+    // A queue is its log records (queue.ts): a QoS 0 publish to `$queue/<name>` is enqueued too.
+    return msg.qos > 0 || this.persistQos0 || msg.topic.startsWith('$queue/');
   }
 
   /** Appends; `inboundQos2` puts the publisher's packet id in the record header (see recordQos2). */

@@ -9,6 +9,7 @@ import { bindHosts, type GatewayConfig } from '../../config/schema.ts';
 import { GatewayAuth } from '../core/auth.ts';
 import { loadAuthSettings, loadTlsFiles } from './auth-files.ts';
 import { nodeFileIO, openKeyValueStore, openLog } from '../log/index.ts';
+import type { QueueMode } from '../core/queue.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
 import type { MqttOptions } from '../../protocols/mqtt/options.ts';
@@ -74,9 +75,15 @@ export function mqttOptions(config: GatewayConfig): MqttOptions {
 }
 
 export function stompListenerOptions(config: GatewayConfig): StompOptions {
-  const { host: _h, port: _p, maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes, ...rest } = config.stomp;
+  const { host: _h, port: _p, maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes, queueModes, ...rest } = config.stomp;
+  const modes: Record<string, QueueMode> = {};
+  for (const entry of queueModes) {
+    const eq = entry.lastIndexOf('=');
+    modes[entry.slice(0, eq)] = entry.slice(eq + 1) as QueueMode; // checked by config/schema.ts
+  }
   return stompOptions({
     ...rest,
+    queueModes: modes,
     limits: { maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes },
     maxTopicLevels: config.mqtt.maxTopicLevels,
     session: {

@@ -23,7 +23,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DropReason } from '../core/session.ts';
 import type { AuthCounters } from '../core/auth.ts';
 import { timingSafeEqual } from 'node:crypto';
-import type { FileIO, FileLike, PartitionedLog, AppendInput, LogRecord, PartitionStats } from '../log/index.ts';
+import type { FileIO, FileLike, PartitionedLog, AppendInput, AppendListener, LogRecord, PartitionStats } from '../log/index.ts';
 import { connectionCounts, groupLags, partitionStats, type GatewaySources } from './view.ts';
 import { requestPath } from '../../protocols/ws/request-path.ts';
 
@@ -320,6 +320,9 @@ class TimedLog implements PartitionedLog {
       () => undefined,
     );
     return p;
+  }
+  onAppend(listener: AppendListener): () => void {
+    return this.log.onAppend(listener);
   }
   read(partition: number, offset: number, maxRecords: number, maxBytes?: number): Promise<LogRecord[]> {
     return this.log.read(partition, offset, maxRecords, maxBytes);
