@@ -10,11 +10,10 @@ import type { TlsFiles } from '../../protocols/tcp.ts';
 import { nodeFileIO, openKeyValueStore, openLog } from '../log/index.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
-import type { MqttOptions } from '../../protocols/mqtt/options.ts';
 import { GatewayHttpServer } from '../../protocols/ws/server.ts';
 import { dashboardHandler } from './dashboard.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
-import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
+import { mqttOptions, stompListenerOptions } from './protocol-options.ts';
 import { SysTopics } from './sys-topics.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
@@ -39,43 +38,6 @@ export interface Gateway {
   start(): Promise<GatewayPorts>;
   /** Graceful stop: stop accepting, close sessions with "server shutting down", flush storage. */
   close(): Promise<void>;
-}
-
-export function mqttOptions(config: GatewayConfig): MqttOptions {
-  const m = config.mqtt;
-  return {
-    maxPacketSize: m.maxPacketSize,
-    receiveMaximum: m.receiveMaximum,
-    maxInflight: m.maxInflight,
-    topicAliasMaximum: m.topicAliasMaximum,
-    maxKeepalive: m.maxKeepalive,
-    maxTopicLevels: m.maxTopicLevels,
-    maxClientIdLength: m.maxClientIdLength,
-    maxSessionExpiry: m.maxSessionExpiry,
-    connectTimeoutMs: m.connectTimeoutMs,
-    session: {
-      maxQueued: config.sessions.maxQueued,
-      maxQueuedBytes: config.sessions.maxQueuedBytes,
-      dropPolicy: config.sessions.dropPolicy,
-      queueQos0: config.sessions.queueQos0,
-    },
-    maxWriteBuffer: 8 * 1024 * 1024,
-  };
-}
-
-export function stompListenerOptions(config: GatewayConfig): StompOptions {
-  const { host: _h, port: _p, maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes, ...rest } = config.stomp;
-  return stompOptions({
-    ...rest,
-    limits: { maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes },
-    maxTopicLevels: config.mqtt.maxTopicLevels,
-    session: {
-      maxQueued: config.sessions.maxQueued,
-      maxQueuedBytes: config.sessions.maxQueuedBytes,
-      dropPolicy: config.sessions.dropPolicy,
-      queueQos0: config.sessions.queueQos0,
-    },
-  });
 }
 
 /** Reads the PEM files named by tls.cert / tls.key; a missing file stops the start naming the key. */

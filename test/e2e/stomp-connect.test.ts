@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Broker } from '../../src/core/broker.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
-import { stompOptions } from '../../protocols/stomp/options.ts';
+import { stompOptions } from '../../src/server/protocol-options.ts';
 import { RawStomp, header, readBody, startStomp, stompitConnect, type StompFixture } from '../helpers/stomp-clients.ts';
 
 describe('stomp: connect and negotiation', () => {
