@@ -86,6 +86,17 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** The candidate closest to `word` (case-insensitive edit distance), if it is close enough to be a typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 4)) ? best : undefined;
+}
+
 /** Human wording of what a leaf accepts. */
 export function describeType(n: SchemaNode): string {
   if (n.enum) return `one of ${n.enum.join(', ')}`;
@@ -160,14 +171,7 @@ export function compileConfig<T>(schema: SchemaNode, crossChecks: (config: T) =>
     const last = lower.split('.').pop()!;
     const all = [...sections, ...keys.map((k) => k.path)];
     const sameName = all.find((p) => p.toLowerCase().split('.').pop() === last && p.toLowerCase() !== lower);
-    let best: string | undefined;
-    let bestD = Infinity;
-    for (const p of all) {
-      const d = editDistance(lower, p.toLowerCase());
-      if (d < bestD) [best, bestD] = [p, d];
-    }
-    if (best !== undefined && bestD <= Math.max(2, Math.floor(wrong.length / 4))) return best;
-    return sameName;
+    return closest(wrong, all) ?? sameName; // sameName: `port` at the root suggests `mqtt.port`
   };
 
   const toError = (e: ErrorObject, layer: ConfigLayer, value: unknown): ConfigError => {

@@ -1,7 +1,7 @@
 // createGateway(config) -> { start, close }: wires storage, the broker and the protocol listeners. Imports core, log, protocols and config.
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Broker } from '../core/broker.ts';
 import { DurableStore } from '../core/durable.ts';
@@ -15,6 +15,8 @@ import { dashboardHandler } from './dashboard.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
 import { mqttOptions, stompListenerOptions } from './protocol-options.ts';
 import { SysTopics } from './sys-topics.ts';
+import { GATEWAY_VERSION } from './package-root.ts';
+import { bindOrExplain, openOrExplain } from './startup-errors.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 
@@ -82,7 +84,35 @@ async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMet
 }
 
 /** The package version ($SYS/broker/version). */
-export const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { GATEWAY_VERSION };
+
+/** The one startup summary: where each listener is, where the data is, which backend, whether auth is on. */
+export interface StartupSummary {
+  listeners: string[];
+  dataDir: string;
+  backend: string;
+  auth: 'on' | 'off';
+}
+
+export function startupSummary(config: GatewayConfig, ports: GatewayPorts): StartupSummary {
+  const url = (scheme: string, host: string, port: number, path = ''): string => `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+  const listeners = [
+    url('mqtt', config.mqtt.host, ports.mqtt),
+    url('stomp', config.stomp.host, ports.stomp),
+    url('http', config.http.host, ports.http, '/'),
+    url('ws', config.http.host, ports.http, '/mqtt'),
+    url('ws', config.http.host, ports.http, '/stomp'),
+  ];
+  if (ports.mqttTls !== undefined) listeners.push(url('mqtts', config.mqtt.host, ports.mqttTls));
+  if (ports.stompTls !== undefined) listeners.push(url('stomp+ssl', config.stomp.host, ports.stompTls));
+  if (ports.httpTls !== undefined) listeners.push(url('https', config.http.host, ports.httpTls, '/'), url('wss', config.http.host, ports.httpTls, '/mqtt'));
+  const p = config.persistence;
+  const backend = p.enabled
+    ? `durable log, ${p.partitions} partitions, flush ${p.flush}${p.flush === 'interval' ? ` ${p.flushIntervalMs} ms` : ''}, retention ${p.retentionMs < 0 ? 'forever' : p.retentionMs % 86_400_000 === 0 ? `${p.retentionMs / 86_400_000} days` : `${p.retentionMs / 1000} s`}`
+    : 'in memory only (persistence.enabled: false)';
+  // No authentication hook is configured by any key yet: every client is accepted.
+  return { listeners, dataDir: resolve(config.dataDir), backend, auth: 'off' };
+}
 
 export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   const options = mqttOptions(config);
@@ -112,7 +142,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     async start() {
       // Files first: a bad certificate path stops the start before anything is opened.
       const files = config.tls.cert ? readTlsFiles(config) : undefined;
-      if (config.persistence.enabled) store = await openStore(config, log, metrics);
+      if (config.persistence.enabled) store = await openOrExplain(() => openStore(config, log, metrics), config.dataDir);
       broker = new Broker({
         shareStrategy: config.shared.strategy,
         logger: log,
@@ -124,10 +154,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       const restored = await broker.restore();
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
       mqtt = new MqttListener(broker, options, log);
-      const port = await mqtt.listen(config.mqtt.port, config.mqtt.host);
+      const port = await bindOrExplain(() => mqtt!.listen(config.mqtt.port, config.mqtt.host), 'mqtt.port', config.mqtt.port, 'mqtt.host', config.mqtt.host);
       log.info({ protocol: 'mqtt', transport: 'tcp', host: config.mqtt.host, port }, 'listening');
       stomp = new StompListener(broker, stompListenerOptions(config), log);
-      const stompPort = await stomp.listen(config.stomp.port, config.stomp.host);
+      const stompPort = await bindOrExplain(() => stomp!.listen(config.stomp.port, config.stomp.host), 'stomp.port', config.stomp.port, 'stomp.host', config.stomp.host);
       log.info({ protocol: 'stomp', transport: 'tcp', host: config.stomp.host, port: stompPort }, 'listening');
       const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);
       // HTTP routes besides the WebSocket upgrades, tried in order (metrics, admin API, dashboard).
@@ -142,7 +172,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       };
       const paths = ['/', '/mqtt', '/stomp', '/metrics', '/healthz', '/readyz', '/api'];
       web = new GatewayHttpServer({ mqtt, stomp }, webOptions, log);
-      const httpPort = await web.listen(config.http.port, config.http.host);
+      const httpPort = await bindOrExplain(() => web!.listen(config.http.port, config.http.host), 'http.port', config.http.port, 'http.host', config.http.host);
       log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths }, 'listening');
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
       metrics.bind(sources);
@@ -153,14 +183,16 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       if (files) {
         // The same routes over HTTPS: WSS for browsers, the dashboard, metrics and the admin API.
         webTls = new GatewayHttpServer({ mqtt, stomp }, { ...webOptions, tls: files }, log);
-        ports.httpTls = await webTls.listen(config.http.tlsPort, config.http.host);
+        ports.httpTls = await bindOrExplain(() => webTls!.listen(config.http.tlsPort, config.http.host), 'http.tlsPort', config.http.tlsPort, 'http.host', config.http.host);
         log.info({ protocol: 'http', transport: 'tls', host: config.http.host, port: ports.httpTls, paths }, 'listening');
-        ports.mqttTls = await mqtt.listenTls(config.mqtt.tlsPort, config.mqtt.host, files);
+        ports.mqttTls = await bindOrExplain(() => mqtt!.listenTls(config.mqtt.tlsPort, config.mqtt.host, files), 'mqtt.tlsPort', config.mqtt.tlsPort, 'mqtt.host', config.mqtt.host);
         log.info({ protocol: 'mqtt', transport: 'tls', host: config.mqtt.host, port: ports.mqttTls }, 'listening');
-        ports.stompTls = await stomp.listenTls(config.stomp.tlsPort, config.stomp.host, files);
+        ports.stompTls = await bindOrExplain(() => stomp!.listenTls(config.stomp.tlsPort, config.stomp.host, files), 'stomp.tlsPort', config.stomp.tlsPort, 'stomp.host', config.stomp.host);
         log.info({ protocol: 'stomp', transport: 'tls', host: config.stomp.host, port: ports.stompTls }, 'listening');
       }
       started = true; // /readyz: every listener is bound and the log recovered
+      const ready = startupSummary(config, ports);
+      log.info({ ready }, `gateway ready: ${ready.listeners.join(', ')}; data ${ready.dataDir} (${ready.backend}); auth ${ready.auth}`);
       return ports;
     },
     async close() {
