@@ -21,8 +21,13 @@ import { fileURLToPath } from 'node:url';
 import mqttPacket from 'mqtt-packet';
 import { encodeFrame } from '../protocols/stomp/frame.ts';
 import { StompParser } from '../protocols/stomp/parser.ts';
+import { answerHelp } from './help.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+answerHelp(`usage: node --import tsx loadtest/stomp-bench.ts [--n 20000] [--rabbit-stomp PORT --rabbit-mqtt PORT | --no-rabbit]
+STOMP throughput (ack:auto; client-individual with receipted SENDs) and MQTT -> STOMP delivery, gateway vs
+RabbitMQ's STOMP/MQTT plugins. Without --rabbit-* it starts rabbitmq-server itself (temp dir, free ports) when
+installed; --no-rabbit measures the gateway only. Writes loadtest/results/<time>-stomp.{json,md}.`);
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`);
