@@ -39,11 +39,11 @@ export function readConfigFile(file: string): ConfigLayer {
       throw new ConfigFileError(`config file ${file}: JSON syntax error${where}: ${msg}`);
     }
   } else {
-    const doc = YAML.parseDocument(text, { prettyErrors: false });
+    const doc = YAML.parseDocument(text);
     const err = doc.errors[0];
     if (err) {
       const at = err.linePos?.[0];
-      throw new ConfigFileError(`config file ${file}: YAML syntax error${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${err.message.split('\n')[0]}`);
+      throw new ConfigFileError(`config file ${file}: YAML syntax error${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
     }
     values = doc.toJS() as unknown;
   }
