@@ -256,3 +256,26 @@ describe('stomp: authentication and limits', () => {
     }
   });
 });
+
+describe('stomp: heart-beats with the default config', () => {
+  let fx: StompFixture;
+  before(async () => {
+    fx = await startStomp(); // stomp.heartbeatSendMs / heartbeatReceiveMs at their defaults
+  });
+  after(async () => {
+    await fx.close();
+  });
+
+  it('advertises 1000,1000 so a client asking for 1 s heart-beats gets 1 s, not 10 s', async () => {
+    const c = await RawStomp.open(fx.port);
+    try {
+      c.send('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,1000' });
+      const f = await c.next('CONNECTED');
+      assert.equal(header(f, 'heart-beat'), '1000,1000');
+      // STOMP 1.2 "Heart-beating": the server sends every max(sx=1000, cy=1000) ms; two beats need ~2 s, not 20 s.
+      await c.until(() => c.heartbeats >= 2, 4000, 'two server heart-beats at the 1 s the client asked for');
+    } finally {
+      c.close();
+    }
+  });
+});
