@@ -40,7 +40,10 @@ function linkModules(into: string): void {
 }
 
 const npmEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', ...extra };
+  // npx links the local package into <cache>/_npx/<hash>: a cache inside the temp dir leaves nothing behind.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_cache: join(work, 'npm-cache'), ...extra,
+  };
   for (const k of Object.keys(env)) if (k.startsWith('GATEWAY_') && !(k in extra)) delete env[k];
   delete env.NODE_OPTIONS; // the test runner's --import tsx must not leak into the product
   return env;
