@@ -39,8 +39,29 @@ async function startGateway(argv: string[]): Promise<void> {
   for (const w of warnings) log.warn(w);
   const { createGateway } = await import('./gateway.ts');
   const gateway = createGateway(config, log);
+  // Signals are handled from before the start: a SIGTERM right after the summary line stops cleanly (exit 0).
+  let stopping = false;
+  let starting: Promise<unknown> = Promise.resolve();
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    starting
+      .catch(() => undefined)
+      .then(() => gateway.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   try {
-    await gateway.start();
+    starting = gateway.start();
+    await starting;
   } catch (err) {
     if (err instanceof ConfigError) fail(2, err.message);
     if (err instanceof StartupError) {
@@ -51,21 +72,6 @@ async function startGateway(argv: string[]): Promise<void> {
     log.fatal({ err }, 'gateway failed to start');
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    gateway.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 async function main(argv: string[]): Promise<void> {
