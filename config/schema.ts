@@ -8,8 +8,16 @@
 //   maxLag: int(10_000, 0, BIG, 'Records a persistent session may fall behind the log tail before ...'),
 // (int(default, min, max, meaning) | str(default, meaning) | nonEmpty(default, meaning) | bool(default, meaning) |
 //  oneOf([values], default, meaning) | strings(meaning) | section(meaning, { ...keys }) for a new group),
-// then `npm run config-doc` and add the key to config/gateway.example.yaml if users should see it there.
+// then `npm run config-doc` (regenerates docs/CONFIG.md). A new section must also appear in
+// config/gateway.example.yaml, at its defaults (test/unit/config-doc.test.ts checks both). Any typebox schema with
+// `default` and `description` works as a leaf too, e.g. Type.Array(Type.Object({...}), { default: [], description: '...' })
+// (its GATEWAY_* variable then takes JSON). A flag for the key: one line in src/server/flags.ts KEY_FLAGS.
 // A rule across keys goes in crossChecks below.
+//
+// Why typebox + ajv (not zod): the declaration *is* JSON Schema, plain data, so the docs renderer, the defaults and
+// the error messages read standard keywords (default, minimum, maximum, enum, description) instead of a library's
+// internals; ajv is the standard validator for it and reports the failing path and the unknown property that the
+// "did you mean" suggestion needs; typebox's Static<> gives the TypeScript type. Both are maintained, pure JS.
 import { BIG, bool, int, nonEmpty, oneOf, section, str, strings, type Static } from './define.ts';
 import { compileConfig, ConfigError } from './validate.ts';
 
