@@ -1,126 +1,27 @@
-// Gateway configuration: the typed shape, its defaults and a validator whose errors name the bad key. Imports nothing.
+// The one declaration of the gateway config: every key once, with its type, default, range and meaning. Imports config/define.ts (typebox builders) and config/validate.ts.
+//
+// Everything else is derived from CONFIG_SCHEMA: the TypeScript type (GatewayConfig), the defaults (DEFAULT_CONFIG),
+// validation with messages naming the bad key (resolveConfig, resolveLayers), the GATEWAY_<PATH> environment names,
+// the --help text and docs/CONFIG.md (npm run config-doc; test/unit/config-doc.test.ts fails when it is stale).
+//
+// To add a key: one line in its section, e.g.
+//   maxLag: int(10_000, 0, BIG, 'Records a persistent session may fall behind the log tail before ...'),
+// (int(default, min, max, meaning) | str(default, meaning) | nonEmpty(default, meaning) | bool(default, meaning) |
+//  oneOf([values], default, meaning) | strings(meaning) | section(meaning, { ...keys }) for a new group),
+// then `npm run config-doc` (regenerates docs/CONFIG.md). A new section must also appear in
+// config/gateway.example.yaml, at its defaults (test/unit/config-doc.test.ts checks both). Any typebox schema with
+// `default` and `description` works as a leaf too, e.g. Type.Array(Type.Object({...}), { default: [], description: '...' })
+// (its GATEWAY_* variable then takes JSON). A flag for the key: one line in src/server/flags.ts KEY_FLAGS.
+// A rule across keys goes in crossChecks below.
+//
+// Why typebox + ajv (not zod): the declaration *is* JSON Schema, plain data, so the docs renderer, the defaults and
+// the error messages read standard keywords (default, minimum, maximum, enum, description) instead of a library's
+// internals; ajv is the standard validator for it and reports the failing path and the unknown property that the
+// "did you mean" suggestion needs; typebox's Static<> gives the TypeScript type. Both are maintained, pure JS.
+import { BIG, bool, boolOr, int, nonEmpty, oneOf, section, str, strings, type Static } from './define.ts';
+import { compileConfig, ConfigError } from './validate.ts';
 
-export type FlushMode = 'always' | 'interval' | 'never';
-
-export interface GatewayConfig {
-  dataDir: string;
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  /** PEM files for the TLS listeners; both empty = no TLS listeners. Reloaded on SIGHUP. */
-  tls: {
-    cert: string;
-    key: string;
-    /** PEM CA bundle client certificates are verified against ('' = client certificates not asked for). */
-    ca: string;
-    /** Refuse a TLS handshake without a client certificate signed by tls.ca (Mosquitto's require_certificate). */
-    requireCertificate: boolean;
-    /** The verified client certificate's CN becomes the username; no password asked (use_identity_as_username). */
-    useIdentityAsUsername: boolean;
-    minVersion: 'TLSv1.2' | 'TLSv1.3';
-    /** OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are all forward-secret); default: ECDHE / DHE with AEAD only. */
-    ciphers: string;
-  };
-  /** Who may connect and what they may touch (README "Security"). Files are reloaded on SIGHUP. */
-  auth: {
-    /** Mosquitto password file (mosquitto_passwd / `npm run passwd`); '' = usernames are not checked. */
-    passwordFile: string;
-    /** Mosquitto ACL file; '' = every client may publish and subscribe to everything but $SYS. */
-    aclFile: string;
-    /** 'loopback' = anonymous clients only on a loopback address; true = everywhere; false = never. */
-    allowAnonymous: boolean | 'loopback';
-  };
-  mqtt: {
-    /** '' = 127.0.0.1 while no authentication is configured, else 0.0.0.0 (as Mosquitto 2). */
-    host: string;
-    port: number;
-    /** MQTT over TLS (when tls.cert / tls.key are set). */
-    tlsPort: number;
-    /** Largest packet accepted from a client, bytes (remaining length + header) [MQTT-3.2.2-15]. */
-    maxPacketSize: number;
-    /** Server Receive Maximum: inbound QoS 1/2 unacknowledged per client [MQTT-3.3.4-7]. */
-    receiveMaximum: number;
-    /** Outbound in-flight window cap per client (also bounded by the client's Receive Maximum). */
-    maxInflight: number;
-    topicAliasMaximum: number;
-    /** Server cap on keepalive seconds (0 = accept what the client asks). */
-    maxKeepalive: number;
-    maxTopicLevels: number;
-    maxClientIdLength: number;
-    /** Largest session expiry interval granted, seconds. */
-    maxSessionExpiry: number;
-    /** Milliseconds a new connection may take to send CONNECT. */
-    connectTimeoutMs: number;
-  };
-  stomp: {
-    /** '' = as mqtt.host. */
-    host: string;
-    port: number;
-    /** STOMP over TLS (when tls.cert / tls.key are set). */
-    tlsPort: number;
-    maxFrameBytes: number;
-    maxHeaders: number;
-    maxHeaderBytes: number;
-    maxBodyBytes: number;
-    heartbeatSendMs: number;
-    heartbeatReceiveMs: number;
-    heartbeatGrace: number;
-    connectTimeoutMs: number;
-    defaultPrefetch: number;
-    maxPrefetch: number;
-    /** NACKs a message survives before it goes to the dead-letter topic. */
-    maxRedeliveries: number;
-    /** Fixed dead-letter MQTT topic; '' = `$dlq/<original topic>`. */
-    deadLetterTopic: string;
-    queueWindow: number;
-    /** Queues that exist from start (MQTT publishers reach them as `$queue/<name>`). */
-    queues: string[];
-    /** Subscription mode of a queue with no entry in queueModes: shared | key-shared | failover. */
-    queueMode: 'shared' | 'key-shared' | 'failover';
-    /** Per-queue modes as `<name>=<mode>` entries, e.g. ["orders=failover"]. */
-    queueModes: string[];
-    maxSubscriptions: number;
-    maxTransactions: number;
-    maxTransactionFrames: number;
-  };
-  http: {
-    /** '' = as mqtt.host. */
-    host: string;
-    port: number;
-    /** HTTPS / WSS (when tls.cert / tls.key are set). */
-    tlsPort: number;
-    /** Bearer token for the admin API (/api/*) and the dashboard's login (username `$admin`); '' disables the admin API (404). At least 16 characters. */
-    adminToken: string;
-    /** Bearer token for /metrics; '' = /metrics is open. At least 16 characters. */
-    metricsToken: string;
-    /** Origins (e.g. `https://ops.example.com`) a browser WebSocket upgrade may come from; [] = any. */
-    allowedOrigins: string[];
-    /** A WebSocket whose unsent bytes exceed this is closed with 1013 (slow consumer). */
-    wsMaxBufferedBytes: number;
-  };
-  /** $SYS topics: published (retained, QoS 0) every intervalMs; 0 = off. */
-  sys: { intervalMs: number };
-  sessions: {
-    maxQueued: number;
-    maxQueuedBytes: number;
-    dropPolicy: 'drop-oldest' | 'drop-newest';
-    queueQos0: boolean;
-  };
-  shared: { strategy: 'round-robin' | 'sticky' };
-  persistence: {
-    enabled: boolean;
-    flush: FlushMode;
-    flushIntervalMs: number;
-    partitions: number;
-    segmentBytes: number;
-    retentionBytes: number;
-    retentionMs: number;
-    persistQos0: boolean;
-    /**
-     * Inbound backpressure: bytes (payload + topic) of publishes handed to the log and not yet durable and
-     * routed. Above it the listeners stop reading from client sockets until it falls to half; 0 = never pause.
-     */
-    maxPendingBytes: number;
-  };
-}
+const SECONDS_7_DAYS = 7 * 24 * 3600;
 
 /** TLS 1.2 suites with ephemeral key exchange and AEAD only: no static-RSA key exchange, no CBC. */
 export const FORWARD_SECRET_CIPHERS = [
@@ -137,219 +38,116 @@ export const FORWARD_SECRET_CIPHERS = [
 /** Shortest http.adminToken / http.metricsToken accepted. */
 export const MIN_TOKEN_LENGTH = 16;
 
-export const DEFAULT_CONFIG: GatewayConfig = {
-  dataDir: './data',
-  log: { level: 'info' },
-  tls: { cert: '', key: '', ca: '', requireCertificate: false, useIdentityAsUsername: false, minVersion: 'TLSv1.2', ciphers: FORWARD_SECRET_CIPHERS },
-  auth: { passwordFile: '', aclFile: '', allowAnonymous: 'loopback' },
-  mqtt: {
-    host: '',
-    port: 1883,
-    tlsPort: 8883,
-    maxPacketSize: 1024 * 1024,
-    receiveMaximum: 1024,
-    maxInflight: 1024,
-    topicAliasMaximum: 64,
-    maxKeepalive: 0,
-    maxTopicLevels: 32,
-    maxClientIdLength: 256,
-    maxSessionExpiry: 7 * 24 * 3600,
-    connectTimeoutMs: 10_000,
-  },
-  stomp: {
-    host: '',
-    port: 61613,
-    tlsPort: 61614,
-    maxFrameBytes: 1024 * 1024 + 64 * 1024,
-    maxHeaders: 64,
-    maxHeaderBytes: 8192,
-    maxBodyBytes: 1024 * 1024,
-    heartbeatSendMs: 10_000,
-    heartbeatReceiveMs: 10_000,
-    heartbeatGrace: 2,
-    connectTimeoutMs: 10_000,
-    defaultPrefetch: 100,
-    maxPrefetch: 65535,
-    maxRedeliveries: 5,
-    deadLetterTopic: '',
-    queueWindow: 1000,
-    queues: [],
-    queueMode: 'shared',
-    queueModes: [],
-    maxSubscriptions: 1000,
-    maxTransactions: 16,
-    maxTransactionFrames: 10_000,
-  },
-  http: { host: '', port: 8080, tlsPort: 8443, adminToken: '', metricsToken: '', allowedOrigins: [], wsMaxBufferedBytes: 16 * 1024 * 1024 },
-  sys: { intervalMs: 1000 },
-  sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false },
-  shared: { strategy: 'round-robin' },
-  persistence: {
-    enabled: true,
-    flush: 'interval',
-    flushIntervalMs: 10,
-    partitions: 8,
-    segmentBytes: 64 * 1024 * 1024,
-    retentionBytes: -1,
-    retentionMs: 7 * 24 * 3600 * 1000,
-    persistQos0: false,
-    maxPendingBytes: 64 * 1024 * 1024,
-  },
-};
+export const CONFIG_SCHEMA = section('Gateway configuration', {
+  dataDir: nonEmpty('./data', 'Directory for the durable log (`log/`) and the key/value state (`state/`); created if missing.'),
+  log: section('Logging (pino)', {
+    level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'Lowest level written.'),
+    format: oneOf(['auto', 'json', 'pretty'], 'auto', 'auto: pretty one-line logs when stdout is a terminal, JSON lines otherwise.'),
+  }),
+  tls: section('PEM files for the TLS listeners; both empty = no TLS listeners. Reloaded on SIGHUP', {
+    cert: str('', 'Certificate chain (PEM file path); set together with tls.key.'),
+    key: str('', 'Private key (PEM file path); set together with tls.cert.'),
+    ca: str('', "PEM CA bundle client certificates are verified against; '' = client certificates are not asked for."),
+    requireCertificate: bool(false, "Refuse a TLS handshake without a client certificate signed by tls.ca (Mosquitto's require_certificate)."),
+    useIdentityAsUsername: bool(false, "The verified client certificate's CN becomes the username; no password asked (use_identity_as_username)."),
+    minVersion: oneOf(['TLSv1.2', 'TLSv1.3'], 'TLSv1.2', 'Lowest TLS version accepted.'),
+    ciphers: nonEmpty(FORWARD_SECRET_CIPHERS, 'OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are all forward-secret); default: ECDHE / DHE with AEAD only.'),
+  }),
+  auth: section('Who may connect and what they may touch (README "Security"). Files are reloaded on SIGHUP', {
+    passwordFile: str('', "Mosquitto password file (mosquitto_passwd / iot-gateway passwd); '' = usernames are not checked."),
+    aclFile: str('', "Mosquitto ACL file; '' = every client may publish and subscribe to everything but $SYS."),
+    allowAnonymous: boolOr('loopback', 'loopback', 'loopback = anonymous clients only on a loopback address; true = everywhere; false = never.'),
+  }),
+  mqtt: section('MQTT 3.1 / 3.1.1 / 5 listeners', {
+    host: str('', "Interface the MQTT listeners bind; '' = 127.0.0.1 while no authentication is configured, else 0.0.0.0 (as Mosquitto 2)."),
+    port: int(1883, 0, 65535, 'MQTT over TCP; 0 picks a free port.'),
+    tlsPort: int(8883, 0, 65535, 'MQTT over TLS (when tls.cert / tls.key are set).'),
+    maxPacketSize: int(1024 * 1024, 64, 268_435_460, 'Largest packet accepted from a client, bytes (remaining length + header) [MQTT-3.2.2-15].'),
+    receiveMaximum: int(1024, 1, 65535, 'Server Receive Maximum: inbound QoS 1/2 unacknowledged per client [MQTT-3.3.4-7].'),
+    maxInflight: int(1024, 1, 65535, "Outbound in-flight window per client (also bounded by the client's Receive Maximum)."),
+    topicAliasMaximum: int(64, 0, 65535, 'Topic aliases a v5 client may use towards the server.'),
+    maxKeepalive: int(0, 0, 65535, 'Cap on the keepalive a client asks for, seconds; 0 = accept what the client asks.'),
+    maxTopicLevels: int(32, 1, 1024, 'Levels a topic name or filter may have.'),
+    maxClientIdLength: int(256, 23, 65535, 'Longest client identifier accepted.'),
+    maxSessionExpiry: int(SECONDS_7_DAYS, 0, 0xffffffff,
+      'Longest session expiry granted, seconds (7 days). Also the expiry of MQTT 3.1/3.1.1 clean-session=false sessions; '
+      + '4294967295 = never expire (what Mosquitto does for 3.1.1).'),
+    connectTimeoutMs: int(10_000, 100, 600_000, 'Milliseconds a new connection may take to send CONNECT.'),
+  }),
+  stomp: section('STOMP 1.0 / 1.1 / 1.2 listeners', {
+    host: str('', "Interface the STOMP listeners bind; '' = 127.0.0.1 while no authentication is configured, else 0.0.0.0 (as Mosquitto 2)."),
+    port: int(61613, 0, 65535, 'STOMP over TCP; 0 picks a free port.'),
+    tlsPort: int(61614, 0, 65535, 'STOMP over TLS (when tls.cert / tls.key are set).'),
+    maxFrameBytes: int(1024 * 1024 + 64 * 1024, 256, 268_435_456, 'Largest frame (command, headers and body), bytes.'),
+    maxHeaders: int(64, 1, 10_000, 'Headers per frame.'),
+    maxHeaderBytes: int(8192, 64, 1024 * 1024, 'Bytes of one header line.'),
+    maxBodyBytes: int(1024 * 1024, 0, 268_435_456, 'Bytes of a frame body.'),
+    heartbeatSendMs: int(1000, 0, 3_600_000,
+      'Shortest interval at which the server can send heart-beats, ms (CONNECTED heart-beat sx); the interval used is the larger of this and what the client asks; 0 = never.'),
+    heartbeatReceiveMs: int(1000, 0, 3_600_000,
+      'Shortest interval at which the server can check heart-beats, ms (CONNECTED heart-beat sy); the interval used is the larger of this and what the client offers; 0 = none.'),
+    heartbeatGrace: int(2, 1, 100, 'A peer is closed when nothing arrived for grace x the negotiated receive interval.'),
+    connectTimeoutMs: int(10_000, 100, 600_000, 'Milliseconds a new connection may take to send CONNECT / STOMP.'),
+    defaultPrefetch: int(100, 1, 65535, 'Unacknowledged MESSAGEs per client / client-individual subscription without a prefetch-count header.'),
+    maxPrefetch: int(65535, 1, 65535, 'Upper bound for a prefetch-count header.'),
+    maxRedeliveries: int(5, 0, 1_000_000, 'NACKs (or consumer losses) a message survives before it goes to the dead-letter topic.'),
+    deadLetterTopic: str('', "Fixed dead-letter MQTT topic; '' = `$dlq/<original topic>`."),
+    queueWindow: int(1000, 1, 65535, 'Messages a /queue/<name> holds ready for consumers; the rest waits in its session queue.'),
+    queueMode: oneOf(['shared', 'key-shared', 'failover'], 'shared', 'Subscription mode of a queue with no entry in queueModes.'),
+    queueModes: strings('Per-queue modes as `<name>=<mode>` entries, e.g. ["orders=failover"].'),
+    queues: strings('Queues that exist from start, so MQTT publishers to `$queue/<name>` are kept before any STOMP client subscribed.'),
+    maxSubscriptions: int(1000, 1, 1_000_000, 'Subscriptions per connection.'),
+    maxTransactions: int(16, 0, 1_000_000, 'Open transactions per connection.'),
+    maxTransactionFrames: int(10_000, 1, 10_000_000, 'SEND / ACK / NACK frames buffered per transaction.'),
+  }),
+  http: section('HTTP: WebSocket (/mqtt, /stomp), /metrics, /healthz, /readyz, admin API, dashboard', {
+    host: str('', "Interface the HTTP listeners bind; '' = 127.0.0.1 while no authentication is configured, else 0.0.0.0 (as Mosquitto 2)."),
+    port: int(8080, 0, 65535, 'HTTP; 0 picks a free port.'),
+    tlsPort: int(8443, 0, 65535, 'HTTPS / WSS (when tls.cert / tls.key are set).'),
+    adminToken: str('', "Bearer token for the admin API (/api/*) and the dashboard's login (username `$admin`); '' = admin API off (404 with a hint). At least 16 characters."),
+    metricsToken: str('', "Bearer token for /metrics; '' = /metrics is open. At least 16 characters."),
+    allowedOrigins: strings('Origins (e.g. `https://ops.example.com`) a browser WebSocket upgrade may come from; [] = any.'),
+    wsMaxBufferedBytes: int(16 * 1024 * 1024, 64 * 1024, 2 ** 31 - 1, 'A WebSocket whose unsent bytes exceed this is closed with 1013 (slow consumer).'),
+  }),
+  sys: section('$SYS topics', {
+    intervalMs: int(1000, 0, 3_600_000, '$SYS topics are published (retained, QoS 0) every this many ms; 0 = off.'),
+  }),
+  sessions: section('Session queues (MQTT persistent sessions, STOMP subscriptions)', {
+    maxQueued: int(10_000, 0, BIG, 'Messages queued per offline or slow session before the drop policy applies.'),
+    maxQueuedBytes: int(64 * 1024 * 1024, 0, BIG, 'Payload bytes queued per session before the drop policy applies.'),
+    dropPolicy: oneOf(['drop-oldest', 'drop-newest'], 'drop-oldest', 'Which message a full session queue drops (counted).'),
+    queueQos0: bool(false, 'Queue QoS 0 messages for offline persistent sessions too.'),
+  }),
+  shared: section('Shared subscriptions ($share/<group>/<filter>)', {
+    strategy: oneOf(['round-robin', 'sticky'], 'round-robin', 'round-robin: next member per message; sticky: a topic stays on one member.'),
+  }),
+  persistence: section('The durable log', {
+    enabled: bool(true, 'false = nothing is written to disk (messages, retained, sessions live in memory).'),
+    flush: oneOf(['always', 'interval', 'never'], 'interval', 'When an append is durable: always = fsync (group commit) before the ack; interval = every flushIntervalMs; never = the OS decides.'),
+    flushIntervalMs: int(10, 1, 60_000, 'fsync period for flush: interval, ms.'),
+    partitions: int(8, 1, 1024, 'Log partitions (topics hash onto them; order holds per topic).'),
+    segmentBytes: int(64 * 1024 * 1024, 4096, 2 ** 31 - 1, 'A segment file rolls at this size.'),
+    retentionBytes: int(-1, -1, BIG, 'Bytes kept per partition before the oldest segments are deleted; -1 = no size limit.'),
+    retentionMs: int(SECONDS_7_DAYS * 1000, -1, BIG, 'Age after which whole segments are deleted, ms (7 days); -1 = keep forever.'),
+    persistQos0: bool(false, 'Append QoS 0 messages to the log too (they are routed either way).'),
+    maxPendingBytes: int(64 * 1024 * 1024, 0, BIG,
+      'Inbound backpressure: bytes (payload + topic) of publishes handed to the log and not yet durable and routed; above it the listeners stop reading from client sockets until it falls to half; 0 = never pause.'),
+  }),
+});
 
-type Rule =
-  | { t: 'int'; min: number; max: number }
-  | { t: 'string'; nonEmpty?: boolean }
-  | { t: 'bool' }
-  | { t: 'bool-or'; value: string }
-  | { t: 'strings' }
-  | { t: 'enum'; values: readonly string[] };
+/** The gateway config: every key present (defaults filled in). */
+export type GatewayConfig = Static<typeof CONFIG_SCHEMA>;
+export type FlushMode = GatewayConfig['persistence']['flush'];
 
-const int = (min: number, max: number): Rule => ({ t: 'int', min, max });
-const PORT = int(0, 65535);
-const BIG = Number.MAX_SAFE_INTEGER;
-
-/** Every key the config may hold; anything else is an error naming it. */
-const RULES: Record<string, Rule> = {
-  dataDir: { t: 'string', nonEmpty: true },
-  'log.level': { t: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
-  'mqtt.host': { t: 'string' },
-  'mqtt.port': PORT,
-  'mqtt.tlsPort': PORT,
-  'tls.cert': { t: 'string' },
-  'tls.key': { t: 'string' },
-  'tls.ca': { t: 'string' },
-  'tls.requireCertificate': { t: 'bool' },
-  'tls.useIdentityAsUsername': { t: 'bool' },
-  'tls.minVersion': { t: 'enum', values: ['TLSv1.2', 'TLSv1.3'] },
-  'tls.ciphers': { t: 'string', nonEmpty: true },
-  'auth.passwordFile': { t: 'string' },
-  'auth.aclFile': { t: 'string' },
-  'auth.allowAnonymous': { t: 'bool-or', value: 'loopback' },
-  'mqtt.maxPacketSize': int(64, 268_435_460),
-  'mqtt.receiveMaximum': int(1, 65535),
-  'mqtt.maxInflight': int(1, 65535),
-  'mqtt.topicAliasMaximum': int(0, 65535),
-  'mqtt.maxKeepalive': int(0, 65535),
-  'mqtt.maxTopicLevels': int(1, 1024),
-  'mqtt.maxClientIdLength': int(23, 65535),
-  'mqtt.maxSessionExpiry': int(0, 0xffffffff),
-  'mqtt.connectTimeoutMs': int(100, 600_000),
-  'stomp.host': { t: 'string' },
-  'stomp.port': PORT,
-  'stomp.tlsPort': PORT,
-  'stomp.maxFrameBytes': int(256, 268_435_456),
-  'stomp.maxHeaders': int(1, 10_000),
-  'stomp.maxHeaderBytes': int(64, 1024 * 1024),
-  'stomp.maxBodyBytes': int(0, 268_435_456),
-  'stomp.heartbeatSendMs': int(0, 3_600_000),
-  'stomp.heartbeatReceiveMs': int(0, 3_600_000),
-  'stomp.heartbeatGrace': int(1, 100),
-  'stomp.connectTimeoutMs': int(100, 600_000),
-  'stomp.defaultPrefetch': int(1, 65535),
-  'stomp.maxPrefetch': int(1, 65535),
-  'stomp.maxRedeliveries': int(0, 1_000_000),
-  'stomp.deadLetterTopic': { t: 'string' },
-  'stomp.queueWindow': int(1, 65535),
-  'stomp.queues': { t: 'strings' },
-  'stomp.queueMode': { t: 'enum', values: ['shared', 'key-shared', 'failover'] },
-  'stomp.queueModes': { t: 'strings' },
-  'stomp.maxSubscriptions': int(1, 1_000_000),
-  'stomp.maxTransactions': int(0, 1_000_000),
-  'stomp.maxTransactionFrames': int(1, 10_000_000),
-  'http.host': { t: 'string' },
-  'http.port': PORT,
-  'http.tlsPort': PORT,
-  'http.adminToken': { t: 'string' },
-  'http.metricsToken': { t: 'string' },
-  'http.allowedOrigins': { t: 'strings' },
-  'http.wsMaxBufferedBytes': int(64 * 1024, 2 ** 31 - 1),
-  'sys.intervalMs': int(0, 3_600_000),
-  'sessions.maxQueued': int(0, BIG),
-  'sessions.maxQueuedBytes': int(0, BIG),
-  'sessions.dropPolicy': { t: 'enum', values: ['drop-oldest', 'drop-newest'] },
-  'sessions.queueQos0': { t: 'bool' },
-  'shared.strategy': { t: 'enum', values: ['round-robin', 'sticky'] },
-  'persistence.enabled': { t: 'bool' },
-  'persistence.flush': { t: 'enum', values: ['always', 'interval', 'never'] },
-  'persistence.flushIntervalMs': int(1, 60_000),
-  'persistence.partitions': int(1, 1024),
-  'persistence.segmentBytes': int(4096, 2 ** 31 - 1),
-  'persistence.retentionBytes': int(-1, BIG),
-  'persistence.retentionMs': int(-1, BIG),
-  'persistence.persistQos0': { t: 'bool' },
-  'persistence.maxPendingBytes': int(0, BIG),
-};
-
-export class ConfigError extends Error {
-  constructor(readonly key: string, detail: string) {
-    super(`config: ${key}: ${detail}`);
-    this.name = 'ConfigError';
+/** Rules across keys, run on the merged config. Throw ConfigError naming the key to fix. */
+function crossChecks(config: GatewayConfig): void {
+  if ((config.tls.cert === '') !== (config.tls.key === '')) {
+    throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkValue(key: string, rule: Rule, v: unknown): void {
-  switch (rule.t) {
-    case 'int':
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError(key, `must be an integer, got ${JSON.stringify(v)}`);
-      if (v < rule.min || v > rule.max) throw new ConfigError(key, `must be between ${rule.min} and ${rule.max}, got ${v}`);
-      return;
-    case 'string':
-      if (typeof v !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(v)}`);
-      if (rule.nonEmpty && v.length === 0) throw new ConfigError(key, 'must not be empty');
-      return;
-    case 'bool':
-      if (typeof v !== 'boolean') throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
-      return;
-    case 'bool-or':
-      if (typeof v !== 'boolean' && v !== rule.value) throw new ConfigError(key, `must be true, false or ${JSON.stringify(rule.value)}, got ${JSON.stringify(v)}`);
-      return;
-    case 'strings':
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) {
-        throw new ConfigError(key, `must be a list of non-empty strings, got ${JSON.stringify(v)}`);
-      }
-      return;
-    case 'enum':
-      if (typeof v !== 'string' || !rule.values.includes(v)) {
-        throw new ConfigError(key, `must be one of ${rule.values.join(', ')}, got ${JSON.stringify(v)}`);
-      }
-  }
-}
-
-/** Merges `input` over the defaults, validating every key; throws ConfigError naming the first bad key. */
-export function resolveConfig(input: unknown): GatewayConfig {
-  if (input === undefined || input === null) input = {};
-  if (!isPlainObject(input)) throw new ConfigError('(root)', 'must be an object');
-  const out = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
-  const walk = (src: Record<string, unknown>, dst: Record<string, unknown>, prefix: string): void => {
-    for (const [k, v] of Object.entries(src)) {
-      const key = prefix ? `${prefix}.${k}` : k;
-      const rule = RULES[key];
-      if (rule) {
-        checkValue(key, rule, v);
-        dst[k] = v;
-      } else if (isPlainObject(dst[k]) && isPlainObject(v)) {
-        walk(v, dst[k] as Record<string, unknown>, key);
-      } else if (isPlainObject(dst[k])) {
-        throw new ConfigError(key, 'must be an object');
-      } else {
-        throw new ConfigError(key, 'unknown key');
-      }
-    }
-  };
-  walk(input, out, '');
-  const config = out as unknown as GatewayConfig;
   for (const entry of config.stomp.queueModes) {
     if (!/^[^=+#]+=(shared|key-shared|failover)$/.test(entry)) {
       throw new ConfigError('stomp.queueModes', `entries are "<queue name>=shared|key-shared|failover", got ${JSON.stringify(entry)}`);
     }
-  }
-  if ((config.tls.cert === '') !== (config.tls.key === '')) {
-    throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
   for (const k of ['adminToken', 'metricsToken'] as const) {
     const t = config.http[k];
@@ -359,8 +157,23 @@ export function resolveConfig(input: unknown): GatewayConfig {
     throw new ConfigError('tls.ca', 'tls.requireCertificate and tls.useIdentityAsUsername need tls.ca (the CA client certificates are verified against)');
   }
   if (config.tls.ca !== '' && config.tls.cert === '') throw new ConfigError('tls.ca', 'needs tls.cert and tls.key (client certificates are asked for on the TLS listeners)');
-  return config;
 }
+
+const compiled = compileConfig<GatewayConfig>(CONFIG_SCHEMA, crossChecks);
+
+/** Every key at its default. A fresh deep copy each call is `resolveConfig({})`. */
+export const DEFAULT_CONFIG: GatewayConfig = compiled.defaults();
+/** Merges `input` over the defaults, validating every key; throws ConfigError naming the first bad key. */
+export const resolveConfig = (input: unknown): GatewayConfig => compiled.resolve([{ source: '', values: input }]);
+/** Merges sources in order (file < environment < flags), each validated on its own, then the cross-key rules. */
+export const resolveLayers = compiled.resolve;
+/** Every leaf key: dotted path, its schema, its GATEWAY_* name. */
+export const CONFIG_KEYS = compiled.keys;
+/** The nearest valid dotted key to a mistyped one (for "did you mean"). */
+export const nearestKey = compiled.nearest;
+/** Parses an environment variable's or a flag's text into its key's type; throws ConfigError naming `origin`. */
+export const parseKeyText = compiled.parseText;
+export { ConfigError, envName, setDotted, type ConfigKey, type ConfigLayer } from './validate.ts';
 
 /** True when something checks who connects: a password file, required client certificates, or anonymous allowed everywhere on purpose. */
 export function authConfigured(config: GatewayConfig): boolean {
@@ -375,15 +188,4 @@ export function bindHosts(config: GatewayConfig): { mqtt: string; stomp: string;
   const auto = authConfigured(config) ? '0.0.0.0' : '127.0.0.1';
   const mqtt = config.mqtt.host || auto;
   return { mqtt, stomp: config.stomp.host || auto, http: config.http.host || auto, loopbackOnly: !config.mqtt.host && !config.stomp.host && !config.http.host && auto === '127.0.0.1' };
-}
-
-/** Applies a dotted-key override (from a CLI flag) onto a raw config object before validation. */
-export function setDotted(raw: Record<string, unknown>, dotted: string, value: unknown): void {
-  const parts = dotted.split('.');
-  let node = raw;
-  for (const p of parts.slice(0, -1)) {
-    if (!isPlainObject(node[p])) node[p] = {};
-    node = node[p] as Record<string, unknown>;
-  }
-  node[parts[parts.length - 1]!] = value;
 }

@@ -3,7 +3,10 @@
 import { parseArgs } from 'node:util';
 import { parseAcl } from '../src/core/acl.ts';
 import { GatewayAuth, type ClientIdentity } from '../src/core/auth.ts';
+import { answerHelp } from './help.ts';
 
+answerHelp(`usage: node --import tsx loadtest/acl-bench.ts [--n 1000000]
+Cost of one ACL read check per delivery (GatewayAuth.authorizeRead, 20-rule ACL): no ACL, repeated topics (cached), distinct topics.`);
 const { values } = parseArgs({ options: { n: { type: 'string', default: '1000000' } } });
 const n = Number(values.n);
 let text = 'user alice\n';

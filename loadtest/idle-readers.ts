@@ -21,7 +21,8 @@ interface Args {
   json: boolean;
 }
 
-const HELP = `idle-readers: CPU of a gateway holding N idle $log/next readers (target: 10,000 under 5% of a core)
+const HELP = `usage: node --import tsx loadtest/idle-readers.ts [options]
+CPU of a gateway holding N idle $log/next readers (target: 10,000 under 5% of a core)
 
   --readers N          log readers in total (default 10000)
   --per-connection N   readers per MQTT connection (default 100)

@@ -27,6 +27,7 @@ import mqttPacket from 'mqtt-packet';
 import { encodeFrame } from '../protocols/stomp/frame.ts';
 import { StompParser } from '../protocols/stomp/parser.ts';
 import { SeqTracker } from './seq-tracker.ts';
+import { answerHelp } from './help.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -50,10 +51,7 @@ scenarios (1 publisher, 1 subscriber, 64-byte bodies):
   mqtt-to-mqtt        MQTT QoS 1 -> MQTT QoS 1 subscriber
 Prints received/sent, lost and msg/s per target and scenario; exit 1 if the gateway lost or duplicated any.
 `;
-if (args.includes('--help')) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+answerHelp(HELP);
 const N = Number(arg('n') ?? 200_000);
 if (!Number.isInteger(N) || N <= 0) throw new Error(`--n must be a positive integer, got ${arg('n')}`);
 const QUIET_MS = Number(arg('quiet') ?? 5) * 1000;

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { forwardingHandler, startForwarder, type ForwardPeer, type Forwarder } from './forwarder.ts';
+import { answerHelp } from '../help.ts';
 
 export function startWsForwarder(port = 0, host = '127.0.0.1'): Promise<Forwarder> {
   const subscribers = new Set<ForwardPeer>();
@@ -41,10 +42,9 @@ export function startWsForwarder(port = 0, host = '127.0.0.1'): Promise<Forwarde
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv.includes('--help')) {
-    process.stdout.write("usage: node --import tsx loadtest/peers/ws-forwarder.ts\n  the TCP and the WebSocket (/mqtt) forwarders on free 127.0.0.1 ports; prints the two listening lines; runs until SIGTERM\n");
-    process.exit(0);
-  }
+  answerHelp(`usage: node --import tsx loadtest/peers/ws-forwarder.ts
+Trivial MQTT forwarders on TCP and over WebSocket (free ports); prints one listening line per protocol
+(mqtt, http) and runs until SIGTERM / SIGINT.`);
   const tcp = await startForwarder(0);
   const ws = await startWsForwarder(0);
   process.stdout.write(`${JSON.stringify({ msg: 'listening', protocol: 'mqtt', port: tcp.port })}\n`);

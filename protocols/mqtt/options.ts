@@ -1,4 +1,6 @@
-// Settings one MQTT connection needs from the gateway config. Imports core session types only.
+// Settings one MQTT connection needs. Imports core session types only.
+// The gateway fills them from the config keys mqtt.* and sessions.* (src/server/protocol-options.ts); defaults,
+// ranges and meanings live only in config/schema.ts.
 import type { SessionLimits } from '../../src/core/session.ts';
 
 export interface MqttOptions {
@@ -9,6 +11,7 @@ export interface MqttOptions {
   maxKeepalive: number;
   maxTopicLevels: number;
   maxClientIdLength: number;
+  /** Seconds; 0xFFFFFFFF = never expire. Caps v5 Session Expiry and is the expiry of v3 clean=false sessions. */
   maxSessionExpiry: number;
   connectTimeoutMs: number;
   /** Session queue bounds (maxInflight is filled in per connection). */

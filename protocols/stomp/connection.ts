@@ -206,7 +206,7 @@ export class StompConnection implements DeliverySink {
     }
     const hb = header(f, 'heart-beat') ?? '0,0';
     const m = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(hb);
-    if (!m) throw new GatewayError('STOMP_FRAME_INVALID', `heart-beat header ${JSON.stringify(hb)}`);
+    if (!m) throw new GatewayError('STOMP_HEADER_INVALID', `heart-beat header ${JSON.stringify(hb)}`);
     const cx = Number(m[1]);
     const cy = Number(m[2]);
     const sx = this.opts.heartbeatSendMs;
@@ -214,7 +214,7 @@ export class StompConnection implements DeliverySink {
     this.version = version;
     this.parser.setVersion(version);
     const clientName = header(f, 'client-id');
-    if (clientName !== undefined && (clientName === '' || clientName.length > 256)) throw new GatewayError('STOMP_FRAME_INVALID', 'client-id must be 1..256 characters');
+    if (clientName !== undefined && (clientName === '' || clientName.length > 256)) throw new GatewayError('STOMP_HEADER_INVALID', 'client-id must be 1..256 characters');
     this.clientName = clientName;
     const login = header(f, 'login');
     const passcode = header(f, 'passcode');
@@ -327,13 +327,13 @@ export class StompConnection implements DeliverySink {
     if (this.subs.size >= this.opts.maxSubscriptions) throw new GatewayError('QUOTA_EXCEEDED', `more than ${this.opts.maxSubscriptions} subscriptions`);
     const ackHeader = header(f, 'ack') ?? 'auto';
     if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
-      throw new GatewayError('STOMP_FRAME_INVALID', `ack ${JSON.stringify(ackHeader)}`);
+      throw new GatewayError('STOMP_HEADER_INVALID', `ack ${JSON.stringify(ackHeader)}`);
     }
     const ackMode: AckMode = ackHeader;
     const pf = header(f, 'prefetch-count');
     let prefetch = this.opts.defaultPrefetch;
     if (pf !== undefined) {
-      if (!/^\d{1,6}$/.test(pf) || Number(pf) < 1) throw new GatewayError('STOMP_FRAME_INVALID', `prefetch-count ${JSON.stringify(pf)}`);
+      if (!/^\d{1,6}$/.test(pf) || Number(pf) < 1) throw new GatewayError('STOMP_HEADER_INVALID', `prefetch-count ${JSON.stringify(pf)}`);
       prefetch = Math.min(Number(pf), this.opts.maxPrefetch);
     }
     const d = parseSubscribeDestination(dest, this.opts.maxTopicLevels);
@@ -342,14 +342,14 @@ export class StompConnection implements DeliverySink {
     const durable = header(f, 'durable') === 'true' || header(f, 'persistent') === 'true';
     const offsetHeader = header(f, 'x-stream-offset');
     if (d.kind === 'topic' && durable) {
-      if (this.clientName === undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'a durable SUBSCRIBE needs a client-id header on CONNECT');
-      if (offsetHeader !== undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'durable and x-stream-offset cannot be combined');
+      if (this.clientName === undefined) throw new GatewayError('PROTOCOL_ERROR', 'a durable SUBSCRIBE needs a client-id header on CONNECT');
+      if (offsetHeader !== undefined) throw new GatewayError('PROTOCOL_ERROR', 'durable and x-stream-offset cannot be combined');
     }
     let from: ReturnType<typeof parseStreamOffset>;
     if (offsetHeader !== undefined) {
-      if (d.kind !== 'topic') throw new GatewayError('STOMP_FRAME_INVALID', 'x-stream-offset is for /topic destinations');
+      if (d.kind !== 'topic') throw new GatewayError('STOMP_HEADER_INVALID', 'x-stream-offset is for /topic destinations');
       from = parseStreamOffset(offsetHeader);
-      if (!from) throw new GatewayError('STOMP_FRAME_INVALID', `x-stream-offset ${JSON.stringify(offsetHeader.slice(0, 100))}`);
+      if (!from) throw new GatewayError('STOMP_HEADER_INVALID', `x-stream-offset ${JSON.stringify(offsetHeader.slice(0, 100))}`);
       if (!this.broker.log) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'x-stream-offset needs persistence (the durable log)');
     }
     // A queue consumer: the core queue (src/core/queue.ts), in the mode `x-queue-mode` asks for (docs/STOMP.md "Queues").
@@ -710,6 +710,6 @@ export class StompConnection implements DeliverySink {
 
 function required(f: StompFrame, name: string): string {
   const v = header(f, name);
-  if (v === undefined || v === '') throw new GatewayError('STOMP_FRAME_INVALID', `${f.command} without a ${name} header`);
+  if (v === undefined || v === '') throw new GatewayError('STOMP_HEADER_MISSING', `${f.command} without a ${name} header`);
   return v;
 }

@@ -147,7 +147,7 @@ export function messageFromSend(
   if (replyTo !== undefined) properties.responseTopic = topicOfReplyTo(replyTo);
   const expires = h.get('expires');
   if (expires !== undefined && expires !== '' && expires !== '0') {
-    if (!/^\d{1,16}$/.test(expires)) return 'STOMP_FRAME_INVALID';
+    if (!/^\d{1,16}$/.test(expires)) return 'STOMP_HEADER_INVALID';
     expiresAt = Number(expires);
     properties.messageExpiryInterval = Math.max(0, Math.ceil((expiresAt - now) / 1000));
   }

@@ -36,6 +36,10 @@ export const ERRORS = {
   WILDCARDS_NOT_SUPPORTED: { mqtt: 0xa2, text: 'wildcard subscriptions not supported' },
   PERSIST_FAILED: { mqtt: 0x80, text: 'message could not be made durable' },
   STOMP_FRAME_INVALID: { mqtt: 0x81, text: 'malformed frame' },
+  /** A well-formed STOMP frame without a header its command requires (1.2 "Client Frames"). */
+  STOMP_HEADER_MISSING: { mqtt: 0x82, text: 'missing header' },
+  /** A well-formed STOMP frame whose header value is not one the gateway accepts (ack mode, heart-beat, expires, ...). */
+  STOMP_HEADER_INVALID: { mqtt: 0x82, text: 'invalid header value' },
   STOMP_LIMIT_EXCEEDED: { mqtt: 0x95, text: 'frame exceeds a configured limit' },
   CONFIG_INVALID: { mqtt: 0x83, text: 'invalid configuration' },
 } as const satisfies Record<string, ErrorSpec>;

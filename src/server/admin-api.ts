@@ -1,6 +1,6 @@
 // Admin API: JSON over HTTP on the gateway's HTTP port, behind `Authorization: Bearer <http.adminToken>`. Imports node:http/crypto types, core types and ./view.ts.
 //
-// Routes (an empty token disables the API: every /api/ path is left to the next handler, i.e. 404):
+// Routes (an empty token disables the API: every /api/ path answers 404 with a JSON hint on how to turn it on):
 //   GET  /api/clients                     ClientInfo[] (see view.ts)
 //   GET  /api/sessions                    [{ id, connected, expiryInterval, detachedAt, subscriptions, inflight, queued, queuedBytes }]
 //   GET  /api/subscriptions               [{ clientId, filter, qos, noLocal, retainAsPublished, retainHandling, subscriptionId? }]
@@ -18,6 +18,9 @@ import { decodePathSegment, requestPath } from '../../protocols/ws/request-path.
 
 const PREVIEW_BYTES = 64;
 
+/** What /api/* answers (404) while the admin API is off. */
+export const OFF_HINT = 'the admin API is off: set http.adminToken (GATEWAY_HTTP_ADMIN_TOKEN) to enable /api/*, then send Authorization: Bearer <token>';
+
 export function createAdminApi(token: string, src: GatewaySources, log: Logger): (req: IncomingMessage, res: ServerResponse) => boolean {
   const expected = Buffer.from(`Bearer ${token}`, 'utf8');
   const authorized = (req: IncomingMessage): boolean => {
@@ -25,9 +28,12 @@ export function createAdminApi(token: string, src: GatewaySources, log: Logger):
     return got.length === expected.length && timingSafeEqual(got, expected);
   };
   return (req, res) => {
-    if (token === '') return false;
     const path = requestPath(req.url);
     if (path === undefined || (path !== '/api' && !path.startsWith('/api/'))) return false;
+    if (token === '') {
+      json(res, 404, { error: OFF_HINT });
+      return true;
+    }
     if (!authorized(req)) {
       json(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' });
       return true;

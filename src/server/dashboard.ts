@@ -1,4 +1,4 @@
-// HTTP handler for the dashboard: serves `/`, its static files (src/server/dashboard/) and the browser builds of mqtt.js and @stomp/stompjs from node_modules. Imports node builtins only.
+// HTTP handler for the dashboard: serves `/`, its static files (src/server/dashboard/) and the browser builds of mqtt.js and @stomp/stompjs from node_modules. Imports node builtins, the request-path helper and package-root.ts.
 //
 // Routes (GET and HEAD; any other method on these paths gets 405):
 //   /                                   -> dashboard/index.html
@@ -11,8 +11,8 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { requestPath } from '../../protocols/ws/request-path.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
@@ -21,7 +21,8 @@ interface Asset {
   type: string;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
+// The page's files stay in the source tree (src/server/dashboard/); the compiled dist/ finds them from the package root.
+const here = join(PACKAGE_ROOT, 'src', 'server');
 const require = createRequire(import.meta.url);
 
 /** The root directory of an installed package: walks up from its resolved entry point to `node_modules/<name>`. */

@@ -1,7 +1,7 @@
 // createGateway(config) -> { start, close }: wires storage, the broker and the protocol listeners. Imports core, log, protocols and config.
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Broker } from '../core/broker.ts';
 import { DurableStore } from '../core/durable.ts';
@@ -12,13 +12,14 @@ import { nodeFileIO, openKeyValueStore, openLog } from '../log/index.ts';
 import type { QueueMode } from '../core/queue.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
-import type { MqttOptions } from '../../protocols/mqtt/options.ts';
 import { GatewayHttpServer } from '../../protocols/ws/server.ts';
 import { dashboardHandler } from './dashboard.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
-import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
+import { mqttOptions, stompListenerOptions } from './protocol-options.ts';
 import { SysTopics } from './sys-topics.ts';
 import { PendingWork } from '../core/backpressure.ts';
+import { GATEWAY_VERSION } from './package-root.ts';
+import { bindOrExplain, openOrExplain } from './startup-errors.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 
@@ -52,49 +53,6 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export function mqttOptions(config: GatewayConfig): MqttOptions {
-  const m = config.mqtt;
-  return {
-    maxPacketSize: m.maxPacketSize,
-    receiveMaximum: m.receiveMaximum,
-    maxInflight: m.maxInflight,
-    topicAliasMaximum: m.topicAliasMaximum,
-    maxKeepalive: m.maxKeepalive,
-    maxTopicLevels: m.maxTopicLevels,
-    maxClientIdLength: m.maxClientIdLength,
-    maxSessionExpiry: m.maxSessionExpiry,
-    connectTimeoutMs: m.connectTimeoutMs,
-    session: {
-      maxQueued: config.sessions.maxQueued,
-      maxQueuedBytes: config.sessions.maxQueuedBytes,
-      dropPolicy: config.sessions.dropPolicy,
-      queueQos0: config.sessions.queueQos0,
-    },
-    maxWriteBuffer: 8 * 1024 * 1024,
-  };
-}
-
-export function stompListenerOptions(config: GatewayConfig): StompOptions {
-  const { host: _h, port: _p, maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes, queueModes, ...rest } = config.stomp;
-  const modes: Record<string, QueueMode> = {};
-  for (const entry of queueModes) {
-    const eq = entry.lastIndexOf('=');
-    modes[entry.slice(0, eq)] = entry.slice(eq + 1) as QueueMode; // checked by config/schema.ts
-  }
-  return stompOptions({
-    ...rest,
-    queueModes: modes,
-    limits: { maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes },
-    maxTopicLevels: config.mqtt.maxTopicLevels,
-    session: {
-      maxQueued: config.sessions.maxQueued,
-      maxQueuedBytes: config.sessions.maxQueuedBytes,
-      dropPolicy: config.sessions.dropPolicy,
-      queueQos0: config.sessions.queueQos0,
-    },
-  });
-}
-
 function flushPolicy(config: GatewayConfig): FlushPolicy {
   const p = config.persistence;
   return p.flush === 'interval' ? { mode: 'interval', intervalMs: p.flushIntervalMs } : { mode: p.flush };
@@ -125,7 +83,43 @@ async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMet
 }
 
 /** The package version ($SYS/broker/version). */
-export const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { GATEWAY_VERSION };
+
+/** The one startup summary: where each listener is, where the data is, which backend, whether auth is on. */
+export interface StartupSummary {
+  listeners: string[];
+  dataDir: string;
+  backend: string;
+  /** What checks who connects: e.g. 'password file + acl file', or 'off (anonymous, loopback only)'. */
+  auth: string;
+}
+
+export function startupSummary(config: GatewayConfig, ports: GatewayPorts): StartupSummary {
+  const url = (scheme: string, host: string, port: number, path = ''): string => `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+  const hosts = bindHosts(config);
+  const listeners = [
+    url('mqtt', hosts.mqtt, ports.mqtt),
+    url('stomp', hosts.stomp, ports.stomp),
+    url('http', hosts.http, ports.http, '/'),
+    url('ws', hosts.http, ports.http, '/mqtt'),
+    url('ws', hosts.http, ports.http, '/stomp'),
+  ];
+  if (ports.mqttTls !== undefined) listeners.push(url('mqtts', hosts.mqtt, ports.mqttTls));
+  if (ports.stompTls !== undefined) listeners.push(url('stomp+ssl', hosts.stomp, ports.stompTls));
+  if (ports.httpTls !== undefined) listeners.push(url('https', hosts.http, ports.httpTls, '/'), url('wss', hosts.http, ports.httpTls, '/mqtt'));
+  const p = config.persistence;
+  const backend = p.enabled
+    ? `durable log, ${p.partitions} partitions, flush ${p.flush}${p.flush === 'interval' ? ` ${p.flushIntervalMs} ms` : ''}, retention ${p.retentionMs < 0 ? 'forever' : p.retentionMs % 86_400_000 === 0 ? `${p.retentionMs / 86_400_000} days` : `${p.retentionMs / 1000} s`}`
+    : 'in memory only (persistence.enabled: false)';
+  const checks = [
+    config.auth.passwordFile && 'password file',
+    config.auth.aclFile && 'acl file',
+    config.tls.requireCertificate && 'client certificates required',
+  ].filter(Boolean);
+  const anonymous = config.auth.allowAnonymous === 'loopback' ? 'anonymous on loopback only' : config.auth.allowAnonymous ? 'anonymous allowed' : 'no anonymous';
+  const auth = `${checks.length === 0 ? 'off' : `on (${checks.join(', ')})`}, ${anonymous}${hosts.loopbackOnly ? ', listening on 127.0.0.1 only' : ''}`;
+  return { listeners, dataDir: resolve(config.dataDir), backend, auth };
+}
 
 export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   const options = mqttOptions(config);
@@ -166,7 +160,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       metrics.bindAuth(auth.counters);
       metrics.requireToken(config.http.metricsToken);
       const hosts = bindHosts(config);
-      if (config.persistence.enabled) store = await openStore(config, log, metrics);
+      if (config.persistence.enabled) store = await openOrExplain(() => openStore(config, log, metrics), config.dataDir);
       const pending = new PendingWork(config.persistence.maxPendingBytes);
       // One info line for the first pause (then /metrics counts them); every transition at debug.
       pending.onChange((paused) => {
@@ -192,11 +186,11 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         log.warn({ host: hosts.mqtt }, 'no authentication configured (auth.passwordFile, tls.requireCertificate or auth.allowAnonymous: true): listening on 127.0.0.1 only; set mqtt.host / stomp.host / http.host to listen elsewhere');
       }
       mqtt.followBackpressure(pending);
-      const port = await mqtt.listen(config.mqtt.port, hosts.mqtt);
+      const port = await bindOrExplain(() => mqtt!.listen(config.mqtt.port, hosts.mqtt), 'mqtt.port', config.mqtt.port, 'mqtt.host', hosts.mqtt);
       log.info({ protocol: 'mqtt', transport: 'tcp', host: hosts.mqtt, port, anonymous: String(config.auth.allowAnonymous) }, 'listening');
       stomp = new StompListener(broker, stompListenerOptions(config), log);
       stomp.followBackpressure(pending);
-      const stompPort = await stomp.listen(config.stomp.port, hosts.stomp);
+      const stompPort = await bindOrExplain(() => stomp!.listen(config.stomp.port, hosts.stomp), 'stomp.port', config.stomp.port, 'stomp.host', hosts.stomp);
       log.info({ protocol: 'stomp', transport: 'tcp', host: hosts.stomp, port: stompPort }, 'listening');
       const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);
       // HTTP routes besides the WebSocket upgrades, tried in order (metrics, admin API, dashboard).
@@ -212,7 +206,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       };
       const paths = ['/', '/mqtt', '/stomp', '/metrics', '/healthz', '/readyz', '/api'];
       web = new GatewayHttpServer({ mqtt, stomp }, webOptions, log);
-      const httpPort = await web.listen(config.http.port, hosts.http);
+      const httpPort = await bindOrExplain(() => web!.listen(config.http.port, hosts.http), 'http.port', config.http.port, 'http.host', hosts.http);
       log.info({ protocol: 'http', transport: 'tcp', host: hosts.http, port: httpPort, paths }, 'listening');
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
       metrics.bind(sources);
@@ -223,15 +217,17 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       if (files) {
         // The same routes over HTTPS: WSS for browsers, the dashboard, metrics and the admin API.
         webTls = new GatewayHttpServer({ mqtt, stomp }, { ...webOptions, tls: files }, log);
-        ports.httpTls = await webTls.listen(config.http.tlsPort, hosts.http);
+        ports.httpTls = await bindOrExplain(() => webTls!.listen(config.http.tlsPort, hosts.http), 'http.tlsPort', config.http.tlsPort, 'http.host', hosts.http);
         log.info({ protocol: 'http', transport: 'tls', host: hosts.http, port: ports.httpTls, paths }, 'listening');
         const tlsInfo = { clientCertificates: files.ca ? (files.requireCertificate ? 'required' : 'optional') : 'off', minVersion: files.minVersion };
-        ports.mqttTls = await mqtt.listenTls(config.mqtt.tlsPort, hosts.mqtt, files);
+        ports.mqttTls = await bindOrExplain(() => mqtt!.listenTls(config.mqtt.tlsPort, hosts.mqtt, files), 'mqtt.tlsPort', config.mqtt.tlsPort, 'mqtt.host', hosts.mqtt);
         log.info({ protocol: 'mqtt', transport: 'tls', host: hosts.mqtt, port: ports.mqttTls, ...tlsInfo }, 'listening');
-        ports.stompTls = await stomp.listenTls(config.stomp.tlsPort, hosts.stomp, files);
+        ports.stompTls = await bindOrExplain(() => stomp!.listenTls(config.stomp.tlsPort, hosts.stomp, files), 'stomp.tlsPort', config.stomp.tlsPort, 'stomp.host', hosts.stomp);
         log.info({ protocol: 'stomp', transport: 'tls', host: hosts.stomp, port: ports.stompTls, ...tlsInfo }, 'listening');
       }
       started = true; // /readyz: every listener is bound and the log recovered
+      const ready = startupSummary(config, ports);
+      log.info({ ready }, `gateway ready: ${ready.listeners.join(', ')}; data ${ready.dataDir} (${ready.backend}); auth ${ready.auth}`);
       return ports;
     },
     reload() {

@@ -1,4 +1,4 @@
-// `npm run log -- inspect|dump`: looks into a gateway's durable log and consumer offsets from the shell. Imports src/log (open), src/core consumer files, node builtins.
+// `iot-gateway log inspect|dump` (also `npm run log -- ...`): looks into a gateway's durable log and consumer offsets from the shell. Imports src/log (open), src/core consumer files, node builtins.
 //
 // Usage:
 //   log inspect --data-dir DIR
@@ -24,6 +24,12 @@ import { ConsumerGroup, listCommitted } from '../core/consumer-group.ts';
 const USAGE = `usage:
   log inspect --data-dir DIR
   log dump --data-dir DIR --topic FILTER [--from first|last|next|offset=N|timestamp=T] [--max N]`;
+
+const HELP = `Run against a stopped gateway's data dir (dataDir; default ./data).
+  inspect   partitions, segments, offsets, sizes and consumer-group lag, one item per line
+  dump      the records whose topic matches FILTER ("#" = all), one per line; --from where to start
+            (default first; T is epoch ms or an ISO-8601 date), --max how many at most
+Exit codes: 0 done, 2 usage or missing/bad data dir, 1 any other failure.`;
 
 /** A usage or data-dir problem: exit code 2, message without a stack. */
 class UsageError extends Error {}
@@ -185,12 +191,20 @@ async function stdoutLine(line: string): Promise<void> {
   if (!process.stdout.write(`${line}\n`)) await once(process.stdout, 'drain');
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+/** `iot-gateway log ...` and `npm run log -- ...`: runs against the real stdout / stderr; returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(`${USAGE}\n\n${HELP}\n`);
+    return 0;
+  }
   // `log dump ... | head` closes the pipe early: stop quietly.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
-  const code = await runLogCli(process.argv.slice(2), { out: stdoutLine, err: (l) => process.stderr.write(`${l}\n`) });
-  process.exitCode = code;
+  return runLogCli(argv, { out: stdoutLine, err: (l) => process.stderr.write(`${l}\n`) });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
 }

@@ -1,4 +1,4 @@
-// `npm run passwd -- [-c] [-b] [-D] FILE USER [PASSWORD]`: adds, changes or deletes a user in a Mosquitto password file. Imports node:fs/readline and src/core/password.ts.
+// `iot-gateway passwd [-c] [-b] [-D] FILE USER [PASSWORD]` (npm run passwd -- ...): adds, changes or deletes a user in a Mosquitto password file. Imports node:fs/readline and src/core/password.ts.
 //
 // Writes `$7$` PBKDF2-SHA512 hashes exactly as mosquitto_passwd 2.x does (101 iterations, 12-byte salt), so
 // the file stays usable by Mosquitto too. Flags as mosquitto_passwd: -c creates (overwrites) the file,
@@ -9,7 +9,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { formatPasswordFile, hashPassword, parsePasswordFile } from '../core/password.ts';
 
-const USAGE = 'usage: npm run passwd -- [-c] [-b] [-D] FILE USER [PASSWORD]\n  -c create (overwrite) FILE   -b password on the command line   -D delete USER';
+const USAGE = 'usage: iot-gateway passwd [-c] [-b] [-D] FILE USER [PASSWORD]   (or npm run passwd -- ...)\n  -c create (overwrite) FILE   -b password on the command line   -D delete USER';
 
 interface PasswdArgs {
   create: boolean;
@@ -88,8 +88,13 @@ async function askPassword(): Promise<string> {
   return a;
 }
 
-async function main(): Promise<number> {
-  const args = parsePasswdArgs(process.argv.slice(2));
+/** The subcommand (src/server/subcommands.ts): argv after `passwd`; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const args = parsePasswdArgs(argv);
   if (typeof args === 'string') {
     process.stderr.write(`${args}\n`);
     return 1;
@@ -127,4 +132,3 @@ async function main(): Promise<number> {
   return 0;
 }
 
-void main().then((code) => process.exit(code));

@@ -28,6 +28,7 @@ export interface SysStats {
   clients: { mqtt: number; stomp: number; byTransport: { tcp: number; tls: number; ws: number } };
   sessions: number;
   subscriptions: number;
+  /** Retained topics the clients published: the gateway's own $SYS topics are not counted (the dashboard's Retained card). */
   retained: number;
   messages: { in: number; out: number; inPerSecond: number; outPerSecond: number; dropped: number };
   partitions: { partition: number; startOffset: number; endOffset: number; bytes: number }[];
@@ -43,6 +44,8 @@ export class SysTopics {
   private inPerSecond = 0;
   private outPerSecond = 0;
   private load1: { in: number; out: number } | undefined;
+  /** The $SYS topics of the last snapshot (they sit in the retained store once published). */
+  private sysTopics: string[] = [];
 
   constructor(
     private readonly src: GatewaySources,
@@ -91,6 +94,7 @@ export class SysTopics {
     t.set('$SYS/broker/bytes/sent', String(totals.bytesOut));
     t.set('$SYS/gateway/stats', JSON.stringify(stats));
     t.set('$SYS/gateway/clients', JSON.stringify(clients));
+    this.sysTopics = [...t.keys()];
     return t;
   }
 
@@ -134,7 +138,7 @@ export class SysTopics {
       clients: { ...byProtocol, byTransport },
       sessions: b.sessionCount,
       subscriptions: b.router.size,
-      retained: b.retained.size,
+      retained: b.retained.size - this.sysTopics.filter((topic) => b.retained.get(topic) !== undefined).length,
       messages: {
         in: totals.in,
         out: totals.out,

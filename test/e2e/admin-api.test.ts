@@ -127,10 +127,13 @@ describe('admin API', () => {
 });
 
 describe('admin API disabled', () => {
-  test('an empty http.adminToken answers 404 on /api/*', async () => {
+  test('an empty http.adminToken answers 404 on /api/* with a hint on how to turn it on', async () => {
     const gw = await startGateway({ sys: { intervalMs: 0 } });
     try {
-      assert.equal((await api(gw.httpPort, '/api/clients')).status, 404);
+      const off = await api(gw.httpPort, '/api/clients');
+      assert.equal(off.status, 404);
+      assert.match(String((off.body as { error?: string }).error), /admin API is off: set http\.adminToken \(GATEWAY_HTTP_ADMIN_TOKEN\)/);
+      assert.equal((await api(gw.httpPort, '/nothing-here')).status, 404, 'other paths still 404');
       assert.equal((await api(gw.httpPort, '/api/clients/x/disconnect', { method: 'POST' })).status, 404);
       assert.equal((await api(gw.httpPort, '/metrics')).status, 200, 'metrics stay public');
     } finally {

@@ -61,6 +61,7 @@ describe('/metrics', () => {
       assert.ok(text.includes(`# TYPE ${family}`), `family ${family}`);
     }
     assert.ok(get(samples, 'process_resident_memory_bytes') > 0, 'RSS reported');
+    assert.match(text, /# HELP gateway_log_append_seconds .*one append in 8 is timed/, 'the HELP text says the histogram is sampled');
   });
 
   test('10 QoS 1 publishes count +10 for mqtt qos 1; deliveries, bytes, connections by transport, log offsets and latency', async () => {

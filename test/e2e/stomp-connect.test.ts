@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Broker } from '../../src/core/broker.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
-import { stompOptions } from '../../protocols/stomp/options.ts';
+import { stompOptions } from '../../src/server/protocol-options.ts';
 import { RawStomp, header, readBody, startStomp, stompitConnect, type StompFixture } from '../helpers/stomp-clients.ts';
 
 describe('stomp: connect and negotiation', () => {
@@ -143,10 +143,11 @@ describe('stomp: connect and negotiation', () => {
     ['header line without colon', 'SEND\ndestination /topic/x\n\nbody\0', 'malformed frame'],
     ['frame body over the limit', `SEND\ndestination:/topic/x\ncontent-length:5000\n\n${'x'.repeat(5000)}\0`, 'frame exceeds a configured limit'],
     ['unknown command', 'FLY\n\n\0', 'protocol error'],
-    ['SEND without destination', 'SEND\nreceipt:r9\n\nx\0', 'malformed frame'],
+    ['SEND without destination', 'SEND\nreceipt:r9\n\nx\0', 'missing header'],
     ['SEND to a wildcard', 'SEND\ndestination:/topic/a/+\n\nx\0', 'topic name invalid'],
     ['SEND outside /topic and /queue', 'SEND\ndestination:/exchange/x\n\nx\0', 'topic name invalid'],
-    ['SUBSCRIBE with a bad ack mode', 'SUBSCRIBE\nid:1\ndestination:/topic/x\nack:sometimes\n\n\0', 'malformed frame'],
+    ['SEND with expires that is not epoch ms', 'SEND\ndestination:/topic/x\nexpires:soon\n\nx\0', 'invalid header value'],
+    ['SUBSCRIBE with a bad ack mode', 'SUBSCRIBE\nid:1\ndestination:/topic/x\nack:sometimes\n\n\0', 'invalid header value'],
     ['duplicate subscription id', 'SUBSCRIBE\nid:1\ndestination:/topic/x\n\n\0SUBSCRIBE\nid:1\ndestination:/topic/y\n\n\0', 'protocol error'],
     ['COMMIT of an unknown transaction', 'COMMIT\ntransaction:nope\n\n\0', 'protocol error'],
     ['second CONNECT', 'CONNECT\naccept-version:1.2\nhost:x\n\n\0', 'protocol error'],
@@ -253,6 +254,29 @@ describe('stomp: authentication and limits', () => {
       good?.close();
       await l.close();
       broker.close();
+    }
+  });
+});
+
+describe('stomp: heart-beats with the default config', () => {
+  let fx: StompFixture;
+  before(async () => {
+    fx = await startStomp(); // stomp.heartbeatSendMs / heartbeatReceiveMs at their defaults
+  });
+  after(async () => {
+    await fx.close();
+  });
+
+  it('advertises 1000,1000 so a client asking for 1 s heart-beats gets 1 s, not 10 s', async () => {
+    const c = await RawStomp.open(fx.port);
+    try {
+      c.send('CONNECT', { 'accept-version': '1.2', host: 'localhost', 'heart-beat': '0,1000' });
+      const f = await c.next('CONNECTED');
+      assert.equal(header(f, 'heart-beat'), '1000,1000');
+      // STOMP 1.2 "Heart-beating": the server sends every max(sx=1000, cy=1000) ms; two beats need ~2 s, not 20 s.
+      await c.until(() => c.heartbeats >= 2, 4000, 'two server heart-beats at the 1 s the client asked for');
+    } finally {
+      c.close();
     }
   });
 });

@@ -145,6 +145,31 @@ describe('$SYS topics', () => {
   });
 });
 
+describe('$SYS retained count', () => {
+  test("stats.retained (the dashboard's Retained card) counts the clients' retained topics, not the gateway's own $SYS topics", async () => {
+    const gw = await startGateway({ sys: { intervalMs: 50 } });
+    try {
+      const pub = await connectClient(gw.mqttUrl, { protocolVersion: 4 });
+      for (const t of ['ret-count/a', 'ret-count/b']) await withTimeout(pub.client.publishAsync(t, 'x', { qos: 1, retain: true }), 3000, 'publishAsync');
+      const w = await connectClient(gw.mqttUrl, { protocolVersion: 4 });
+      await withTimeout(w.client.subscribeAsync('$SYS/gateway/stats', { qos: 0 }), 3000, 'subscribeAsync');
+      const t0 = Date.now();
+      let stats: Stats | undefined;
+      await waitUntil(() => {
+        const v = latest(w).get('$SYS/gateway/stats');
+        stats = v === undefined ? undefined : (JSON.parse(v) as Stats);
+        return stats !== undefined && stats.time > t0;
+      }, 3000, 'a fresh stats message');
+      assert.ok(gw.gateway.broker.retained.size > 2, 'the $SYS topics sit in the retained store too');
+      assert.equal(stats!.retained, 2);
+      await pub.end();
+      await w.end();
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('$SYS topics off', () => {
   test('sys.intervalMs 0 publishes nothing', async () => {
     const gw = await startGateway({ sys: { intervalMs: 0 } });

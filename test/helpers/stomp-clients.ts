@@ -5,7 +5,8 @@ import pino from 'pino';
 import { encodeFrame, header, type StompFrame, type StompVersion } from '../../protocols/stomp/frame.ts';
 import { StompParser } from '../../protocols/stomp/parser.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
-import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
+import type { StompOptions } from '../../protocols/stomp/options.ts';
+import { stompOptions } from '../../src/server/protocol-options.ts';
 import { startGateway, type TestGateway } from './gateway.ts';
 
 export { header };

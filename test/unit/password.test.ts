@@ -19,7 +19,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const pw = (s: string): Buffer => Buffer.from(s, 'utf8');
 
 function passwd(...args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server/passwd.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000, input: '' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/server/cli.ts', 'passwd', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000, input: '' });
   return { status: r.status, stderr: r.stderr };
 }
 
