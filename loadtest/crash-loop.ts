@@ -782,14 +782,8 @@ async function main(): Promise<void> {
   process.exit(failures === 0 ? 0 : 1);
 }
 
-const USAGE = `usage: node --import tsx loadtest/crash-loop.ts [--iterations N] [--seed S] [--flush always|interval|never]
-                                                [--flush-interval-ms MS] [--window N] [--churn]
-Publishes numbered QoS 1/2 messages into a real gateway process, SIGKILLs it at a seeded point, restarts it
-and checks loss, duplicates and order. Defaults: --iterations 20 --seed 1 --flush interval --window 50.
-Exit codes: 0 no failure, 1 a lost acknowledged message, a QoS 2 duplicate or an order violation, 2 an error.`;
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  answerHelp(USAGE);
+  answerHelp(HELP);
   main().catch((err: unknown) => {
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(2);
