@@ -195,6 +195,24 @@ export class MqttConnection implements SessionLink {
     return !this.isClosed();
   }
 
+  /**
+   * Wraps a promise continuation so nothing it throws escapes as an unhandled rejection: a GatewayError
+   * closes this connection with its reason, anything else is one error line and IMPLEMENTATION_SPECIFIC.
+   */
+  private guarded<T>(fn: (v: T) => void): (v: T) => void {
+    return (v: T) => {
+      try {
+        fn(v);
+      } catch (err) {
+        if (err instanceof GatewayError) this.fail(err.code, err.message);
+        else {
+          this.log.error({ err, clientId: this.clientId }, 'mqtt continuation failed');
+          this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
+        }
+      }
+    };
+  }
+
   private packetParser(): ReturnType<typeof mqttPacket.parser> {
     let parser = this.parser;
     if (!parser) {
@@ -219,21 +237,24 @@ export class MqttConnection implements SessionLink {
       case 'publish':
         return this.onPublishPacket(packet);
       case 'puback': {
-        const acked = this.logSubs ? this.session().unackedMessage(packet.messageId!) : undefined;
-        this.send(this.session().onPuback(packet.messageId!, Date.now()));
+        const id = packetIdOf(packet);
+        const acked = this.logSubs ? this.session().unackedMessage(id) : undefined;
+        this.send(this.session().onPuback(id, Date.now()));
         return this.logSubs?.acked(acked); // a log-backed delivery: commit its group offset, refill the window
       }
-      case 'pubrec':
+      case 'pubrec': {
+        const id = packetIdOf(packet);
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
-        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(packet.messageId!, Date.now()));
-        if (!this.session().isKnownOutbound(packet.messageId!)) {
-          return this.writeRaw(this.ackPacket('pubrel', packet.messageId!, ERRORS.PACKET_ID_NOT_FOUND.mqtt));
+        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(id, Date.now()));
+        if (!this.session().isKnownOutbound(id)) {
+          return this.writeRaw(this.ackPacket('pubrel', id, ERRORS.PACKET_ID_NOT_FOUND.mqtt));
         }
-        return this.send(this.session().onPubrec(packet.messageId!, Date.now()));
+        return this.send(this.session().onPubrec(id, Date.now()));
+      }
       case 'pubcomp':
-        return this.send(this.session().onPubcomp(packet.messageId!, Date.now()));
+        return this.send(this.session().onPubcomp(packetIdOf(packet), Date.now()));
       case 'pubrel': {
-        const id = packet.messageId!;
+        const id = packetIdOf(packet);
         const { known, done } = this.broker.releaseQos2(this.entry!, id);
         if (known) this.inboundInflight--;
         const pubcomp = this.ackPacket('pubcomp', id, known ? 0 : ERRORS.PACKET_ID_NOT_FOUND.mqtt);
@@ -242,15 +263,15 @@ export class MqttConnection implements SessionLink {
         const slot: PendingAck = { packet: undefined, fail: false };
         this.ackQueue.push(slot);
         done.then(
-          () => {
+          this.guarded(() => {
             slot.packet = pubcomp;
             this.flushAcks();
-          },
-          (err: unknown) => {
+          }),
+          this.guarded((err: unknown) => {
             this.log.error({ err: String(err), clientId: this.clientId }, 'QoS 2 release not durable; closing');
             slot.fail = true;
             this.flushAcks();
-          },
+          }),
         );
         return;
       }
@@ -290,10 +311,13 @@ export class MqttConnection implements SessionLink {
     };
     if (typeof auth === 'boolean') return finish(auth);
     this.state = 'authenticating';
-    auth.then(finish, (err: unknown) => {
-      this.log.error({ err, clientId: d.clientId }, 'authentication hook failed');
-      this.refuse(v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x03, 'authentication failed');
-    });
+    auth.then(
+      this.guarded(finish),
+      this.guarded((err: unknown) => {
+        this.log.error({ err, clientId: d.clientId }, 'authentication hook failed');
+        this.refuse(v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x03, 'authentication failed');
+      }),
+    );
   }
 
   private completeConnect(d: Extract<ConnectDecision, { kind: 'accept' }>, cleanStart: boolean): void {
@@ -414,18 +438,18 @@ export class MqttConnection implements SessionLink {
     const slot: PendingAck = { packet: undefined, fail: false };
     this.ackQueue.push(slot);
     done.then(
-      () => {
+      this.guarded(() => {
         slot.packet = this.ackPacket(ackType, packetId, 0);
         this.flushAcks();
-      },
-      (err: unknown) => {
+      }),
+      this.guarded((err: unknown) => {
         // Never acknowledge what is not durable: v5 gets an error reason code, v3 a closed connection.
         this.log.error({ err: String(err), clientId: this.clientId, topic }, 'publish not durable; not acknowledged');
         if (qos === 2) this.entry?.session.release(packetId);
         if (v5) slot.packet = this.ackPacket(ackType, packetId, ERRORS.PERSIST_FAILED.mqtt);
         else slot.fail = true;
         this.flushAcks();
-      },
+      }),
     );
   }
 
@@ -470,6 +494,8 @@ export class MqttConnection implements SessionLink {
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
 
   private onSubscribe(p: ISubscribePacket): void {
+    // At least one filter: an empty payload is a protocol error [MQTT-3.8.3-3] (and there is no SUBACK to encode).
+    if (!p.subscriptions || p.subscriptions.length === 0) throw new GatewayError('PROTOCOL_ERROR', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-3]');
     const v5 = this.version === 5;
     const entry = this.entry!;
     const subId = p.properties?.subscriptionIdentifier;
@@ -514,10 +540,13 @@ export class MqttConnection implements SessionLink {
     // arrive before it, which MQTT 5 section 3.8.4 allows ("The Server is permitted to start sending PUBLISH packets ... before the Server sends the SUBACK").
     const saved = this.broker.sessionSaved(entry);
     if (!saved) return ack();
-    saved.then(ack, (err: unknown) => {
-      this.log.error({ err: String(err), clientId: this.clientId }, 'subscription not durable; closing');
-      this.fail('IMPLEMENTATION_SPECIFIC', 'subscription could not be stored');
-    });
+    saved.then(
+      this.guarded(ack),
+      this.guarded((err: unknown) => {
+        this.log.error({ err: String(err), clientId: this.clientId }, 'subscription not durable; closing');
+        this.fail('IMPLEMENTATION_SPECIFIC', 'subscription could not be stored');
+      }),
+    );
   }
 
   /**
@@ -553,6 +582,8 @@ export class MqttConnection implements SessionLink {
   }
 
   private onUnsubscribe(p: IUnsubscribePacket): void {
+    // At least one filter [MQTT-3.10.3-2]; mqtt-packet cannot encode a v5 UNSUBACK without reason codes.
+    if (!p.unsubscriptions || p.unsubscriptions.length === 0) throw new GatewayError('PROTOCOL_ERROR', 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]');
     const granted: number[] = [];
     for (const f of p.unsubscriptions) {
       if (parseLogFilter(f)) {
@@ -708,3 +739,10 @@ export class MqttConnection implements SessionLink {
 }
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+/** The packet id of an ack: present and non-zero [MQTT-2.2.1-3]; a PUBREL `62 00` has none and is malformed. */
+function packetIdOf(p: { messageId?: number }): number {
+  const id = p.messageId;
+  if (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff) throw new GatewayError('MALFORMED_PACKET', 'acknowledgement without a packet identifier');
+  return id;
+}

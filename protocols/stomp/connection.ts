@@ -148,6 +148,17 @@ export class StompConnection implements DeliverySink {
     }
   }
 
+  /** Wraps a promise continuation so nothing it throws escapes as an unhandled rejection (closes this connection instead). */
+  private guarded<T>(fn: (v: T) => void): (v: T) => void {
+    return (v: T) => {
+      try {
+        fn(v);
+      } catch (err) {
+        this.failWith(err);
+      }
+    };
+  }
+
   private currentReceipt: string | undefined;
 
   private onFrame(f: StompFrame): void {
@@ -241,10 +252,13 @@ export class StompConnection implements DeliverySink {
     const auth = this.broker.auth.authenticate(this.identity, passcode === undefined ? undefined : Buffer.from(passcode, 'utf8'));
     if (typeof auth === 'boolean') return finish(auth);
     this.state = 'authenticating';
-    auth.then(finish, (err: unknown) => {
-      this.log.error({ err, session: this.sessionId }, 'authentication hook failed');
-      this.fail('IMPLEMENTATION_SPECIFIC', 'authentication failed');
-    });
+    auth.then(
+      this.guarded(finish),
+      this.guarded((err: unknown) => {
+        this.log.error({ err, session: this.sessionId }, 'authentication hook failed');
+        this.fail('IMPLEMENTATION_SPECIFIC', 'authentication failed');
+      }),
+    );
   }
 
   private startHeartbeats(): void {
@@ -291,15 +305,15 @@ export class StompConnection implements DeliverySink {
       return this.flushReceipts();
     }
     done.then(
-      () => {
+      this.guarded(() => {
         if (slot) slot.ready = true;
         this.flushReceipts();
-      },
-      (err: unknown) => {
+      }),
+      this.guarded((err: unknown) => {
         this.log.error({ err: String(err), session: this.sessionId, topic: msg.topic }, 'stomp send not durable');
         // Never a RECEIPT for what is not durable.
         if (slot) this.fail('PERSIST_FAILED', 'message could not be stored');
-      },
+      }),
     );
   }
 
@@ -386,10 +400,13 @@ export class StompConnection implements DeliverySink {
     };
     const saved = sub.saved();
     if (!saved) return release();
-    saved.then(release, (err: unknown) => {
-      this.log.error({ err: String(err), session: this.sessionId, subscription: id }, 'durable subscription not stored');
-      this.fail('PERSIST_FAILED', 'subscription could not be stored');
-    });
+    saved.then(
+      this.guarded(release),
+      this.guarded((err: unknown) => {
+        this.log.error({ err: String(err), session: this.sessionId, subscription: id }, 'durable subscription not stored');
+        this.fail('PERSIST_FAILED', 'subscription could not be stored');
+      }),
+    );
   }
 
   private onUnsubscribe(f: StompFrame): void {
@@ -495,14 +512,14 @@ export class StompConnection implements DeliverySink {
       return this.flushReceipts();
     }
     Promise.all(waits).then(
-      () => {
+      this.guarded(() => {
         if (slot) slot.ready = true;
         this.flushReceipts();
-      },
-      (err: unknown) => {
+      }),
+      this.guarded((err: unknown) => {
         this.log.error({ err: String(err), session: this.sessionId, transaction: name }, 'stomp commit not durable');
         this.fail('PERSIST_FAILED', `transaction ${name} could not be stored`);
-      },
+      }),
     );
   }
 
