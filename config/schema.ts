@@ -1,4 +1,5 @@
-// Gateway configuration: the typed shape, its defaults and a validator whose errors name the bad key. Imports nothing.
+// Gateway configuration: the typed shape, its defaults and a validator whose errors name the bad key. Imports the core topic rules only (topic-shaped values are validated like the wire).
+import { topicNameProblem } from '../src/core/topic.ts';
 
 export type FlushMode = 'always' | 'interval' | 'never';
 
@@ -51,8 +52,38 @@ export interface GatewayConfig {
     /** Queues that exist from start (MQTT publishers reach them as `$queue/<name>`). */
     queues: string[];
     maxSubscriptions: number;
+    /** All queues (declared, restored, created by clients); 0 = unlimited. */
+    maxQueues: number;
+    /** Queues clients create by SEND / SUBSCRIBE to an undeclared name; 0 = unlimited. */
+    maxCreatedQueues: number;
+    /** false = only `queues` (and queues restored from the log) exist; other /queue/ destinations are refused. */
+    autoCreateQueues: boolean;
     maxTransactions: number;
     maxTransactionFrames: number;
+  };
+  /** Bounds on what clients can make the gateway hold (0 = unlimited). Each refusal is counted in /metrics. */
+  limits: {
+    /** Open connections, all protocols and transports. */
+    maxConnections: number;
+    maxConnectionsPerAddress: number;
+    /** New connections per second from one source address (burst: the same number). */
+    connectionRatePerAddress: number;
+    /** Bytes held for unfinished MQTT packets and STOMP frames across all connections. */
+    maxUnfinishedBytes: number;
+    /** Topic subscriptions per client (MQTT filters; STOMP subscriptions, also capped by stomp.maxSubscriptions). */
+    maxSubscriptionsPerClient: number;
+    /** `$log/` / `$group/` (MQTT) and `x-stream-offset` (STOMP) subscriptions per connection. */
+    maxLogSubscriptionsPerClient: number;
+    /** Inbound publishes per second per connection; over it the socket is paused, nothing is dropped. */
+    maxPublishRate: number;
+    /** Inbound payload bytes per second per connection; same enforcement. */
+    maxPublishBytesRate: number;
+    /** Retained topics; a new one past it: v5 0x97, v3 dropped (counted), STOMP ERROR. */
+    maxRetainedMessages: number;
+    /** Retained payload + topic bytes. */
+    maxRetainedBytes: number;
+    /** A TLS handshake (MQTT, STOMP, HTTPS) not finished in this time is cut. */
+    tlsHandshakeTimeoutMs: number;
   };
   http: {
     host: string;
@@ -63,6 +94,10 @@ export interface GatewayConfig {
     adminToken: string;
     /** A WebSocket whose unsent bytes exceed this is closed with 1013 (slow consumer). */
     wsMaxBufferedBytes: number;
+    /** Time to receive a request's (or WebSocket upgrade's) complete headers (Node's server.headersTimeout). */
+    headersTimeoutMs: number;
+    /** Time to receive a whole request (server.requestTimeout). */
+    requestTimeoutMs: number;
   };
   /** $SYS topics: published (retained, QoS 0) every intervalMs; 0 = off. */
   sys: { intervalMs: number };
@@ -122,10 +157,34 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     queueWindow: 1000,
     queues: [],
     maxSubscriptions: 1000,
+    maxQueues: 10_000,
+    maxCreatedQueues: 1000,
+    autoCreateQueues: true,
     maxTransactions: 16,
     maxTransactionFrames: 10_000,
   },
-  http: { host: '0.0.0.0', port: 8080, tlsPort: 8443, adminToken: '', wsMaxBufferedBytes: 16 * 1024 * 1024 },
+  limits: {
+    maxConnections: 100_000,
+    maxConnectionsPerAddress: 1000,
+    connectionRatePerAddress: 500,
+    maxUnfinishedBytes: 64 * 1024 * 1024,
+    maxSubscriptionsPerClient: 1000,
+    maxLogSubscriptionsPerClient: 64,
+    maxPublishRate: 20_000,
+    maxPublishBytesRate: 100 * 1024 * 1024,
+    maxRetainedMessages: 50_000,
+    maxRetainedBytes: 128 * 1024 * 1024,
+    tlsHandshakeTimeoutMs: 10_000,
+  },
+  http: {
+    host: '0.0.0.0',
+    port: 8080,
+    tlsPort: 8443,
+    adminToken: '',
+    wsMaxBufferedBytes: 16 * 1024 * 1024,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+  },
   sys: { intervalMs: 1000 },
   sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false },
   shared: { strategy: 'round-robin' },
@@ -188,6 +247,22 @@ const RULES: Record<string, Rule> = {
   'stomp.queueWindow': int(1, 65535),
   'stomp.queues': { t: 'strings' },
   'stomp.maxSubscriptions': int(1, 1_000_000),
+  'stomp.maxQueues': int(0, BIG),
+  'stomp.maxCreatedQueues': int(0, BIG),
+  'stomp.autoCreateQueues': { t: 'bool' },
+  'limits.maxConnections': int(0, BIG),
+  'limits.maxConnectionsPerAddress': int(0, BIG),
+  'limits.connectionRatePerAddress': int(0, BIG),
+  'limits.maxUnfinishedBytes': int(0, BIG),
+  'limits.maxSubscriptionsPerClient': int(0, BIG),
+  'limits.maxLogSubscriptionsPerClient': int(0, BIG),
+  'limits.maxPublishRate': int(0, BIG),
+  'limits.maxPublishBytesRate': int(0, BIG),
+  'limits.maxRetainedMessages': int(0, BIG),
+  'limits.maxRetainedBytes': int(0, BIG),
+  'limits.tlsHandshakeTimeoutMs': int(100, 600_000),
+  'http.headersTimeoutMs': int(100, 600_000),
+  'http.requestTimeoutMs': int(100, 3_600_000),
   'stomp.maxTransactions': int(0, 1_000_000),
   'stomp.maxTransactionFrames': int(1, 10_000_000),
   'http.host': { t: 'string', nonEmpty: true },
@@ -272,6 +347,17 @@ export function resolveConfig(input: unknown): GatewayConfig {
   const config = out as unknown as GatewayConfig;
   if ((config.tls.cert === '') !== (config.tls.key === '')) {
     throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
+  }
+  // Topic-shaped values obey the same rules and limits as topics on the wire (src/core/topic.ts): no wildcards,
+  // at most mqtt.maxTopicLevels levels. A queue `q` is the MQTT topic `$queue/q`.
+  const levels = config.mqtt.maxTopicLevels;
+  config.stomp.queues.forEach((q, i) => {
+    const bad = topicNameProblem(q, levels) ?? (topicNameProblem(`$queue/${q}`, levels) ? `$queue/${q} has more than ${levels} levels (mqtt.maxTopicLevels)` : undefined);
+    if (bad) throw new ConfigError(`stomp.queues[${i}]`, `queue name ${bad}`);
+  });
+  if (config.stomp.deadLetterTopic !== '') {
+    const bad = topicNameProblem(config.stomp.deadLetterTopic, levels);
+    if (bad) throw new ConfigError('stomp.deadLetterTopic', `dead-letter topic ${bad}`);
   }
   return config;
 }

@@ -11,6 +11,7 @@ import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
+import { PublishMeter } from '../../src/core/limits.ts';
 import { LogSubscriptions, parseLogFilter } from '../../src/core/log-subscriptions.ts';
 import { connackProperties, decideConnect, v3ReturnCode, type ConnectDecision } from './connect.ts';
 import { MqttFramer } from './framer.ts';
@@ -64,6 +65,11 @@ export class MqttConnection implements SessionLink {
   /** `$log/` and `$group/` subscriptions of this connection (created on the first one). */
   private logSubs: LogSubscriptions | undefined;
   private parseError: Error | undefined;
+  /** Set when admission refused this connection: its CONNECT is answered with this refusal. */
+  private refusal: { code: ErrorCode; detail: string } | undefined;
+  /** Inbound publish pacing (made on the first PUBLISH when a rate limit is configured). */
+  private meter: PublishMeter | undefined;
+  private paused = false;
 
   constructor(
     private readonly stream: Duplex & { remoteAddress?: string; setNoDelay?: (v: boolean) => unknown },
@@ -73,7 +79,7 @@ export class MqttConnection implements SessionLink {
     private readonly counters: ConnectionCounters,
     private readonly onClosed: (c: MqttConnection) => void,
   ) {
-    this.framer = new MqttFramer(opts.maxPacketSize);
+    this.framer = new MqttFramer(opts.maxPacketSize, opts.guards?.unfinished);
     this.identity.remoteAddress = stream.remoteAddress;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.log.debug({ err: err.message, clientId: this.identity.clientId }, 'mqtt socket error'));
@@ -90,6 +96,7 @@ export class MqttConnection implements SessionLink {
   tick(now: number): void {
     if (this.state === 'awaiting-connect' && now - this.openedAt > this.opts.connectTimeoutMs) {
       this.log.info({ remote: this.identity.remoteAddress }, 'mqtt connection sent no CONNECT in time');
+      this.opts.guards?.counters.timedOut('mqtt', 'connect');
       this.destroy();
     } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastSeen > this.keepaliveMs * 1.5) {
       this.log.info({ clientId: this.clientId }, 'mqtt keepalive timeout');
@@ -299,6 +306,7 @@ export class MqttConnection implements SessionLink {
 
   private onConnect(p: IConnectPacket): void {
     this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5;
+    if (this.refusal) return this.refuse(ERRORS[this.refusal.code].mqtt, this.refusal.detail);
     const d = decideConnect(p, this.opts, Date.now(), () => `auto-${randomBytes(8).toString('hex')}`);
     if (d.kind === 'refuse') return this.refuse(d.code, d.why);
     const v5 = this.version === 5;
@@ -355,6 +363,31 @@ export class MqttConnection implements SessionLink {
     this.destroy();
   }
 
+  /** Admission refused this connection: answer its CONNECT with CONNACK 0x97 / 0x9F (v3: 0x03 server unavailable). */
+  refuseAtConnect(code: ErrorCode, detail: string): void {
+    this.refusal = { code, detail };
+  }
+
+  /** Charges one inbound publish to the rate limit; over it the socket is paused (never a drop) until the debt is paid. */
+  private pace(payloadBytes: number): void {
+    const limits = this.opts.guards?.client;
+    if (!this.meter) {
+      if (!PublishMeter.wanted(limits)) return;
+      this.meter = new PublishMeter(limits!, Date.now());
+    }
+    const wait = this.meter.charge(payloadBytes, Date.now());
+    if (wait <= 0 || this.paused) return;
+    this.paused = true;
+    this.opts.guards!.counters.ratePauses++;
+    this.opts.guards!.counters.refused('publish-rate');
+    this.stream.pause();
+    setTimeout(() => {
+      this.paused = false;
+      this.lastSeen = Date.now(); // time spent paused by us does not count against keepalive
+      if (this.state !== 'closed') this.stream.resume();
+    }, wait).unref();
+  }
+
   // ---- PUBLISH in ----
 
   private onPublishPacket(p: IPublishPacket): void {
@@ -390,6 +423,7 @@ export class MqttConnection implements SessionLink {
     const bad = validateTopicName(topic, this.opts.maxTopicLevels);
     if (bad) throw new GatewayError(bad, JSON.stringify(topic.slice(0, 200)));
     this.counters.messagesIn++;
+    this.pace(payload.length);
     const v5 = this.version === 5;
     if (qos > 0 && ++this.inboundInflight > this.opts.receiveMaximum && v5) {
       // More unacknowledged QoS 1/2 than our Receive Maximum [MQTT-3.3.4-8].
@@ -408,6 +442,15 @@ export class MqttConnection implements SessionLink {
     if (!this.broker.auth.authorizePublish(this.identity, topic)) {
       this.log.info({ clientId: this.clientId, topic }, 'mqtt publish not authorized');
       return this.rejectPublish(qos, ackType, packetId, ERRORS.NOT_AUTHORIZED.mqtt);
+    }
+    if (retain && payload.length > 0) {
+      // A new retained topic past the count / bytes limit: v5 0x97 Quota exceeded; v3 cannot be told, so dropped (counted).
+      const over = this.broker.retained.admits(topic, payload.length);
+      if (over) {
+        this.opts.guards?.counters.refused(over);
+        this.log.info({ clientId: this.clientId, topic, limit: over }, 'mqtt retained message refused');
+        return this.rejectPublish(qos, ackType, packetId, ERRORS.QUOTA_EXCEEDED.mqtt);
+      }
     }
     const now = Date.now();
     const msg: Message = {
@@ -513,6 +556,15 @@ export class MqttConnection implements SessionLink {
         granted.push(v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80);
         continue;
       }
+      const maxSubs = this.opts.guards?.client.maxSubscriptions ?? 0;
+      const subs = entry.session.subscriptions;
+      if (maxSubs > 0 && subs.size >= maxSubs && !subs.has(s.topic)) {
+        // A new filter past the per-client limit: 0x97 Quota exceeded (v3: 0x80 failure).
+        this.opts.guards!.counters.refused('subscriptions');
+        this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxSubs }, 'mqtt subscription refused: limit');
+        granted.push(v5 ? ERRORS.QUOTA_EXCEEDED.mqtt : 0x80);
+        continue;
+      }
       const shared = parseShared(s.topic);
       if (shared && v5 && s.nl) throw new GatewayError('PROTOCOL_ERROR', 'no-local on a shared subscription [MQTT-3.8.3-4]');
       if (!this.broker.auth.authorizeSubscribe(this.identity, s.topic)) {
@@ -556,6 +608,14 @@ export class MqttConnection implements SessionLink {
   private subscribeLog(s: ISubscribePacket['subscriptions'][number], parsed: NonNullable<ReturnType<typeof parseLogFilter>>, subId: number | undefined): number {
     const v5 = this.version === 5;
     if ('error' in parsed) return v5 ? ERRORS[parsed.error].mqtt : 0x80;
+    // Replay filters obey the same depth as every other filter (mqtt.maxTopicLevels).
+    if (validateTopicFilter(parsed.filter, this.opts.maxTopicLevels)) return v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80;
+    const maxLog = this.opts.guards?.client.maxLogSubscriptions ?? 0;
+    if (maxLog > 0 && (this.logSubs?.size ?? 0) >= maxLog && !this.logSubs?.has(s.topic)) {
+      this.opts.guards!.counters.refused('log-subscriptions');
+      this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxLog }, 'mqtt log subscription refused: limit');
+      return v5 ? ERRORS.QUOTA_EXCEEDED.mqtt : 0x80;
+    }
     const log = this.broker.log;
     const store = this.broker.state;
     if (!log || !store) return v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x80; // persistence is off: no log to read
@@ -731,6 +791,7 @@ export class MqttConnection implements SessionLink {
   private detach(): void {
     if (this.detached) return;
     this.detached = true;
+    this.framer.reset(); // an unfinished packet's bytes go back to the shared budget
     this.logSubs?.closeAll();
     if (this.entry) this.broker.disconnect(this.entry, this, this.willOnClose);
     this.entry = undefined;

@@ -33,6 +33,8 @@ import { headersFromMessage, messageFromSend, parseSendDestination, parseStreamO
 import type { StompOptions } from './options.ts';
 import { StompParser } from './parser.ts';
 import type { QueueRegistry } from './queues.ts';
+import type { QueueAdmission } from './queue-limits.ts';
+import { PublishMeter } from '../../src/core/limits.ts';
 import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
 import { StreamSubscription } from './stream-subscription.ts';
 import { TopicSubscription } from './topic-subscription.ts';
@@ -111,14 +113,18 @@ export class StompConnection implements DeliverySink {
     private readonly log: Logger,
     private readonly counters: StompCounters,
     private readonly onClosed: (c: StompConnection) => void,
+    private readonly queueAdmission?: QueueAdmission,
   ) {
-    this.parser = new StompParser(opts.limits);
+    this.parser = new StompParser(opts.limits, '1.0', opts.guards?.unfinished);
     this.identity = { clientId: this.sessionId, protocol: 'stomp', remoteAddress: stream.remoteAddress };
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.log.debug({ err: err.message, session: this.sessionId }, 'stomp socket error'));
     stream.on('close', () => this.onStreamClosed());
     this.connectTimer = setTimeout(() => {
-      if (this.state === 'awaiting-connect' || this.state === 'authenticating') this.fail('PROTOCOL_ERROR', 'no CONNECT frame in time');
+      if (this.state === 'awaiting-connect' || this.state === 'authenticating') {
+        this.opts.guards?.counters.timedOut('stomp', 'connect');
+        this.fail('PROTOCOL_ERROR', 'no CONNECT frame in time');
+      }
     }, opts.connectTimeoutMs);
     this.connectTimer.unref();
   }
@@ -285,13 +291,21 @@ export class StompConnection implements DeliverySink {
     const d = parseSendDestination(dest, this.opts.maxTopicLevels);
     if (typeof d === 'string') throw new GatewayError(d, `destination ${JSON.stringify(dest.slice(0, 200))}`);
     if (!this.broker.auth.authorizePublish(this.identity, d.topic)) throw new GatewayError('NOT_AUTHORIZED', `SEND to ${dest}`);
-    if (d.kind === 'queue') this.queues.get(d.name);
+    if (d.kind === 'queue') this.admitQueue(d.name);
     const build = (): Message => {
       const msg = messageFromSend(d.topic, f.headers, f.body, this.sessionId, Date.now());
       if (typeof msg === 'string') throw new GatewayError(msg, 'expires must be epoch milliseconds');
       return msg;
     };
     const msg = build(); // validates now, even inside a transaction
+    if (msg.retain && msg.payload.length > 0) {
+      const over = this.broker.retained.admits(msg.topic, msg.payload.length);
+      if (over) {
+        this.opts.guards?.counters.refused(over);
+        throw new GatewayError('QUOTA_EXCEEDED', `retained messages: ${over} limit reached`);
+      }
+    }
+    this.pace(f.body.length);
     const tx = this.transactionOf(f);
     if (tx) {
       this.addToTransaction(tx, () => this.publish(build()));
@@ -325,6 +339,36 @@ export class StompConnection implements DeliverySink {
     }
   }
 
+  /** Creates a queue on first use, within the queue limits (./queue-limits.ts); a refusal is an ERROR frame. */
+  private admitQueue(name: string): void {
+    if (this.queues.has(name)) return;
+    const no = this.queueAdmission?.admit(name);
+    if (no) throw new GatewayError(no.code, no.detail);
+    this.queues.get(name);
+  }
+
+  /** Charges one SEND to the publish rate limit; over it the socket is paused (never a drop) until the debt is paid. */
+  private meter: PublishMeter | undefined;
+  private paused = false;
+  private pace(bodyBytes: number): void {
+    const limits = this.opts.guards?.client;
+    if (!this.meter) {
+      if (!PublishMeter.wanted(limits)) return;
+      this.meter = new PublishMeter(limits!, Date.now());
+    }
+    const wait = this.meter.charge(bodyBytes, Date.now());
+    if (wait <= 0 || this.paused) return;
+    this.paused = true;
+    this.opts.guards!.counters.ratePauses++;
+    this.opts.guards!.counters.refused('publish-rate');
+    this.stream.pause();
+    setTimeout(() => {
+      this.paused = false;
+      this.lastRead = Date.now(); // time paused by us does not count against the heart-beat
+      if (this.state !== 'closed') this.stream.resume();
+    }, wait).unref();
+  }
+
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
 
   private onSubscribe(f: StompFrame): void {
@@ -332,7 +376,11 @@ export class StompConnection implements DeliverySink {
     // 1.0 may omit the id; the destination then names the subscription.
     const id = this.version === '1.0' ? (header(f, 'id') ?? dest) : required(f, 'id');
     if (this.subs.has(id)) throw new GatewayError('PROTOCOL_ERROR', `subscription id ${JSON.stringify(id)} already in use`);
-    if (this.subs.size >= this.opts.maxSubscriptions) throw new GatewayError('QUOTA_EXCEEDED', `more than ${this.opts.maxSubscriptions} subscriptions`);
+    const maxSubs = Math.min(this.opts.maxSubscriptions, this.opts.guards?.client.maxSubscriptions || Infinity);
+    if (this.subs.size >= maxSubs) {
+      this.opts.guards?.counters.refused('subscriptions');
+      throw new GatewayError('QUOTA_EXCEEDED', `more than ${maxSubs} subscriptions`);
+    }
     const ackHeader = header(f, 'ack') ?? 'auto';
     if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
       throw new GatewayError('STOMP_FRAME_INVALID', `ack ${JSON.stringify(ackHeader)}`);
@@ -359,11 +407,19 @@ export class StompConnection implements DeliverySink {
       from = parseStreamOffset(offsetHeader);
       if (!from) throw new GatewayError('STOMP_FRAME_INVALID', `x-stream-offset ${JSON.stringify(offsetHeader.slice(0, 100))}`);
       if (!this.broker.log) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'x-stream-offset needs persistence (the durable log)');
+      const maxLog = this.opts.guards?.client.maxLogSubscriptions ?? 0;
+      let streams = 0;
+      for (const s of this.subs.values()) if (s.streamOffsets) streams++;
+      if (maxLog > 0 && streams >= maxLog) {
+        this.opts.guards!.counters.refused('log-subscriptions');
+        throw new GatewayError('QUOTA_EXCEEDED', `more than ${maxLog} x-stream-offset subscriptions`);
+      }
     }
     if (d.kind === 'topic' && durable && this.currentReceipt !== undefined) return this.subscribeDurable(id, dest, ackMode, prefetch, d.topic);
     // The RECEIPT goes first, then any retained / queued messages.
     this.receiptNow();
     if (d.kind === 'queue') {
+      this.admitQueue(d.name);
       this.subs.set(id, this.queues.get(d.name).addConsumer(id, ackMode, prefetch, this));
       return;
     }
@@ -691,6 +747,7 @@ export class StompConnection implements DeliverySink {
   private release(): void {
     if (this.released) return;
     this.released = true;
+    this.parser.dispose(); // an unfinished frame's bytes go back to the shared budget
     if (this.sendTimer) clearInterval(this.sendTimer);
     if (this.recvTimer) clearInterval(this.recvTimer);
     if (this.connectTimer) clearTimeout(this.connectTimer);

@@ -1,5 +1,7 @@
-// Settings one STOMP listener and its connections need from the gateway config, with defaults. Imports core session types and the parser's limit type only.
+// Settings one STOMP listener and its connections need from the gateway config, with defaults. Imports core session/limit/topic types and the parser's limit type only.
+import type { Guards } from '../../src/core/limits.ts';
 import type { SessionLimits } from '../../src/core/session.ts';
+import { DEFAULT_MAX_TOPIC_LEVELS } from '../../src/core/topic.ts';
 import type { StompLimits } from './parser.ts';
 
 export interface StompOptions {
@@ -25,6 +27,12 @@ export interface StompOptions {
   /** Queues that exist from start, so MQTT publishers to `$queue/<name>` are kept before any STOMP client touched them. */
   queues: string[];
   maxSubscriptions: number;
+  /** All queues; 0 = unlimited (./queue-limits.ts). */
+  maxQueues: number;
+  /** Queues created by a client's SEND / SUBSCRIBE to an undeclared name; 0 = unlimited. */
+  maxCreatedQueues: number;
+  /** false = only declared (`queues`) and restored queues exist. */
+  autoCreateQueues: boolean;
   maxTransactions: number;
   /** SEND / ACK / NACK frames buffered per transaction. */
   maxTransactionFrames: number;
@@ -35,6 +43,8 @@ export interface StompOptions {
   maxWriteBuffer: number;
   /** Value of the CONNECTED `server` header. */
   serverName: string;
+  /** Shared abuse limits (connections, unfinished bytes, per-client limits, counters); absent = unlimited. */
+  guards?: Guards;
 }
 
 export const STOMP_DEFAULTS: StompOptions = {
@@ -50,9 +60,12 @@ export const STOMP_DEFAULTS: StompOptions = {
   queueWindow: 1000,
   queues: [],
   maxSubscriptions: 1000,
+  maxQueues: 10_000,
+  maxCreatedQueues: 1000,
+  autoCreateQueues: true,
   maxTransactions: 16,
   maxTransactionFrames: 10_000,
-  maxTopicLevels: 128,
+  maxTopicLevels: DEFAULT_MAX_TOPIC_LEVELS,
   session: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false },
   maxWriteBuffer: 8 * 1024 * 1024,
   serverName: 'iot-gateway',

@@ -18,6 +18,7 @@ import { stompOptions, type StompOptions } from '../../protocols/stomp/options.t
 import { SysTopics } from './sys-topics.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
+import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
 
 export interface GatewayPorts {
   mqtt: number;
@@ -60,6 +61,26 @@ export function mqttOptions(config: GatewayConfig): MqttOptions {
       queueQos0: config.sessions.queueQos0,
     },
     maxWriteBuffer: 8 * 1024 * 1024,
+  };
+}
+
+/** One gateway's abuse limits from config.limits (shared by every listener). */
+export function createGuards(config: GatewayConfig): Guards {
+  const l = config.limits;
+  const counters = new LimitCounters();
+  return {
+    counters,
+    unfinished: new ByteBudget(l.maxUnfinishedBytes, counters),
+    admission: new ConnectionAdmission(
+      { maxConnections: l.maxConnections, maxConnectionsPerAddress: l.maxConnectionsPerAddress, connectionRatePerAddress: l.connectionRatePerAddress },
+      counters,
+    ),
+    client: {
+      maxSubscriptions: l.maxSubscriptionsPerClient,
+      maxLogSubscriptions: l.maxLogSubscriptionsPerClient,
+      maxPublishRate: l.maxPublishRate,
+      maxPublishBytesRate: l.maxPublishBytesRate,
+    },
   };
 }
 
@@ -123,7 +144,8 @@ async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMet
 export const GATEWAY_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export function createGateway(config: GatewayConfig, log: Logger): Gateway {
-  const options = mqttOptions(config);
+  const guards = createGuards(config);
+  const options = { ...mqttOptions(config), guards };
   let broker: Broker | undefined;
   let mqtt: MqttListener | undefined;
   let stomp: StompListener | undefined;
@@ -158,13 +180,14 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         onDrop: metrics.onDrop,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
       });
+      broker.retained.setLimits(config.limits.maxRetainedMessages, config.limits.maxRetainedBytes);
       const t0 = Date.now();
       const restored = await broker.restore();
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
       mqtt = new MqttListener(broker, options, log);
       const port = await mqtt.listen(config.mqtt.port, config.mqtt.host);
       log.info({ protocol: 'mqtt', transport: 'tcp', host: config.mqtt.host, port }, 'listening');
-      stomp = new StompListener(broker, stompListenerOptions(config), log);
+      stomp = new StompListener(broker, { ...stompListenerOptions(config), guards }, log);
       const stompPort = await stomp.listen(config.stomp.port, config.stomp.host);
       log.info({ protocol: 'stomp', transport: 'tcp', host: config.stomp.host, port: stompPort }, 'listening');
       const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);
@@ -177,6 +200,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         http: (req: IncomingMessage, res: ServerResponse) => httpHandlers.some((h) => h(req, res)),
         maxBufferedBytes: config.http.wsMaxBufferedBytes,
         onSlowConsumer: () => metrics.wsSlowConsumerClosed(),
+        headersTimeoutMs: config.http.headersTimeoutMs,
+        requestTimeoutMs: config.http.requestTimeoutMs,
+        tlsHandshakeTimeoutMs: config.limits.tlsHandshakeTimeoutMs,
+        onTimeout: (reason: 'http-headers' | 'http-request' | 'tls-handshake') => guards.counters.timedOut('http', reason),
       };
       const paths = ['/', '/mqtt', '/stomp', '/metrics', '/healthz', '/readyz', '/api'];
       web = new GatewayHttpServer({ mqtt, stomp }, webOptions, log);
@@ -184,6 +211,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths }, 'listening');
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
       metrics.bind(sources);
+      metrics.bindLimits(guards, () => broker!.retained.bytes);
       httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
       sys = new SysTopics(sources, config.sys.intervalMs);
       sys.start();
@@ -193,9 +221,9 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         webTls = new GatewayHttpServer({ mqtt, stomp }, { ...webOptions, tls: files }, log);
         ports.httpTls = await webTls.listen(config.http.tlsPort, config.http.host);
         log.info({ protocol: 'http', transport: 'tls', host: config.http.host, port: ports.httpTls, paths }, 'listening');
-        ports.mqttTls = await mqtt.listenTls(config.mqtt.tlsPort, config.mqtt.host, files);
+        ports.mqttTls = await mqtt.listenTls(config.mqtt.tlsPort, config.mqtt.host, files, config.limits.tlsHandshakeTimeoutMs);
         log.info({ protocol: 'mqtt', transport: 'tls', host: config.mqtt.host, port: ports.mqttTls }, 'listening');
-        ports.stompTls = await stomp.listenTls(config.stomp.tlsPort, config.stomp.host, files);
+        ports.stompTls = await stomp.listenTls(config.stomp.tlsPort, config.stomp.host, files, config.limits.tlsHandshakeTimeoutMs);
         log.info({ protocol: 'stomp', transport: 'tls', host: config.stomp.host, port: ports.stompTls }, 'listening');
       }
       started = true; // /readyz: every listener is bound and the log recovered
