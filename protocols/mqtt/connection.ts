@@ -70,6 +70,8 @@ export class MqttConnection implements SessionLink {
   /** Inbound publish pacing (made on the first PUBLISH when a rate limit is configured). */
   private meter: PublishMeter | undefined;
   private paused = false;
+  /** Packets read after the publish rate paused us (at most one read's worth): handled in order on resume. */
+  private deferred: Buffer[] | undefined;
 
   constructor(
     private readonly stream: Duplex & { remoteAddress?: string; setNoDelay?: (v: boolean) => unknown },
@@ -128,6 +130,10 @@ export class MqttConnection implements SessionLink {
 
   private onPacketBytes(p: Buffer): boolean {
     if (this.state === 'closed') return false;
+    if (this.deferred) {
+      this.deferred.push(p);
+      return true;
+    }
     if (this.state === 'authenticating') {
       (this.backlog ??= []).push(Buffer.from(p));
       return true;
@@ -378,14 +384,26 @@ export class MqttConnection implements SessionLink {
     const wait = this.meter.charge(payloadBytes, Date.now());
     if (wait <= 0 || this.paused) return;
     this.paused = true;
+    this.deferred = [];
     this.opts.guards!.counters.ratePauses++;
     this.opts.guards!.counters.refused('publish-rate');
     this.stream.pause();
-    setTimeout(() => {
-      this.paused = false;
-      this.lastSeen = Date.now(); // time spent paused by us does not count against keepalive
-      if (this.state !== 'closed') this.stream.resume();
-    }, wait).unref();
+    setTimeout(() => this.unpause(), wait).unref();
+  }
+
+  /** The rate debt is paid: handle what was read meanwhile, in order (pacing again if needed), then read on. */
+  private unpause(): void {
+    this.paused = false;
+    this.lastSeen = Date.now(); // time spent paused by us does not count against keepalive
+    const q = this.deferred ?? [];
+    this.deferred = undefined;
+    try {
+      for (const p of q) if (!this.onPacketBytes(p)) break; // once paced again, the rest lands in the new `deferred`
+    } catch (err) {
+      if (err instanceof GatewayError) this.fail(err.code, err.message);
+      else this.fail('IMPLEMENTATION_SPECIFIC', String(err));
+    }
+    if (!this.paused && this.state !== 'closed') this.stream.resume();
   }
 
   // ---- PUBLISH in ----

@@ -169,6 +169,10 @@ export class StompConnection implements DeliverySink {
 
   private onFrame(f: StompFrame): void {
     if (this.state === 'closed') return;
+    if (this.deferred) {
+      this.deferred.push(f);
+      return;
+    }
     if (this.state === 'authenticating') {
       (this.backlog ??= []).push({ command: f.command, headers: f.headers, body: Buffer.from(f.body) });
       return;
@@ -350,6 +354,8 @@ export class StompConnection implements DeliverySink {
   /** Charges one SEND to the publish rate limit; over it the socket is paused (never a drop) until the debt is paid. */
   private meter: PublishMeter | undefined;
   private paused = false;
+  /** Frames read after the publish rate paused us (at most one read's worth): handled in order on resume. */
+  private deferred: StompFrame[] | undefined;
   private pace(bodyBytes: number): void {
     const limits = this.opts.guards?.client;
     if (!this.meter) {
@@ -359,14 +365,25 @@ export class StompConnection implements DeliverySink {
     const wait = this.meter.charge(bodyBytes, Date.now());
     if (wait <= 0 || this.paused) return;
     this.paused = true;
+    this.deferred = [];
     this.opts.guards!.counters.ratePauses++;
     this.opts.guards!.counters.refused('publish-rate');
     this.stream.pause();
-    setTimeout(() => {
-      this.paused = false;
-      this.lastRead = Date.now(); // time paused by us does not count against the heart-beat
-      if (this.state !== 'closed') this.stream.resume();
-    }, wait).unref();
+    setTimeout(() => this.unpause(), wait).unref();
+  }
+
+  /** The rate debt is paid: handle what was read meanwhile, in order (pacing again if needed), then read on. */
+  private unpause(): void {
+    this.paused = false;
+    this.lastRead = Date.now(); // time paused by us does not count against the heart-beat
+    const q = this.deferred ?? [];
+    this.deferred = undefined;
+    try {
+      for (const f of q) if (this.state !== 'closed') this.onFrame(f); // once paced again, the rest lands in the new `deferred`
+    } catch (err) {
+      this.failWith(err);
+    }
+    if (!this.paused && this.state !== 'closed') this.stream.resume();
   }
 
   // ---- SUBSCRIBE / UNSUBSCRIBE ----

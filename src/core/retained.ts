@@ -9,6 +9,11 @@ import { hasWildcard } from './topic.ts';
 
 const DOLLAR = 0x24;
 
+/** The gateway's own status topics do not count against the retained limits. */
+function isSys(topic: string): boolean {
+  return topic.startsWith('$SYS/');
+}
+
 function retainedBytes(m: Message): number {
   return m.payload.length + m.topic.length;
 }
@@ -29,8 +34,9 @@ export class RetainedStore {
   private readonly byTopic = new Map<string, Message>();
   /** One node per topic level; a node holds the message whose topic ends there. */
   private readonly root = new RNode(undefined, '');
-  /** Sum of retainedBytes() over the stored messages. */
+  /** Sum of retainedBytes() and count of the stored messages, `$SYS/` (the gateway's own) excluded. */
   private heldBytes = 0;
+  private clientCount = 0;
   /** Limits checked by admits() (0 = unlimited); set() itself never refuses (restore must load everything). */
   private maxCount = 0;
   private maxBytes = 0;
@@ -52,7 +58,7 @@ export class RetainedStore {
   admits(topic: string, payloadBytes: number): 'retained-count' | 'retained-bytes' | undefined {
     if (payloadBytes === 0) return undefined;
     const old = this.byTopic.get(topic);
-    if (old === undefined && this.maxCount > 0 && this.byTopic.size >= this.maxCount) return 'retained-count';
+    if (old === undefined && this.maxCount > 0 && this.clientCount >= this.maxCount) return 'retained-count';
     const delta = payloadBytes + topic.length - (old ? retainedBytes(old) : 0);
     if (this.maxBytes > 0 && delta > 0 && this.heldBytes + delta > this.maxBytes) return 'retained-bytes';
     return undefined;
@@ -63,8 +69,11 @@ export class RetainedStore {
     if (msg.payload.length === 0) return this.delete(msg.topic) ? 'deleted' : 'none';
     // [MQTT-3.3.1-5] replaces any existing retained message for this topic.
     const old = this.byTopic.get(msg.topic);
-    if (old) this.heldBytes -= retainedBytes(old);
-    this.heldBytes += retainedBytes(msg);
+    if (!isSys(msg.topic)) {
+      if (old) this.heldBytes -= retainedBytes(old);
+      else this.clientCount++;
+      this.heldBytes += retainedBytes(msg);
+    }
     this.byTopic.set(msg.topic, msg);
     let node = this.root;
     for (const level of msg.topic.split('/')) {
@@ -88,7 +97,10 @@ export class RetainedStore {
     const old = this.byTopic.get(topic);
     if (!old) return false;
     this.byTopic.delete(topic);
-    this.heldBytes -= retainedBytes(old);
+    if (!isSys(topic)) {
+      this.heldBytes -= retainedBytes(old);
+      this.clientCount--;
+    }
     let node: RNode | undefined = this.root;
     for (const level of topic.split('/')) {
       node = node.children?.get(level);
