@@ -743,7 +743,14 @@ export class MqttConnection implements SessionLink {
       properties,
     };
     if (o.qos > 0) packet.messageId = o.packetId;
-    const buf = mqttPacket.generate(packet, { protocolVersion: 5 });
+    let buf: Buffer;
+    try {
+      buf = mqttPacket.generate(packet, { protocolVersion: 5 });
+    } catch (err) {
+      // A message this encoder cannot write must not throw into whoever published it: treat as undeliverable.
+      this.log.warn({ err: String(err), clientId: this.clientId, topic: msg.topic }, 'mqtt message could not be encoded; skipped');
+      return undefined;
+    }
     if (this.clientMaxPacket > 0 && buf.length > this.clientMaxPacket) return undefined;
     return buf;
   }
