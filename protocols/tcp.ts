@@ -39,8 +39,10 @@ export function listenTlsServer(
     onSocket(socket);
   });
   // A failed handshake is the client's problem: never an unhandled 'error'; a timeout is counted.
-  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+  // With a listener here Node no longer destroys the socket itself: do it.
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
     if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') opts.onHandshakeTimeout?.();
+    socket.destroy();
   });
   return listenOn(server, port, host).then((bound) => ({ server, port: bound }));
 }

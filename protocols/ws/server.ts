@@ -76,8 +76,10 @@ export class GatewayHttpServer {
       else socket.destroy();
     });
     if (opts.tls) {
-      this.server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      // With a listener here Node no longer destroys the socket itself: do it.
+      this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: import('node:tls').TLSSocket) => {
         if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.opts.onTimeout?.('tls-handshake');
+        socket.destroy();
       });
     }
     this.wss = new WebSocketServer({
