@@ -58,7 +58,11 @@ export class MqttFramer {
     const end = chunk.length;
     if (this.partial) {
       const take = Math.min(this.partial.length - this.filled, end);
-      chunk.copy(this.partial, this.filled, 0, take);
+      if (take < 32) {
+        // Tiny pieces (a trickling client): a JS loop is cheaper than a native copy call.
+        const dst = this.partial;
+        for (let i = 0, o = this.filled; i < take; i++) dst[o + i] = chunk[i]!;
+      } else chunk.copy(this.partial, this.filled, 0, take);
       this.filled += take;
       pos = take;
       if (this.filled < this.partial.length) return;
