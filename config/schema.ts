@@ -348,6 +348,9 @@ export function resolveConfig(input: unknown): GatewayConfig {
   if ((config.tls.cert === '') !== (config.tls.key === '')) {
     throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    throw new ConfigError('http.headersTimeoutMs', `must not exceed http.requestTimeoutMs (${config.http.requestTimeoutMs})`);
+  }
   // Topic-shaped values obey the same rules and limits as topics on the wire (src/core/topic.ts): no wildcards,
   // at most mqtt.maxTopicLevels levels. A queue `q` is the MQTT topic `$queue/q`.
   const levels = config.mqtt.maxTopicLevels;

@@ -136,7 +136,7 @@ test('connection admission: total, per address, per-address rate; release frees 
 test('retained limits: new topics past the count, growth past the bytes; replacing and deleting always allowed; $SYS not counted', () => {
   const s = new RetainedStore();
   s.setLimits(2, 100);
-  const msg = (topic: string, n: number) => ({ topic, payload: Buffer.alloc(n, 1), qos: 0 as const, retain: true, properties: {}, createdAt: 0, expiresAt: 0 });
+  const msg = (topic: string, n: number) => ({ topic, payload: Buffer.alloc(n, 1), qos: 0 as const, retain: true, properties: {}, createdAt: 0, expiresAt: 0, senderId: 't' });
   s.set(msg('$SYS/x', 10));
   assert.equal(s.admits('a', 10), undefined);
   s.set(msg('a', 10));
@@ -155,6 +155,7 @@ const topicShaped: [string, unknown, string][] = [
   ['a # queue name', { stomp: { queues: ['a/#'] } }, 'stomp.queues[0]'],
   ['a queue deeper than mqtt.maxTopicLevels', { mqtt: { maxTopicLevels: 3 }, stomp: { queues: ['a/b/c'] } }, 'stomp.queues[0]'],
   ['a wildcard dead-letter topic', { stomp: { deadLetterTopic: 'dlq/+' } }, 'stomp.deadLetterTopic'],
+  ['a headers timeout longer than the request timeout', { http: { headersTimeoutMs: 5000, requestTimeoutMs: 1000 } }, 'http.headersTimeoutMs'],
   ['a NUL in a dead-letter topic', { stomp: { deadLetterTopic: 'dlq\u0000x' } }, 'stomp.deadLetterTopic'],
 ];
 for (const [name, input, key] of topicShaped) {
