@@ -5,6 +5,7 @@
 // are warn/info); each pair received exactly 1..N in order (no loss, duplicate or reorder) for the N its sender
 // had acknowledged (PUBACK / RECEIPT); and RSS, once every fuzz connection has closed, came back within
 // rssSlackMb of the baseline taken before the first case. A failing case is replayed alone with replayCase().
+import http from 'node:http';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { GatewayProcess, type RunningGateway } from '../helpers/gateway-process.ts';
@@ -36,6 +37,9 @@ export interface FuzzResult {
   rssBeforeMb: number;
   rssPeakMb: number;
   rssAfterMb: number;
+  /** The gateway's own view at the end (from /metrics): V8 heap used and external (Buffer) memory, MB. */
+  heapUsedMb: number;
+  externalMb: number;
   pairs: { mqtt: { sent: number; received: number }; stomp: { sent: number; received: number } };
   /** Connections the gateway closed before the client did / that the 3 s case timeout cut. */
   closedByGateway: number;
@@ -55,6 +59,19 @@ function rssMb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+function fetchText(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -272,6 +289,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   let rssBefore = 0;
   let rssPeak = 0;
   let rssAfter = 0;
+  let heapUsed = 0;
+  let external = 0;
   let mqttPair: MqttPair | undefined;
   let stompPair: StompPair | undefined;
   const inFlight = new Set<string>();
@@ -341,7 +360,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
         await sleep(500);
         rssAfter = rssMb(gw.pid);
       } while (rssAfter - rssBefore > slack && Date.now() < end);
-      if (rssAfter - rssBefore > slack) problems.push(`RSS ${rssAfter.toFixed(1)} MB is more than ${slack} MB over the baseline ${rssBefore.toFixed(1)} MB`);
+      const m = await fetchText(p.http, '/metrics').catch(() => '');
+      heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(m)?.[1] ?? 0) / 1048576;
+      external = Number(/^nodejs_external_memory_bytes (\S+)$/m.exec(m)?.[1] ?? 0) / 1048576;
+      if (rssAfter - rssBefore > slack) {
+        problems.push(`RSS ${rssAfter.toFixed(1)} MB is more than ${slack} MB over the baseline ${rssBefore.toFixed(1)} MB (V8 heap used ${heapUsed.toFixed(1)} MB, external ${external.toFixed(1)} MB)`);
+      }
     } else if (!problems.some((x) => x.startsWith('gateway exited'))) {
       problems.push(`gateway exited (code ${gw.child.exitCode}, signal ${gw.child.signalCode})`);
     }
@@ -359,10 +383,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   const ok = problems.length === 0;
   const summary =
     `fuzz ${ok ? 'PASS' : 'FAIL'} seed=${o.seed} cases=${Object.entries(counts).map(([k, v]) => `${k}:${v}`).join(',')} time=${seconds.toFixed(1)}s ` +
-    `rss_before=${rssBefore.toFixed(1)}MB rss_peak=${rssPeak.toFixed(1)}MB rss_after=${rssAfter.toFixed(1)}MB ` +
+    `rss_before=${rssBefore.toFixed(1)}MB rss_peak=${rssPeak.toFixed(1)}MB rss_after=${rssAfter.toFixed(1)}MB heap_used=${heapUsed.toFixed(1)}MB external=${external.toFixed(1)}MB ` +
     `mqtt_pair=${pairs.mqtt.received}/${pairs.mqtt.sent} stomp_pair=${pairs.stomp.received}/${pairs.stomp.sent} ` +
     `closed_by_gateway=${closedByGateway} timeouts=${timedOut} error_lines=${errorLines.length}`;
-  return { ok, problems, cases: counts, seconds, rssBeforeMb: rssBefore, rssPeakMb: rssPeak, rssAfterMb: rssAfter, pairs, closedByGateway, timedOut, errorLines, summary };
+  return { ok, problems, cases: counts, seconds, rssBeforeMb: rssBefore, rssPeakMb: rssPeak, rssAfterMb: rssAfter, heapUsedMb: heapUsed, externalMb: external, pairs, closedByGateway, timedOut, errorLines, summary };
 }
 
 /** Replays one case alone against a fresh gateway: what it sent, how the connection ended, the process state and the gateway's log lines. */
