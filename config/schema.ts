@@ -84,6 +84,9 @@ export interface GatewayConfig {
     maxRetainedBytes: number;
     /** A TLS handshake (MQTT, STOMP, HTTPS) not finished in this time is cut. */
     tlsHandshakeTimeoutMs: number;
+    /** Sessions (connected and offline, STOMP durable subscriptions included); past it a new session that would
+     * outlive its connection is refused (CONNACK 0x97, v3 0x03; STOMP ERROR). */
+    maxSessions: number;
   };
   http: {
     host: string;
@@ -175,6 +178,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     maxRetainedMessages: 50_000,
     maxRetainedBytes: 128 * 1024 * 1024,
     tlsHandshakeTimeoutMs: 10_000,
+    maxSessions: 200_000,
   },
   http: {
     host: '0.0.0.0',
@@ -261,6 +265,7 @@ const RULES: Record<string, Rule> = {
   'limits.maxRetainedMessages': int(0, BIG),
   'limits.maxRetainedBytes': int(0, BIG),
   'limits.tlsHandshakeTimeoutMs': int(100, 600_000),
+  'limits.maxSessions': int(0, BIG),
   'http.headersTimeoutMs': int(100, 600_000),
   'http.requestTimeoutMs': int(100, 3_600_000),
   'stomp.maxTransactions': int(0, 1_000_000),

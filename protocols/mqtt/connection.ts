@@ -315,6 +315,12 @@ export class MqttConnection implements SessionLink {
     if (this.refusal) return this.refuse(ERRORS[this.refusal.code].mqtt, this.refusal.detail);
     const d = decideConnect(p, this.opts, Date.now(), () => `auto-${randomBytes(8).toString('hex')}`);
     if (d.kind === 'refuse') return this.refuse(d.code, d.why);
+    const maxSessions = this.opts.guards?.client.maxSessions ?? 0;
+    if (maxSessions > 0 && d.expiry > 0 && this.broker.sessionCount >= maxSessions && !this.broker.getSession(d.clientId)) {
+      // A new session that would outlive the connection, past limits.maxSessions: 0x97 (v3: 0x03 server unavailable).
+      this.opts.guards!.counters.refused('sessions');
+      return this.refuse(ERRORS.QUOTA_EXCEEDED.mqtt, `${maxSessions} sessions exist (limits.maxSessions)`);
+    }
     const v5 = this.version === 5;
     this.identity = { clientId: d.clientId, username: p.username, protocol: 'mqtt', remoteAddress: this.stream.remoteAddress };
     const auth = this.broker.auth.authenticate(this.identity, p.password);

@@ -417,6 +417,11 @@ export class StompConnection implements DeliverySink {
     if (d.kind === 'topic' && durable) {
       if (this.clientName === undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'a durable SUBSCRIBE needs a client-id header on CONNECT');
       if (offsetHeader !== undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'durable and x-stream-offset cannot be combined');
+      const maxSessions = this.opts.guards?.client.maxSessions ?? 0;
+      if (maxSessions > 0 && this.broker.sessionCount >= maxSessions && !this.broker.getSession(`stomp/${this.clientName}/${id}`)) {
+        this.opts.guards!.counters.refused('sessions');
+        throw new GatewayError('QUOTA_EXCEEDED', `${maxSessions} sessions exist (limits.maxSessions)`);
+      }
     }
     let from: ReturnType<typeof parseStreamOffset>;
     if (offsetHeader !== undefined) {

@@ -20,7 +20,8 @@ export type LimitName =
   | 'queues'
   | 'queue-create'
   | 'unfinished-bytes'
-  | 'publish-rate';
+  | 'publish-rate'
+  | 'sessions';
 
 /** Why a listener closed a connection on a timer; `gateway_timeouts_total{listener,reason}`. */
 export type TimeoutReason = 'connect' | 'idle' | 'tls-handshake' | 'http-headers' | 'http-request';
@@ -190,6 +191,9 @@ export interface ClientLimits {
   maxPublishRate: number;
   /** Inbound payload bytes per second per connection; same enforcement. */
   maxPublishBytesRate: number;
+  /** Sessions in total (connected and offline, STOMP durable subscriptions included): past it a new session that
+   * would outlive its connection is refused; clean sessions are bounded by the connection limits. */
+  maxSessions?: number;
 }
 
 /** What one gateway's listeners share to stay bounded under abuse. */

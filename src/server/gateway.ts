@@ -80,6 +80,7 @@ export function createGuards(config: GatewayConfig): Guards {
       maxLogSubscriptions: l.maxLogSubscriptionsPerClient,
       maxPublishRate: l.maxPublishRate,
       maxPublishBytesRate: l.maxPublishBytesRate,
+      maxSessions: l.maxSessions,
     },
   };
 }

@@ -206,6 +206,34 @@ describe('limits: per client and global state', () => {
   });
 });
 
+describe('limits: sessions', () => {
+  test('maxSessions: a new persistent MQTT session gets CONNACK 0x97 (v3: 0x03), a new STOMP durable subscription ERROR; clean ones pass; counted', async () => {
+    const gw = await startGateway({ limits: { maxSessions: 2, connectionRatePerAddress: 0 } });
+    const held: RawClient[] = [];
+    try {
+      held.push(await RawClient.connect(gw.mqttPort, { protocolVersion: 5, clientId: 'keep-1', clean: false, properties: { sessionExpiryInterval: 60 } }));
+      held.push(await RawClient.connect(gw.mqttPort, { protocolVersion: 4, clientId: 'keep-2', clean: false }));
+      const v5 = await RawClient.open(gw.mqttPort, 5);
+      v5.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'third', clean: false, keepalive: 0, properties: { sessionExpiryInterval: 60 } });
+      assert.equal((await v5.next('connack')).reasonCode, 0x97);
+      const v4 = await RawClient.open(gw.mqttPort, 4);
+      v4.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'fourth', clean: false, keepalive: 0 });
+      assert.equal((await v4.next('connack')).returnCode, 0x03);
+      // Taking over an existing session is not a new one.
+      held.push(await RawClient.connect(gw.mqttPort, { protocolVersion: 4, clientId: 'keep-2', clean: false }));
+      const s = await RawStomp.connect(gw.stompPort, { 'client-id': 'stomp-c' });
+      s.send('SUBSCRIBE', { id: 'd1', destination: '/topic/x', durable: 'true', receipt: 'r' });
+      assert.equal(header(await s.next('ERROR'), 'message'), 'quota exceeded');
+      assert.equal(await refusals(gw, 'sessions'), 3);
+      v5.destroy();
+      v4.destroy();
+    } finally {
+      for (const h of held) h.destroy();
+      await gw.close();
+    }
+  });
+});
+
 describe('limits: declared queues only, publish rate', () => {
   test('stomp.autoCreateQueues false: SEND to an undeclared queue gets ERROR; the declared one works', async () => {
     const gw = await startGateway({ stomp: { queues: ['only'], autoCreateQueues: false } });
