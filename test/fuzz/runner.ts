@@ -269,9 +269,9 @@ async function startWithSmallYoungGeneration(proc: GatewayProcess): Promise<Runn
 
 /**
  * Fuzz config: the per-address connection rate is off (one address opens every case); the state mutated names can
- * create is bounded by smaller limits than the defaults (queues created by clients, retained topics, messages queued
- * for an offline session), so what the RSS check sees is leaks, not the legitimate state of 1,000 queues or of
- * durable subscriptions holding 10,000 messages each; every other limit keeps its default.
+ * create is bounded by smaller limits than the defaults (queues created by clients, retained topics, sessions, messages
+ * queued for an offline session), so what the RSS check sees is leaks, not the legitimate state of 1,000 queues or of
+ * 200 offline sessions holding 10,000 messages each; every other limit keeps its default.
  */
 export function fuzzProcess(extra: Record<string, unknown> = {}): GatewayProcess {
   return new GatewayProcess({
@@ -279,7 +279,7 @@ export function fuzzProcess(extra: Record<string, unknown> = {}): GatewayProcess
     extra: {
       limits: { connectionRatePerAddress: 0, maxRetainedMessages: 1000, maxSessions: 200 },
       stomp: { maxCreatedQueues: 100 },
-      sessions: { maxQueued: 1000 },
+      sessions: { maxQueued: 10 },
       sys: { intervalMs: 0 },
       ...extra,
     },
