@@ -1,4 +1,4 @@
-// The one declaration of the gateway config: every key once, with its type, default, range and meaning. Imports config/define.ts (typebox builders) and config/validate.ts.
+// The one declaration of the gateway config: every key once, with its type, default, range and meaning. Imports config/define.ts (typebox builders), config/validate.ts and the core topic rules (topic-shaped values are validated like the wire).
 //
 // Everything else is derived from CONFIG_SCHEMA: the TypeScript type (GatewayConfig), the defaults (DEFAULT_CONFIG),
 // validation with messages naming the bad key (resolveConfig, resolveLayers), the GATEWAY_<PATH> environment names,
@@ -20,6 +20,7 @@
 // "did you mean" suggestion needs; typebox's Static<> gives the TypeScript type. Both are maintained, pure JS.
 import { BIG, bool, boolOr, int, nonEmpty, oneOf, section, str, strings, type Static } from './define.ts';
 import { compileConfig, ConfigError } from './validate.ts';
+import { topicNameProblem } from '../src/core/topic.ts';
 
 const SECONDS_7_DAYS = 7 * 24 * 3600;
 
@@ -97,6 +98,9 @@ export const CONFIG_SCHEMA = section('Gateway configuration', {
     queueModes: strings('Per-queue modes as `<name>=<mode>` entries, e.g. ["orders=failover"].'),
     queues: strings('Queues that exist from start, so MQTT publishers to `$queue/<name>` are kept before any STOMP client subscribed.'),
     maxSubscriptions: int(1000, 1, 1_000_000, 'Subscriptions per connection.'),
+    maxQueues: int(10_000, 0, BIG, 'All queues (declared, restored, created by clients); 0 = unlimited.'),
+    maxCreatedQueues: int(1000, 0, BIG, 'Queues clients create by SEND / SUBSCRIBE to an undeclared name; 0 = unlimited.'),
+    autoCreateQueues: bool(true, 'false = only `queues` (and queues restored from the log) exist; other /queue/ destinations are refused.'),
     maxTransactions: int(16, 0, 1_000_000, 'Open transactions per connection.'),
     maxTransactionFrames: int(10_000, 1, 10_000_000, 'SEND / ACK / NACK frames buffered per transaction.'),
   }),
@@ -107,7 +111,23 @@ export const CONFIG_SCHEMA = section('Gateway configuration', {
     adminToken: str('', "Bearer token for the admin API (/api/*) and the dashboard's login (username `$admin`); '' = admin API off (404 with a hint). At least 16 characters."),
     metricsToken: str('', "Bearer token for /metrics; '' = /metrics is open. At least 16 characters."),
     allowedOrigins: strings('Origins (e.g. `https://ops.example.com`) a browser WebSocket upgrade may come from; [] = any.'),
+    headersTimeoutMs: int(10_000, 100, 600_000, "Time to receive a request's (or WebSocket upgrade's) complete headers, ms (slowloris bound)."),
+    requestTimeoutMs: int(30_000, 100, 3_600_000, 'Time to receive a whole request, ms.'),
     wsMaxBufferedBytes: int(16 * 1024 * 1024, 64 * 1024, 2 ** 31 - 1, 'A WebSocket whose unsent bytes exceed this is closed with 1013 (slow consumer).'),
+  }),
+  limits: section('Bounds on what clients can make the gateway hold (0 = unlimited); each refusal is counted in /metrics (gateway_limit_refusals_total)', {
+    maxConnections: int(100_000, 0, BIG, 'Open connections, all protocols and transports.'),
+    maxConnectionsPerAddress: int(1000, 0, BIG, 'Open connections from one source address.'),
+    connectionRatePerAddress: int(500, 0, BIG, 'New connections per second from one source address (burst: the same number).'),
+    maxUnfinishedBytes: int(64 * 1024 * 1024, 0, BIG, 'Bytes held for unfinished MQTT packets and STOMP frames across all connections.'),
+    maxSubscriptionsPerClient: int(10_000, 0, BIG, 'Topic subscriptions per client (MQTT filters; STOMP subscriptions, also capped by stomp.maxSubscriptions).'),
+    maxLogSubscriptionsPerClient: int(64, 0, BIG, '`$log/` / `$group/` (MQTT) and `x-stream-offset` (STOMP) subscriptions per connection.'),
+    maxPublishRate: int(20_000, 0, BIG, 'Inbound publishes per second per connection; over it the socket is paused, nothing is dropped.'),
+    maxPublishBytesRate: int(100 * 1024 * 1024, 0, BIG, 'Inbound payload bytes per second per connection; same enforcement.'),
+    maxRetainedMessages: int(50_000, 0, BIG, 'Retained topics; a new one past it: v5 0x97, v3 dropped (counted), STOMP ERROR.'),
+    maxRetainedBytes: int(128 * 1024 * 1024, 0, BIG, 'Retained payload + topic bytes.'),
+    tlsHandshakeTimeoutMs: int(10_000, 100, 600_000, 'A TLS handshake (MQTT, STOMP, HTTPS) not finished in this time is cut, ms.'),
+    maxSessions: int(200_000, 0, BIG, 'Sessions (connected and offline, STOMP durable subscriptions included); past it a new session that would outlive its connection is refused (CONNACK 0x97, v3 0x03; STOMP ERROR).'),
   }),
   sys: section('$SYS topics', {
     intervalMs: int(1000, 0, 3_600_000, '$SYS topics are published (retained, QoS 0) every this many ms; 0 = off.'),
@@ -152,6 +172,20 @@ function crossChecks(config: GatewayConfig): void {
   for (const k of ['adminToken', 'metricsToken'] as const) {
     const t = config.http[k];
     if (t !== '' && t.length < MIN_TOKEN_LENGTH) throw new ConfigError(`http.${k}`, `must be at least ${MIN_TOKEN_LENGTH} characters (or empty to turn it off)`);
+  }
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    throw new ConfigError('http.headersTimeoutMs', `must not exceed http.requestTimeoutMs (${config.http.requestTimeoutMs})`);
+  }
+  // Topic-shaped values obey the same rules and limits as topics on the wire (src/core/topic.ts): no wildcards,
+  // at most mqtt.maxTopicLevels levels. A queue `q` is the MQTT topic `$queue/q`.
+  const levels = config.mqtt.maxTopicLevels;
+  config.stomp.queues.forEach((q, i) => {
+    const bad = topicNameProblem(q, levels) ?? (topicNameProblem(`$queue/${q}`, levels) ? `$queue/${q} has more than ${levels} levels (mqtt.maxTopicLevels)` : undefined);
+    if (bad) throw new ConfigError(`stomp.queues[${i}]`, `queue name ${bad}`);
+  });
+  if (config.stomp.deadLetterTopic !== '') {
+    const bad = topicNameProblem(config.stomp.deadLetterTopic, levels);
+    if (bad) throw new ConfigError('stomp.deadLetterTopic', `dead-letter topic ${bad}`);
   }
   if ((config.tls.requireCertificate || config.tls.useIdentityAsUsername) && config.tls.ca === '') {
     throw new ConfigError('tls.ca', 'tls.requireCertificate and tls.useIdentityAsUsername need tls.ca (the CA client certificates are verified against)');

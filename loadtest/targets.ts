@@ -112,8 +112,12 @@ function spawnNodeListener(name: TargetName, args: string[], timeoutMs: number, 
 /** Our gateway from src/server/cli.ts, all listeners on port 0, data in a fresh temp dir; MQTT over WebSocket at /mqtt on the HTTP port. */
 export function startGateway(timeoutMs = 15_000): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'lt-gateway-'));
+  // A load generator is one address opening thousands of connections and publishing flat out: the abuse limits
+  // that would pace or refuse it (limits.* in config/schema.ts) are off here, as they are absent in the peers.
+  const config = join(dir, 'loadtest-config.json');
+  writeFileSync(config, JSON.stringify({ limits: { maxConnectionsPerAddress: 0, connectionRatePerAddress: 0, maxPublishRate: 0, maxPublishBytesRate: 0 } }));
   return spawnNodeListener('gateway', ['src/server/cli.ts', '--mqtt-port', '0', '--stomp-port', '0', '--http-port', '0',
-    '--data-dir', dir, '--log-level', 'info'], timeoutMs, dir, '/mqtt');
+    '--data-dir', dir, '--log-level', 'info', '--config', config], timeoutMs, dir, '/mqtt');
 }
 
 export function startAedes(): Promise<Target> {

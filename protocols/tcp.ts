@@ -48,11 +48,29 @@ export function listenTcp(onSocket: (socket: net.Socket) => void, port: number, 
   return listenOn(server, port, host).then((bound) => ({ server, port: bound }));
 }
 
+export interface TlsListenOptions {
+  /** A TCP connection whose TLS handshake has not finished after this is cut (slowloris); Node's default is 120 s. */
+  handshakeTimeoutMs?: number;
+  onHandshakeTimeout?: () => void;
+}
+
 /** Starts a TLS server (same socket options as TCP); the adapters see the decrypted stream. */
-export function listenTlsServer(onSocket: (socket: tls.TLSSocket) => void, port: number, host: string, files: TlsFiles): Promise<{ server: net.Server; port: number }> {
-  const server = tls.createServer(secureOptions(files), (socket) => {
+export function listenTlsServer(
+  onSocket: (socket: tls.TLSSocket) => void,
+  port: number,
+  host: string,
+  files: TlsFiles,
+  opts: TlsListenOptions = {},
+): Promise<{ server: net.Server; port: number }> {
+  const server = tls.createServer({ ...secureOptions(files), handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000 }, (socket) => {
     socket.setNoDelay(true);
     onSocket(socket);
+  });
+  // A failed handshake is the client's problem: never an unhandled 'error'; a timeout is counted.
+  // With a listener here Node no longer destroys the socket itself: do it.
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') opts.onHandshakeTimeout?.();
+    socket.destroy();
   });
   return listenOn(server, port, host).then((bound) => ({ server, port: bound }));
 }

@@ -11,6 +11,7 @@ import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
+import { PublishMeter } from '../../src/core/limits.ts';
 import { LogSubscriptions, parseLogFilter, withMode } from '../../src/core/log-subscriptions.ts';
 import { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { connackProperties, decideConnect, v3ReturnCode, type ConnectDecision } from './connect.ts';
@@ -66,6 +67,13 @@ export class MqttConnection implements SessionLink {
   /** `$log/` and `$group/` subscriptions of this connection (created on the first one). */
   private logSubs: LogSubscriptions | undefined;
   private parseError: Error | undefined;
+  /** Set when admission refused this connection: its CONNECT is answered with this refusal. */
+  private refusal: { code: ErrorCode; detail: string } | undefined;
+  /** Inbound publish pacing (made on the first PUBLISH when a rate limit is configured). */
+  private meter: PublishMeter | undefined;
+  private paused = false;
+  /** Packets read after the publish rate paused us (at most one read's worth): handled in order on resume. */
+  private deferred: Buffer[] | undefined;
 
   constructor(
     private readonly stream: Duplex & { remoteAddress?: string; setNoDelay?: (v: boolean) => unknown },
@@ -75,7 +83,7 @@ export class MqttConnection implements SessionLink {
     private readonly counters: ConnectionCounters,
     private readonly onClosed: (c: MqttConnection) => void,
   ) {
-    this.framer = new MqttFramer(opts.maxPacketSize);
+    this.framer = new MqttFramer(opts.maxPacketSize, opts.guards?.unfinished);
     this.identity.remoteAddress = stream.remoteAddress;
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.log.debug({ err: err.message, clientId: this.identity.clientId }, 'mqtt socket error'));
@@ -92,6 +100,7 @@ export class MqttConnection implements SessionLink {
   tick(now: number): void {
     if (this.state === 'awaiting-connect' && now - this.openedAt > this.opts.connectTimeoutMs) {
       this.log.info({ remote: this.identity.remoteAddress }, 'mqtt connection sent no CONNECT in time');
+      this.opts.guards?.counters.timedOut('mqtt', 'connect');
       this.destroy();
     } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastSeen > this.keepaliveMs * 1.5) {
       this.log.info({ clientId: this.clientId }, 'mqtt keepalive timeout');
@@ -123,6 +132,10 @@ export class MqttConnection implements SessionLink {
 
   private onPacketBytes(p: Buffer): boolean {
     if (this.state === 'closed') return false;
+    if (this.deferred) {
+      this.deferred.push(p);
+      return true;
+    }
     if (this.state === 'authenticating') {
       (this.backlog ??= []).push(Buffer.from(p));
       return true;
@@ -197,6 +210,24 @@ export class MqttConnection implements SessionLink {
     return !this.isClosed();
   }
 
+  /**
+   * Wraps a promise continuation so nothing it throws escapes as an unhandled rejection: a GatewayError
+   * closes this connection with its reason, anything else is one error line and IMPLEMENTATION_SPECIFIC.
+   */
+  private guarded<T>(fn: (v: T) => void): (v: T) => void {
+    return (v: T) => {
+      try {
+        fn(v);
+      } catch (err) {
+        if (err instanceof GatewayError) this.fail(err.code, err.message);
+        else {
+          this.log.error({ err, clientId: this.clientId }, 'mqtt continuation failed');
+          this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
+        }
+      }
+    };
+  }
+
   private packetParser(): ReturnType<typeof mqttPacket.parser> {
     let parser = this.parser;
     if (!parser) {
@@ -221,21 +252,24 @@ export class MqttConnection implements SessionLink {
       case 'publish':
         return this.onPublishPacket(packet);
       case 'puback': {
-        const acked = this.logSubs ? this.session().unackedMessage(packet.messageId!) : undefined;
-        this.send(this.session().onPuback(packet.messageId!, Date.now()));
+        const id = packetIdOf(packet);
+        const acked = this.logSubs ? this.session().unackedMessage(id) : undefined;
+        this.send(this.session().onPuback(id, Date.now()));
         return this.logSubs?.acked(acked, packet.reasonCode); // a log-backed delivery: settle it (commit), refill the window
       }
-      case 'pubrec':
+      case 'pubrec': {
+        const id = packetIdOf(packet);
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
-        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(packet.messageId!, Date.now()));
-        if (!this.session().isKnownOutbound(packet.messageId!)) {
-          return this.writeRaw(this.ackPacket('pubrel', packet.messageId!, ERRORS.PACKET_ID_NOT_FOUND.mqtt));
+        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(id, Date.now()));
+        if (!this.session().isKnownOutbound(id)) {
+          return this.writeRaw(this.ackPacket('pubrel', id, ERRORS.PACKET_ID_NOT_FOUND.mqtt));
         }
-        return this.send(this.session().onPubrec(packet.messageId!, Date.now()));
+        return this.send(this.session().onPubrec(id, Date.now()));
+      }
       case 'pubcomp':
-        return this.send(this.session().onPubcomp(packet.messageId!, Date.now()));
+        return this.send(this.session().onPubcomp(packetIdOf(packet), Date.now()));
       case 'pubrel': {
-        const id = packet.messageId!;
+        const id = packetIdOf(packet);
         const { known, done } = this.broker.releaseQos2(this.entry!, id);
         if (known) this.inboundInflight--;
         const pubcomp = this.ackPacket('pubcomp', id, known ? 0 : ERRORS.PACKET_ID_NOT_FOUND.mqtt);
@@ -244,15 +278,15 @@ export class MqttConnection implements SessionLink {
         const slot: PendingAck = { packet: undefined, fail: false };
         this.ackQueue.push(slot);
         done.then(
-          () => {
+          this.guarded(() => {
             slot.packet = pubcomp;
             this.flushAcks();
-          },
-          (err: unknown) => {
+          }),
+          this.guarded((err: unknown) => {
             this.log.error({ err: String(err), clientId: this.clientId }, 'QoS 2 release not durable; closing');
             slot.fail = true;
             this.flushAcks();
-          },
+          }),
         );
         return;
       }
@@ -280,8 +314,15 @@ export class MqttConnection implements SessionLink {
 
   private onConnect(p: IConnectPacket): void {
     this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5;
+    if (this.refusal) return this.refuse(ERRORS[this.refusal.code].mqtt, this.refusal.detail);
     const d = decideConnect(p, this.opts, Date.now(), () => `auto-${randomBytes(8).toString('hex')}`);
     if (d.kind === 'refuse') return this.refuse(d.code, d.why);
+    const maxSessions = this.opts.guards?.client.maxSessions ?? 0;
+    if (maxSessions > 0 && d.expiry > 0 && this.broker.sessionCount >= maxSessions && !this.broker.getSession(d.clientId)) {
+      // A new session that would outlive the connection, past limits.maxSessions: 0x97 (v3: 0x03 server unavailable).
+      this.opts.guards!.counters.refused('sessions');
+      return this.refuse(ERRORS.QUOTA_EXCEEDED.mqtt, `${maxSessions} sessions exist (limits.maxSessions)`);
+    }
     const v5 = this.version === 5;
     this.identity = { clientId: d.clientId, username: p.username, protocol: 'mqtt', ...peerInfo(this.stream) };
     const auth = this.broker.auth.authenticate(this.identity, p.password);
@@ -296,10 +337,13 @@ export class MqttConnection implements SessionLink {
     };
     if (typeof auth !== 'object') return finish(auth);
     this.state = 'authenticating';
-    auth.then(finish, (err: unknown) => {
-      this.log.error({ err, clientId: d.clientId }, 'authentication hook failed');
-      this.refuse(v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x03, 'authentication failed');
-    });
+    auth.then(
+      this.guarded(finish),
+      this.guarded((err: unknown) => {
+        this.log.error({ err, clientId: d.clientId }, 'authentication hook failed');
+        this.refuse(v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x03, 'authentication failed');
+      }),
+    );
   }
 
   private completeConnect(d: Extract<ConnectDecision, { kind: 'accept' }>, cleanStart: boolean): void {
@@ -338,6 +382,43 @@ export class MqttConnection implements SessionLink {
     this.destroy();
   }
 
+  /** Admission refused this connection: answer its CONNECT with CONNACK 0x97 / 0x9F (v3: 0x03 server unavailable). */
+  refuseAtConnect(code: ErrorCode, detail: string): void {
+    this.refusal = { code, detail };
+  }
+
+  /** Charges one inbound publish to the rate limit; over it the socket is paused (never a drop) until the debt is paid. */
+  private pace(payloadBytes: number): void {
+    const limits = this.opts.guards?.client;
+    if (!this.meter) {
+      if (!PublishMeter.wanted(limits)) return;
+      this.meter = new PublishMeter(limits!, Date.now());
+    }
+    const wait = this.meter.charge(payloadBytes, Date.now());
+    if (wait <= 0 || this.paused) return;
+    this.paused = true;
+    this.deferred = [];
+    this.opts.guards!.counters.ratePauses++;
+    this.opts.guards!.counters.refused('publish-rate');
+    this.stream.pause();
+    setTimeout(() => this.unpause(), wait).unref();
+  }
+
+  /** The rate debt is paid: handle what was read meanwhile, in order (pacing again if needed), then read on. */
+  private unpause(): void {
+    this.paused = false;
+    this.lastSeen = Date.now(); // time spent paused by us does not count against keepalive
+    const q = this.deferred ?? [];
+    this.deferred = undefined;
+    try {
+      for (const p of q) if (!this.onPacketBytes(p)) break; // once paced again, the rest lands in the new `deferred`
+    } catch (err) {
+      if (err instanceof GatewayError) this.fail(err.code, err.message);
+      else this.fail('IMPLEMENTATION_SPECIFIC', String(err));
+    }
+    if (!this.paused && this.state !== 'closed') this.stream.resume();
+  }
+
   // ---- PUBLISH in ----
 
   private onPublishPacket(p: IPublishPacket): void {
@@ -373,6 +454,7 @@ export class MqttConnection implements SessionLink {
     const bad = validateTopicName(topic, this.opts.maxTopicLevels);
     if (bad) throw new GatewayError(bad, JSON.stringify(topic.slice(0, 200)));
     this.counters.messagesIn++;
+    this.pace(payload.length);
     const v5 = this.version === 5;
     if (qos > 0 && ++this.inboundInflight > this.opts.receiveMaximum && v5) {
       // More unacknowledged QoS 1/2 than our Receive Maximum [MQTT-3.3.4-8].
@@ -392,6 +474,15 @@ export class MqttConnection implements SessionLink {
       // v5: PUBACK / PUBREC 0x87; v3 has no refusal, so the message is dropped (and counted) and acknowledged, as Mosquitto does.
       this.log.info({ clientId: this.clientId, username: this.identity.username, topic }, 'mqtt publish not authorized');
       return this.rejectPublish(qos, ackType, packetId, ERRORS.NOT_AUTHORIZED.mqtt);
+    }
+    if (retain && payload.length > 0) {
+      // A new retained topic past the count / bytes limit: v5 0x97 Quota exceeded; v3 cannot be told, so dropped (counted).
+      const over = this.broker.retained.admits(topic, payload.length);
+      if (over) {
+        this.opts.guards?.counters.refused(over);
+        this.log.info({ clientId: this.clientId, topic, limit: over }, 'mqtt retained message refused');
+        return this.rejectPublish(qos, ackType, packetId, ERRORS.QUOTA_EXCEEDED.mqtt);
+      }
     }
     const now = Date.now();
     const msg: Message = {
@@ -422,18 +513,18 @@ export class MqttConnection implements SessionLink {
     const slot: PendingAck = { packet: undefined, fail: false };
     this.ackQueue.push(slot);
     done.then(
-      () => {
+      this.guarded(() => {
         slot.packet = this.ackPacket(ackType, packetId, 0);
         this.flushAcks();
-      },
-      (err: unknown) => {
+      }),
+      this.guarded((err: unknown) => {
         // Never acknowledge what is not durable: v5 gets an error reason code, v3 a closed connection.
         this.log.error({ err: String(err), clientId: this.clientId, topic }, 'publish not durable; not acknowledged');
         if (qos === 2) this.entry?.session.release(packetId);
         if (v5) slot.packet = this.ackPacket(ackType, packetId, ERRORS.PERSIST_FAILED.mqtt);
         else slot.fail = true;
         this.flushAcks();
-      },
+      }),
     );
   }
 
@@ -478,6 +569,8 @@ export class MqttConnection implements SessionLink {
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
 
   private onSubscribe(p: ISubscribePacket): void {
+    // At least one filter: an empty payload is a protocol error [MQTT-3.8.3-3] (and there is no SUBACK to encode).
+    if (!p.subscriptions || p.subscriptions.length === 0) throw new GatewayError('PROTOCOL_ERROR', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-3]');
     const v5 = this.version === 5;
     const entry = this.entry!;
     const subId = p.properties?.subscriptionIdentifier;
@@ -496,6 +589,15 @@ export class MqttConnection implements SessionLink {
       const bad = validateTopicFilter(s.topic, this.opts.maxTopicLevels);
       if (bad) {
         granted.push(v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80);
+        continue;
+      }
+      const maxSubs = this.opts.guards?.client.maxSubscriptions ?? 0;
+      const subs = entry.session.subscriptions;
+      if (maxSubs > 0 && subs.size >= maxSubs && !subs.has(s.topic)) {
+        // A new filter past the per-client limit: 0x97 Quota exceeded (v3: 0x80 failure).
+        this.opts.guards!.counters.refused('subscriptions');
+        this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxSubs }, 'mqtt subscription refused: limit');
+        granted.push(v5 ? ERRORS.QUOTA_EXCEEDED.mqtt : 0x80);
         continue;
       }
       const shared = parseShared(s.topic);
@@ -525,10 +627,13 @@ export class MqttConnection implements SessionLink {
     // arrive before it, which MQTT 5 section 3.8.4 allows ("The Server is permitted to start sending PUBLISH packets ... before the Server sends the SUBACK").
     const saved = this.broker.sessionSaved(entry);
     if (!saved) return ack();
-    saved.then(ack, (err: unknown) => {
-      this.log.error({ err: String(err), clientId: this.clientId }, 'subscription not durable; closing');
-      this.fail('IMPLEMENTATION_SPECIFIC', 'subscription could not be stored');
-    });
+    saved.then(
+      this.guarded(ack),
+      this.guarded((err: unknown) => {
+        this.log.error({ err: String(err), clientId: this.clientId }, 'subscription not durable; closing');
+        this.fail('IMPLEMENTATION_SPECIFIC', 'subscription could not be stored');
+      }),
+    );
   }
 
   /**
@@ -538,6 +643,14 @@ export class MqttConnection implements SessionLink {
   private subscribeLog(s: ISubscribePacket['subscriptions'][number], parsed: NonNullable<ReturnType<typeof parseLogFilter>>, subId: number | undefined): number {
     const v5 = this.version === 5;
     if ('error' in parsed) return v5 ? ERRORS[parsed.error].mqtt : 0x80;
+    // Replay filters obey the same depth as every other filter (mqtt.maxTopicLevels).
+    if (validateTopicFilter(parsed.kind === 'queue' ? s.topic : parsed.filter, this.opts.maxTopicLevels)) return v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80;
+    const maxLog = this.opts.guards?.client.maxLogSubscriptions ?? 0;
+    if (maxLog > 0 && (this.logSubs?.size ?? 0) >= maxLog && !this.logSubs?.has(s.topic)) {
+      this.opts.guards!.counters.refused('log-subscriptions');
+      this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxLog }, 'mqtt log subscription refused: limit');
+      return v5 ? ERRORS.QUOTA_EXCEEDED.mqtt : 0x80;
+    }
     const log = this.broker.log;
     const store = this.broker.state;
     if (!log || !store) return v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x80; // persistence is off: no log to read
@@ -565,6 +678,8 @@ export class MqttConnection implements SessionLink {
   }
 
   private onUnsubscribe(p: IUnsubscribePacket): void {
+    // At least one filter [MQTT-3.10.3-2]; mqtt-packet cannot encode a v5 UNSUBACK without reason codes.
+    if (!p.unsubscriptions || p.unsubscriptions.length === 0) throw new GatewayError('PROTOCOL_ERROR', 'UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]');
     const granted: number[] = [];
     for (const f of p.unsubscriptions) {
       if (parseLogFilter(f)) {
@@ -659,7 +774,14 @@ export class MqttConnection implements SessionLink {
       properties,
     };
     if (o.qos > 0) packet.messageId = o.packetId;
-    const buf = mqttPacket.generate(packet, { protocolVersion: 5 });
+    let buf: Buffer;
+    try {
+      buf = mqttPacket.generate(packet, { protocolVersion: 5 });
+    } catch (err) {
+      // A message this encoder cannot write must not throw into whoever published it: treat as undeliverable.
+      this.log.warn({ err: String(err), clientId: this.clientId, topic: msg.topic }, 'mqtt message could not be encoded; skipped');
+      return undefined;
+    }
     if (this.clientMaxPacket > 0 && buf.length > this.clientMaxPacket) return undefined;
     return buf;
   }
@@ -725,6 +847,7 @@ export class MqttConnection implements SessionLink {
   private detach(): void {
     if (this.detached) return;
     this.detached = true;
+    this.framer.reset(); // an unfinished packet's bytes go back to the shared budget
     this.logSubs?.closeAll();
     if (this.entry) this.broker.disconnect(this.entry, this, this.willOnClose);
     this.entry = undefined;
@@ -733,3 +856,10 @@ export class MqttConnection implements SessionLink {
 }
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+/** The packet id of an ack: present and non-zero [MQTT-2.2.1-3]; a PUBREL `62 00` has none and is malformed. */
+function packetIdOf(p: { messageId?: number }): number {
+  const id = p.messageId;
+  if (id === undefined || !Number.isInteger(id) || id < 1 || id > 0xffff) throw new GatewayError('MALFORMED_PACKET', 'acknowledgement without a packet identifier');
+  return id;
+}

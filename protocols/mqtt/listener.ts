@@ -1,6 +1,7 @@
 // MQTT over TCP and TLS: builds one MqttConnection per stream and sweeps timeouts once a second. Imports ../stream-listener.ts, the broker type and the connection.
 import type { Logger } from 'pino';
 import type { Broker } from '../../src/core/broker.ts';
+import type { ErrorCode } from '../../src/core/errors.ts';
 import { StreamListener, type ByteStream } from '../stream-listener.ts';
 import { MqttConnection, type ConnectionCounters } from './connection.ts';
 import type { MqttOptions } from './options.ts';
@@ -8,6 +9,7 @@ import type { MqttOptions } from './options.ts';
 export class MqttListener extends StreamListener<MqttConnection> {
   readonly counters: ConnectionCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDrops: 0 };
   private sweep: NodeJS.Timeout | undefined;
+  protected readonly name = 'mqtt';
 
   constructor(
     private readonly broker: Broker,
@@ -15,6 +17,12 @@ export class MqttListener extends StreamListener<MqttConnection> {
     private readonly log: Logger,
   ) {
     super();
+    this.guards = opts.guards;
+  }
+
+  /** Answers the CONNECT with a CONNACK refusal (the version is known only then) and closes. */
+  protected refuse(c: MqttConnection, code: ErrorCode, detail: string): void {
+    c.refuseAtConnect(code, detail);
   }
 
   protected create(stream: ByteStream, closed: (c: MqttConnection) => void): MqttConnection {

@@ -1,6 +1,7 @@
-// Settings one MQTT connection needs. Imports core session types only.
+// Settings one MQTT connection needs. Imports core session and limit types only.
 // The gateway fills them from the config keys mqtt.* and sessions.* (src/server/protocol-options.ts); defaults,
 // ranges and meanings live only in config/schema.ts.
+import type { Guards } from '../../src/core/limits.ts';
 import type { SessionLimits } from '../../src/core/session.ts';
 
 export interface MqttOptions {
@@ -18,4 +19,6 @@ export interface MqttOptions {
   session: Omit<SessionLimits, 'maxInflight'>;
   /** Bytes buffered towards a slow client past which QoS 0 deliveries are dropped (counted). */
   maxWriteBuffer: number;
+  /** Shared abuse limits (connections, unfinished bytes, per-client limits, counters); absent = unlimited. */
+  guards?: Guards;
 }

@@ -21,8 +21,28 @@ export function toMessageProperties(p: PublishProps | WillProps | undefined): Me
   if (p.contentType !== undefined) out.contentType = p.contentType;
   if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic;
   if (p.correlationData !== undefined) out.correlationData = p.correlationData;
-  if (p.userProperties !== undefined) out.userProperties = p.userProperties;
+  if (p.userProperties !== undefined) {
+    const up = cleanUserProperties(p.userProperties);
+    if (up) out.userProperties = up;
+  }
   return out;
+}
+
+/**
+ * User properties as strings only: mqtt-packet can hand over a pair whose value is not a string (seen with fuzzed
+ * input: null), and such a value would make every later encoding of the message throw. Odd entries are dropped.
+ */
+function cleanUserProperties(up: unknown): Record<string, string | string[]> | undefined {
+  if (typeof up !== 'object' || up === null) return undefined;
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  let n = 0;
+  for (const [k, v] of Object.entries(up as Record<string, unknown>)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out[k] = v as string[];
+    else continue;
+    n++;
+  }
+  return n ? { ...out } : undefined;
 }
 
 /** Properties of an outgoing v5 PUBLISH: the message's own, expiry counted down [MQTT-3.3.2-6], subscription ids. */

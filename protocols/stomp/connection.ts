@@ -36,6 +36,8 @@ import { StompParser } from './parser.ts';
 import type { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { isQueueMode } from '../../src/core/queue.ts';
 import { QueueSubscription } from './queues.ts';
+import type { QueueAdmission } from './queue-limits.ts';
+import { PublishMeter } from '../../src/core/limits.ts';
 import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
 import { StreamSubscription } from './stream-subscription.ts';
 import { TopicSubscription } from './topic-subscription.ts';
@@ -115,14 +117,18 @@ export class StompConnection implements DeliverySink {
     private readonly log: Logger,
     private readonly counters: StompCounters,
     private readonly onClosed: (c: StompConnection) => void,
+    private readonly queueAdmission?: QueueAdmission,
   ) {
-    this.parser = new StompParser(opts.limits);
+    this.parser = new StompParser(opts.limits, '1.0', opts.guards?.unfinished);
     this.identity = { clientId: this.sessionId, protocol: 'stomp', ...peerInfo(stream) };
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.log.debug({ err: err.message, session: this.sessionId }, 'stomp socket error'));
     stream.on('close', () => this.onStreamClosed());
     this.connectTimer = setTimeout(() => {
-      if (this.state === 'awaiting-connect' || this.state === 'authenticating') this.fail('PROTOCOL_ERROR', 'no CONNECT frame in time');
+      if (this.state === 'awaiting-connect' || this.state === 'authenticating') {
+        this.opts.guards?.counters.timedOut('stomp', 'connect');
+        this.fail('PROTOCOL_ERROR', 'no CONNECT frame in time');
+      }
     }, opts.connectTimeoutMs);
     this.connectTimer.unref();
   }
@@ -152,10 +158,25 @@ export class StompConnection implements DeliverySink {
     }
   }
 
+  /** Wraps a promise continuation so nothing it throws escapes as an unhandled rejection (closes this connection instead). */
+  private guarded<T>(fn: (v: T) => void): (v: T) => void {
+    return (v: T) => {
+      try {
+        fn(v);
+      } catch (err) {
+        this.failWith(err);
+      }
+    };
+  }
+
   private currentReceipt: string | undefined;
 
   private onFrame(f: StompFrame): void {
     if (this.state === 'closed') return;
+    if (this.deferred) {
+      this.deferred.push(f);
+      return;
+    }
     if (this.state === 'authenticating') {
       (this.backlog ??= []).push({ command: f.command, headers: f.headers, body: Buffer.from(f.body) });
       return;
@@ -247,10 +268,13 @@ export class StompConnection implements DeliverySink {
     const auth = this.broker.auth.authenticate(this.identity, passcode === undefined ? undefined : Buffer.from(passcode, 'utf8'));
     if (typeof auth !== 'object') return finish(auth);
     this.state = 'authenticating';
-    auth.then(finish, (err: unknown) => {
-      this.log.error({ err, session: this.sessionId }, 'authentication hook failed');
-      this.fail('IMPLEMENTATION_SPECIFIC', 'authentication failed');
-    });
+    auth.then(
+      this.guarded(finish),
+      this.guarded((err: unknown) => {
+        this.log.error({ err, session: this.sessionId }, 'authentication hook failed');
+        this.fail('IMPLEMENTATION_SPECIFIC', 'authentication failed');
+      }),
+    );
   }
 
   private startHeartbeats(): void {
@@ -277,13 +301,21 @@ export class StompConnection implements DeliverySink {
     const d = parseSendDestination(dest, this.opts.maxTopicLevels);
     if (typeof d === 'string') throw new GatewayError(d, `destination ${JSON.stringify(dest.slice(0, 200))}`);
     if (!this.broker.auth.authorizePublish(this.identity, d.topic)) throw new GatewayError('NOT_AUTHORIZED', `SEND to ${dest}`);
-    if (d.kind === 'queue' && !this.queues) throw new GatewayError('IMPLEMENTATION_SPECIFIC', '/queue destinations need persistence (the durable log)');
+    if (d.kind === 'queue') this.admitQueue(d.name);
     const build = (): Message => {
       const msg = messageFromSend(d.topic, f.headers, f.body, this.sessionId, Date.now());
       if (typeof msg === 'string') throw new GatewayError(msg, 'expires must be epoch milliseconds');
       return msg;
     };
     const msg = build(); // validates now, even inside a transaction
+    if (msg.retain && msg.payload.length > 0) {
+      const over = this.broker.retained.admits(msg.topic, msg.payload.length);
+      if (over) {
+        this.opts.guards?.counters.refused(over);
+        throw new GatewayError('QUOTA_EXCEEDED', `retained messages: ${over} limit reached`);
+      }
+    }
+    this.pace(f.body.length);
     const tx = this.transactionOf(f);
     if (tx) {
       this.addToTransaction(tx, () => this.publish(build()));
@@ -297,15 +329,15 @@ export class StompConnection implements DeliverySink {
       return this.flushReceipts();
     }
     done.then(
-      () => {
+      this.guarded(() => {
         if (slot) slot.ready = true;
         this.flushReceipts();
-      },
-      (err: unknown) => {
+      }),
+      this.guarded((err: unknown) => {
         this.log.error({ err: String(err), session: this.sessionId, topic: msg.topic }, 'stomp send not durable');
         // Never a RECEIPT for what is not durable.
         if (slot) this.fail('PERSIST_FAILED', 'message could not be stored');
-      },
+      }),
     );
   }
 
@@ -317,6 +349,51 @@ export class StompConnection implements DeliverySink {
     }
   }
 
+  /** Creates a queue on first use, within the queue limits (./queue-limits.ts); a refusal is an ERROR frame. */
+  /** A queue this SEND / SUBSCRIBE would create is admitted (stomp.maxQueues, maxCreatedQueues, autoCreateQueues) and registered. */
+  private admitQueue(name: string): void {
+    if (!this.queues) throw new GatewayError('IMPLEMENTATION_SPECIFIC', '/queue destinations need persistence (the durable log)');
+    if (this.queues.has(name)) return;
+    const no = this.queueAdmission?.admit(name);
+    if (no) throw new GatewayError(no.code, no.detail);
+    this.queues.queue(name);
+  }
+
+  /** Charges one SEND to the publish rate limit; over it the socket is paused (never a drop) until the debt is paid. */
+  private meter: PublishMeter | undefined;
+  private paused = false;
+  /** Frames read after the publish rate paused us (at most one read's worth): handled in order on resume. */
+  private deferred: StompFrame[] | undefined;
+  private pace(bodyBytes: number): void {
+    const limits = this.opts.guards?.client;
+    if (!this.meter) {
+      if (!PublishMeter.wanted(limits)) return;
+      this.meter = new PublishMeter(limits!, Date.now());
+    }
+    const wait = this.meter.charge(bodyBytes, Date.now());
+    if (wait <= 0 || this.paused) return;
+    this.paused = true;
+    this.deferred = [];
+    this.opts.guards!.counters.ratePauses++;
+    this.opts.guards!.counters.refused('publish-rate');
+    this.stream.pause();
+    setTimeout(() => this.unpause(), wait).unref();
+  }
+
+  /** The rate debt is paid: handle what was read meanwhile, in order (pacing again if needed), then read on. */
+  private unpause(): void {
+    this.paused = false;
+    this.lastRead = Date.now(); // time paused by us does not count against the heart-beat
+    const q = this.deferred ?? [];
+    this.deferred = undefined;
+    try {
+      for (const f of q) if (this.state !== 'closed') this.onFrame(f); // once paced again, the rest lands in the new `deferred`
+    } catch (err) {
+      this.failWith(err);
+    }
+    if (!this.paused && this.state !== 'closed') this.stream.resume();
+  }
+
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
 
   private onSubscribe(f: StompFrame): void {
@@ -324,7 +401,11 @@ export class StompConnection implements DeliverySink {
     // 1.0 may omit the id; the destination then names the subscription.
     const id = this.version === '1.0' ? (header(f, 'id') ?? dest) : required(f, 'id');
     if (this.subs.has(id)) throw new GatewayError('PROTOCOL_ERROR', `subscription id ${JSON.stringify(id)} already in use`);
-    if (this.subs.size >= this.opts.maxSubscriptions) throw new GatewayError('QUOTA_EXCEEDED', `more than ${this.opts.maxSubscriptions} subscriptions`);
+    const maxSubs = Math.min(this.opts.maxSubscriptions, this.opts.guards?.client.maxSubscriptions || Infinity);
+    if (this.subs.size >= maxSubs) {
+      this.opts.guards?.counters.refused('subscriptions');
+      throw new GatewayError('QUOTA_EXCEEDED', `more than ${maxSubs} subscriptions`);
+    }
     const ackHeader = header(f, 'ack') ?? 'auto';
     if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
       throw new GatewayError('STOMP_HEADER_INVALID', `ack ${JSON.stringify(ackHeader)}`);
@@ -342,8 +423,13 @@ export class StompConnection implements DeliverySink {
     const durable = header(f, 'durable') === 'true' || header(f, 'persistent') === 'true';
     const offsetHeader = header(f, 'x-stream-offset');
     if (d.kind === 'topic' && durable) {
-      if (this.clientName === undefined) throw new GatewayError('PROTOCOL_ERROR', 'a durable SUBSCRIBE needs a client-id header on CONNECT');
-      if (offsetHeader !== undefined) throw new GatewayError('PROTOCOL_ERROR', 'durable and x-stream-offset cannot be combined');
+      if (this.clientName === undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'a durable SUBSCRIBE needs a client-id header on CONNECT');
+      if (offsetHeader !== undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'durable and x-stream-offset cannot be combined');
+      const maxSessions = this.opts.guards?.client.maxSessions ?? 0;
+      if (maxSessions > 0 && this.broker.sessionCount >= maxSessions && !this.broker.getSession(`stomp/${this.clientName}/${id}`)) {
+        this.opts.guards!.counters.refused('sessions');
+        throw new GatewayError('QUOTA_EXCEEDED', `${maxSessions} sessions exist (limits.maxSessions)`);
+      }
     }
     let from: ReturnType<typeof parseStreamOffset>;
     if (offsetHeader !== undefined) {
@@ -351,6 +437,13 @@ export class StompConnection implements DeliverySink {
       from = parseStreamOffset(offsetHeader);
       if (!from) throw new GatewayError('STOMP_HEADER_INVALID', `x-stream-offset ${JSON.stringify(offsetHeader.slice(0, 100))}`);
       if (!this.broker.log) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'x-stream-offset needs persistence (the durable log)');
+      const maxLog = this.opts.guards?.client.maxLogSubscriptions ?? 0;
+      let streams = 0;
+      for (const s of this.subs.values()) if (s.streamOffsets) streams++;
+      if (maxLog > 0 && streams >= maxLog) {
+        this.opts.guards!.counters.refused('log-subscriptions');
+        throw new GatewayError('QUOTA_EXCEEDED', `more than ${maxLog} x-stream-offset subscriptions`);
+      }
     }
     // A queue consumer: the core queue (src/core/queue.ts), in the mode `x-queue-mode` asks for (docs/STOMP.md "Queues").
     let queue: ReturnType<QueueRegistry['queue']> | undefined;
@@ -400,10 +493,13 @@ export class StompConnection implements DeliverySink {
     };
     const saved = sub.saved();
     if (!saved) return release();
-    saved.then(release, (err: unknown) => {
-      this.log.error({ err: String(err), session: this.sessionId, subscription: id }, 'durable subscription not stored');
-      this.fail('PERSIST_FAILED', 'subscription could not be stored');
-    });
+    saved.then(
+      this.guarded(release),
+      this.guarded((err: unknown) => {
+        this.log.error({ err: String(err), session: this.sessionId, subscription: id }, 'durable subscription not stored');
+        this.fail('PERSIST_FAILED', 'subscription could not be stored');
+      }),
+    );
   }
 
   private onUnsubscribe(f: StompFrame): void {
@@ -511,14 +607,14 @@ export class StompConnection implements DeliverySink {
       return this.flushReceipts();
     }
     Promise.all(waits).then(
-      () => {
+      this.guarded(() => {
         if (slot) slot.ready = true;
         this.flushReceipts();
-      },
-      (err: unknown) => {
+      }),
+      this.guarded((err: unknown) => {
         this.log.error({ err: String(err), session: this.sessionId, transaction: name }, 'stomp commit not durable');
         this.fail('PERSIST_FAILED', `transaction ${name} could not be stored`);
-      },
+      }),
     );
   }
 
@@ -695,6 +791,7 @@ export class StompConnection implements DeliverySink {
   private release(): void {
     if (this.released) return;
     this.released = true;
+    this.parser.dispose(); // an unfinished frame's bytes go back to the shared budget
     if (this.sendTimer) clearInterval(this.sendTimer);
     if (this.recvTimer) clearInterval(this.recvTimer);
     if (this.connectTimer) clearTimeout(this.connectTimer);

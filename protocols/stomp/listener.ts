@@ -5,11 +5,15 @@ import type { Broker } from '../../src/core/broker.ts';
 import { StompConnection, type StompCounters } from './connection.ts';
 import type { StompOptions } from './options.ts';
 import { QueueRegistry } from '../../src/core/queue-registry.ts';
+import { QueueAdmission } from './queue-limits.ts';
+import type { ErrorCode } from '../../src/core/errors.ts';
 
 export class StompListener extends StreamListener<StompConnection> {
   readonly counters: StompCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDrops: 0, errors: 0 };
   /** The broker's queues (shared with MQTT); undefined when persistence is off. */
   readonly queues: QueueRegistry | undefined;
+  readonly queueAdmission: QueueAdmission;
+  protected readonly name = 'stomp';
 
   constructor(
     private readonly broker: Broker,
@@ -17,6 +21,7 @@ export class StompListener extends StreamListener<StompConnection> {
     private readonly log: Logger,
   ) {
     super();
+    this.guards = opts.guards;
     this.queues = QueueRegistry.for(broker);
     if (this.queues) {
       this.queues.configure({
@@ -33,10 +38,16 @@ export class StompListener extends StreamListener<StompConnection> {
     } else if (opts.queues.length !== 0) {
       log.warn({ queues: opts.queues }, 'stomp.queues ignored: queues need persistence (the durable log)');
     }
+    this.queueAdmission = new QueueAdmission(opts, this.queues?.list().length ?? 0, opts.guards?.counters);
+  }
+
+  /** An ERROR frame with the refusal, then close (STOMP needs no version to say it). */
+  protected refuse(c: StompConnection, code: ErrorCode, detail: string): void {
+    c.fail(code, detail);
   }
 
   protected create(stream: ByteStream, closed: (c: StompConnection) => void): StompConnection {
-    return new StompConnection(stream, this.broker, this.queues, this.opts, this.log, this.counters, closed);
+    return new StompConnection(stream, this.broker, this.queues, this.opts, this.log, this.counters, closed, this.queueAdmission);
   }
 
   /** Stops accepting and closes this listener's connections with "server shutting down". */

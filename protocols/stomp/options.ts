@@ -1,7 +1,8 @@
-// Settings one STOMP listener and its connections need. Imports core session types and the parser's limit type only.
+// Settings one STOMP listener and its connections need. Imports core session, queue and limit types and the parser's limit type only.
 // The gateway fills them from the config keys named below (src/server/protocol-options.ts); defaults and ranges
 // live only in config/schema.ts.
 import type { QueueMode } from '../../src/core/queue.ts';
+import type { Guards } from '../../src/core/limits.ts';
 import type { SessionLimits } from '../../src/core/session.ts';
 import type { StompLimits } from './parser.ts';
 
@@ -34,6 +35,12 @@ export interface StompOptions {
   queueModes: Record<string, QueueMode>;
   /** stomp.maxSubscriptions / maxTransactions / maxTransactionFrames. */
   maxSubscriptions: number;
+  /** All queues; 0 = unlimited (./queue-limits.ts). */
+  maxQueues: number;
+  /** Queues created by a client's SEND / SUBSCRIBE to an undeclared name; 0 = unlimited. */
+  maxCreatedQueues: number;
+  /** false = only declared (`queues`) and restored queues exist. */
+  autoCreateQueues: boolean;
   maxTransactions: number;
   maxTransactionFrames: number;
   /** mqtt.maxTopicLevels (one topic space for both protocols). */
@@ -44,4 +51,6 @@ export interface StompOptions {
   maxWriteBuffer: number;
   /** Value of the CONNECTED `server` header. */
   serverName: string;
+  /** Shared abuse limits (connections, unfinished bytes, per-client limits, counters); absent = unlimited. */
+  guards?: Guards;
 }

@@ -19,13 +19,19 @@
 //     maxHeaders     header entries per frame, repeats included
 //     maxHeaderBytes one header line (or the command line) without its EOL
 //     maxBodyBytes   body bytes; a larger content-length fails as soon as its header line ends
-// - Zero-copy: a body contiguous in one pushed chunk is a subarray of that chunk (do not reuse
-//   pushed buffers). A split body is copied into one buffer (exactly content-length bytes, or
-//   grown by doubling up to maxBodyBytes), so tiny segments cost no per-segment objects; a split
-//   header line is assembled in one reusable scratch buffer of maxHeaderBytes + 1 bytes.
+// - Zero-copy: a body that starts and ends in one pushed chunk is a subarray of that chunk (do not reuse
+//   pushed buffers). A body split across chunks is copied into one buffer: with content-length it is
+//   allocated once, at exactly that size, when its first piece arrives; without, it grows by doubling up
+//   to maxBodyBytes. Every byte is copied at most once per allocation, so tiny segments cost linear time;
+//   an unfinished frame never pins a whole read chunk. A split header line is assembled in one reusable
+//   scratch buffer of maxHeaderBytes + 1 bytes.
+// - Budget (optional, shared by all connections): header bytes and body allocations of the unfinished frame
+//   are reserved before they are held; a refusal throws STOMP_LIMIT_EXCEEDED ("unfinished frames across all
+//   connections"). Everything is released when the frame is emitted, on a parse error and on dispose().
 
 import { isUtf8 } from 'node:buffer';
 import { GatewayError } from '../../src/core/errors.ts';
+import type { ByteBudget } from '../../src/core/limits.ts';
 import { escapeModeFor, unescapeHeaderText, type EscapeMode } from './escape.ts';
 import type { StompFrame, StompVersion } from './frame.ts';
 
@@ -95,12 +101,35 @@ export class StompParser {
   #bodyAcc: Buffer | undefined = undefined;
   #bodyLen = 0;
   #remaining = 0;
+  readonly #budget: ByteBudget | undefined;
+  /** Bytes of the current unfinished frame reserved in the budget. */
+  #reserved = 0;
 
   /** version: the one in force before negotiation; '1.0' (no unescaping) unless told. */
-  constructor(limits: StompLimits, version: StompVersion = '1.0') {
+  constructor(limits: StompLimits, version: StompVersion = '1.0', budget?: ByteBudget) {
     this.#limits = { ...limits };
     this.#version = version;
     this.#frameVersion = version;
+    this.#budget = budget;
+  }
+
+  /** Gives back whatever the unfinished frame holds (the connection closed). */
+  dispose(): void {
+    this.#releaseAll();
+    this.#bodyView = undefined;
+    this.#bodyAcc = undefined;
+    this.#headers = [];
+  }
+
+  #reserve(n: number): void {
+    if (!this.#budget || n <= 0) return;
+    if (!this.#budget.reserve(n)) throw tooBig(`unfinished frames across all connections exceed ${this.#budget.limit} bytes`);
+    this.#reserved += n;
+  }
+
+  #releaseAll(): void {
+    if (this.#reserved) this.#budget?.release(this.#reserved);
+    this.#reserved = 0;
   }
 
   get version(): StompVersion {
@@ -122,6 +151,7 @@ export class StompParser {
       this.#run(chunk, onFrame, onHeartbeat);
     } catch (err) {
       this.#failed = err;
+      this.#releaseAll();
       this.#lineBuf = undefined;
       this.#bodyView = undefined;
       this.#bodyAcc = undefined;
@@ -159,7 +189,7 @@ export class StompParser {
           break;
         case BODY_LENGTH: {
           const take = Math.min(this.#remaining, len - pos);
-          this.#appendBody(chunk, pos, pos + take, this.#contentLength);
+          this.#appendBody(chunk, pos, pos + take, this.#contentLength, take === this.#remaining);
           this.#remaining -= take;
           this.#frameBytes += take;
           pos += take;
@@ -180,7 +210,7 @@ export class StompParser {
             throw tooBig(`body exceeds ${this.#limits.maxBodyBytes} bytes`);
           }
           this.#countFrameBytes(take + (nul === -1 ? 0 : 1));
-          if (take > 0) this.#appendBody(chunk, pos, end, -1);
+          if (take > 0) this.#appendBody(chunk, pos, end, -1, nul !== -1);
           if (nul === -1) {
             pos = len;
           } else {
@@ -208,14 +238,14 @@ export class StompParser {
   }
 
   /**
-   * Adds chunk[from, to) to the body. The first piece is kept as a view; a second piece moves
-   * everything into one buffer: exactly `exact` bytes when the length is known (content-length),
-   * else grown by doubling, capped at maxBodyBytes (the caller checked the limit already).
+   * Adds chunk[from, to) to the body. A body that is whole in this piece (`last`) and first is kept as a view;
+   * otherwise it goes into one buffer: exactly `exact` bytes when the length is known (content-length), allocated
+   * once, else grown by doubling, capped at maxBodyBytes (the caller checked the limit already).
    */
-  #appendBody(chunk: Buffer, from: number, to: number, exact: number): void {
+  #appendBody(chunk: Buffer, from: number, to: number, exact: number, last: boolean): void {
     const n = to - from;
     const used = this.#bodyLen;
-    if (used === 0) {
+    if (used === 0 && last) {
       this.#bodyView = chunk.subarray(from, to);
       this.#bodyLen = n;
       return;
@@ -223,8 +253,9 @@ export class StompParser {
     let acc = this.#bodyAcc;
     if (acc === undefined || acc.length < used + n) {
       const cap = exact >= 0 ? exact : Math.min(Math.max(2 * (used + n), 256), this.#limits.maxBodyBytes);
-      const grown = Buffer.allocUnsafe(cap);
-      (acc ?? this.#bodyView)?.copy(grown, 0, 0, used);
+      this.#reserve(cap - (acc?.length ?? 0));
+      const grown = cap >= 4096 ? Buffer.allocUnsafeSlow(cap) : Buffer.alloc(cap);
+      acc?.copy(grown, 0, 0, used);
       this.#bodyView = undefined;
       this.#bodyAcc = acc = grown;
     }
@@ -297,6 +328,7 @@ export class StompParser {
       throw tooBig(`more than ${this.#limits.maxHeaders} headers`);
     }
     if (!isUtf8(line)) throw invalid('header is not valid UTF-8');
+    this.#reserve(line.length);
     const text = line.toString('utf8');
     if (this.#frameVersion === '1.2' && text.includes('\r')) throw invalid('bare CR in a STOMP 1.2 header');
     const colon = text.indexOf(':');
@@ -339,6 +371,7 @@ export class StompParser {
     this.#bodyView = undefined;
     this.#bodyAcc = undefined;
     this.#bodyLen = 0;
+    this.#releaseAll(); // the frame is the connection's now
     onFrame(frame);
   }
 }

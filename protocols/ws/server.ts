@@ -33,6 +33,13 @@ export interface WsServerOptions {
   onSlowConsumer?: () => void;
   /** Origins a browser upgrade may come from (exact match on the Origin header); empty / unset = any. A request without Origin (not a browser) is served. */
   allowedOrigins?: readonly string[];
+  /** Slowloris bounds: complete request headers (upgrades too) within headersTimeoutMs, a whole request within requestTimeoutMs. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** HTTPS: a TLS handshake not finished in this time is cut. */
+  tlsHandshakeTimeoutMs?: number;
+  /** Called once per connection closed by one of those timeouts (metrics). */
+  onTimeout?: (reason: 'http-headers' | 'http-request' | 'tls-handshake') => void;
 }
 
 /** Subprotocols per path, most preferred first (MQTT: `mqtt`, `mqttv3.1`; STOMP: `v12.stomp` ... `v10.stomp`). */
@@ -51,7 +58,33 @@ export class GatewayHttpServer {
     private readonly log: Logger,
   ) {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.onRequest(req, res);
-    this.server = opts.tls ? https.createServer(secureOptions(opts.tls), onRequest) : http.createServer(onRequest);
+    // Node checks headers / request timeouts every connectionsCheckingInterval (30 s by default): 1 s makes them bite on time.
+    const timeouts = {
+      headersTimeout: opts.headersTimeoutMs ?? 10_000,
+      requestTimeout: opts.requestTimeoutMs ?? 30_000,
+      connectionsCheckingInterval: 1000,
+    };
+    this.server = opts.tls
+      ? https.createServer({ ...secureOptions(opts.tls), handshakeTimeout: opts.tlsHandshakeTimeoutMs ?? 10_000, ...timeouts }, onRequest)
+      : http.createServer(timeouts, onRequest);
+    // Node answers a request that missed headersTimeout / requestTimeout with 408 and reports it here.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        this.opts.onTimeout?.('http-headers');
+        this.log.info({ remote: (socket as import('node:net').Socket).remoteAddress }, 'http request timed out (headers or body too slow)');
+      }
+      // Otherwise as Node would without this listener: 408 for a timeout, 431 for oversized headers, else 400.
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      else socket.destroy();
+    });
+    if (opts.tls) {
+      // With a listener here Node no longer destroys the socket itself: do it.
+      this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: import('node:tls').TLSSocket) => {
+        if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.opts.onTimeout?.('tls-handshake');
+        socket.destroy();
+      });
+    }
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: opts.maxMessageBytes,

@@ -13,7 +13,7 @@ import { gatewayError } from './errors.ts';
 import { appendNotifier, sleepUntilAppend } from './log-notifier.ts';
 import type { Message } from './message.ts';
 import { recordToMessage } from './record-codec.ts';
-import { hasWildcard, topicMatches, validateTopicFilter } from './topic.ts';
+import { hasWildcard, MAX_TOPIC_LEVELS_CEILING, topicMatches, validateTopicFilter } from './topic.ts';
 
 /** One stored record, as the log returns it (src/log's LogRecord satisfies it). */
 export interface ConsumerRecord {
@@ -47,7 +47,7 @@ export type StartPoint = 'first' | 'last' | 'next' | { offset: number } | { time
 export type Visitor = (msg: Message) => void | Promise<void>;
 
 /** Filters deeper than this are refused; it only bounds validation, topics themselves are not limited here. */
-const MAX_FILTER_LEVELS = 1024;
+const MAX_FILTER_LEVELS = MAX_TOPIC_LEVELS_CEILING; // adapters check the configured mqtt.maxTopicLevels first
 const DEFAULT_BATCH = 256;
 const DEFAULT_BATCH_BYTES = 1 << 20;
 const DEFAULT_POLL_MS = 100;

@@ -27,6 +27,7 @@ export const ERRORS = {
   TOPIC_ALIAS_INVALID: { mqtt: 0x94, text: 'topic alias invalid' },
   PACKET_TOO_LARGE: { mqtt: 0x95, text: 'packet too large' },
   QUOTA_EXCEEDED: { mqtt: 0x97, text: 'quota exceeded' },
+  CONNECTION_RATE_EXCEEDED: { mqtt: 0x9f, text: 'connection rate exceeded' },
   ADMINISTRATIVE_ACTION: { mqtt: 0x98, text: 'administrative action' },
   PAYLOAD_FORMAT_INVALID: { mqtt: 0x99, text: 'payload format invalid' },
   RETAIN_NOT_SUPPORTED: { mqtt: 0x9a, text: 'retain not supported' },

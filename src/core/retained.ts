@@ -9,6 +9,15 @@ import { hasWildcard } from './topic.ts';
 
 const DOLLAR = 0x24;
 
+/** The gateway's own status topics do not count against the retained limits. */
+function isSys(topic: string): boolean {
+  return topic.startsWith('$SYS/');
+}
+
+function retainedBytes(m: Message): number {
+  return m.payload.length + m.topic.length;
+}
+
 class RNode {
   readonly parent: RNode | undefined;
   readonly key: string;
@@ -25,11 +34,46 @@ export class RetainedStore {
   private readonly byTopic = new Map<string, Message>();
   /** One node per topic level; a node holds the message whose topic ends there. */
   private readonly root = new RNode(undefined, '');
+  /** Sum of retainedBytes() and count of the stored messages, `$SYS/` (the gateway's own) excluded. */
+  private heldBytes = 0;
+  private clientCount = 0;
+  /** Limits checked by admits() (0 = unlimited); set() itself never refuses (restore must load everything). */
+  private maxCount = 0;
+  private maxBytes = 0;
+
+  setLimits(maxCount: number, maxBytes: number): void {
+    this.maxCount = maxCount;
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes held: payloads plus topics (UTF-16 length as a cheap, stable measure). */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /**
+   * Would storing a retained message on `topic` with `payloadBytes` stay within the limits? undefined = yes.
+   * A delete (empty payload) always may; replacing a topic is checked on bytes only; a new topic on count and bytes.
+   */
+  admits(topic: string, payloadBytes: number): 'retained-count' | 'retained-bytes' | undefined {
+    if (payloadBytes === 0) return undefined;
+    const old = this.byTopic.get(topic);
+    if (old === undefined && this.maxCount > 0 && this.clientCount >= this.maxCount) return 'retained-count';
+    const delta = payloadBytes + topic.length - (old ? retainedBytes(old) : 0);
+    if (this.maxBytes > 0 && delta > 0 && this.heldBytes + delta > this.maxBytes) return 'retained-bytes';
+    return undefined;
+  }
 
   /** Store or replace; an empty payload deletes [MQTT-3.3.1-10], [MQTT-3.3.1-11]. Returns 'set' | 'deleted' | 'none'. */
   set(msg: Message): 'set' | 'deleted' | 'none' {
     if (msg.payload.length === 0) return this.delete(msg.topic) ? 'deleted' : 'none';
     // [MQTT-3.3.1-5] replaces any existing retained message for this topic.
+    const old = this.byTopic.get(msg.topic);
+    if (!isSys(msg.topic)) {
+      if (old) this.heldBytes -= retainedBytes(old);
+      else this.clientCount++;
+      this.heldBytes += retainedBytes(msg);
+    }
     this.byTopic.set(msg.topic, msg);
     let node = this.root;
     for (const level of msg.topic.split('/')) {
@@ -50,7 +94,13 @@ export class RetainedStore {
   }
 
   delete(topic: string): boolean {
-    if (!this.byTopic.delete(topic)) return false;
+    const old = this.byTopic.get(topic);
+    if (!old) return false;
+    this.byTopic.delete(topic);
+    if (!isSys(topic)) {
+      this.heldBytes -= retainedBytes(old);
+      this.clientCount--;
+    }
     let node: RNode | undefined = this.root;
     for (const level of topic.split('/')) {
       node = node.children?.get(level);

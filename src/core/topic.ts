@@ -19,6 +19,11 @@ const REPLACEMENT = 0xfffd;
 const MAX_UTF8_BYTES = 65535;
 const SHARE_PREFIX = '$share/';
 
+/** The ceiling of `mqtt.maxTopicLevels` (config range 1..1024); the configured value is what validators are given. */
+export const MAX_TOPIC_LEVELS_CEILING = 1024;
+/** `mqtt.maxTopicLevels` by default: every topic-shaped input (MQTT, STOMP, replay, config) uses the configured value. */
+export const DEFAULT_MAX_TOPIC_LEVELS = 32;
+
 /**
  * Scans s[start, end) once, without allocating. Returns the number of levels, or -1 when a rule is broken.
  * `filter` false: no `+`/`#` at all [MQTT-3.3.2-2]. `filter` true: `+` alone in its level, `#` alone in the last level.
@@ -90,6 +95,18 @@ export function validateTopicFilter(filter: string, maxLevels: number): ErrorCod
   const levels = scan(filter, start, filter.length, true, bytes);
   if (levels < 0 || levels > maxLevels || bytes.n > MAX_UTF8_BYTES) return 'TOPIC_FILTER_INVALID';
   return undefined;
+}
+
+/**
+ * A topic-shaped configuration value (a queue name, a dead-letter topic): a valid topic name under the same rules and
+ * limits as the wire. Returns a sentence for the config error, or undefined when valid.
+ */
+export function topicNameProblem(topic: string, maxLevels: number): string | undefined {
+  if (validateTopicName(topic, maxLevels) === undefined) return undefined;
+  if (topic.length === 0) return 'must not be empty';
+  if (/[+#]/.test(topic)) return `${JSON.stringify(topic)} contains a wildcard (+ or #); a topic name may not`;
+  if (topic.split('/').length > maxLevels) return `${JSON.stringify(topic)} has more than ${maxLevels} levels (mqtt.maxTopicLevels)`;
+  return `${JSON.stringify(topic)} is not a valid topic name (NUL, ill-formed UTF-16 or over 65535 bytes)`;
 }
 
 /** `$share/g/a/b` -> { group: 'g', filter: 'a/b' }; not shared -> undefined. Assumes the filter already validated. */

@@ -22,6 +22,7 @@ import { GATEWAY_VERSION } from './package-root.ts';
 import { bindOrExplain, openOrExplain } from './startup-errors.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
+import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
 
 export interface GatewayPorts {
   mqtt: number;
@@ -51,6 +52,27 @@ export interface Gateway {
   reload(): boolean;
   /** Graceful stop: stop accepting, close sessions with "server shutting down", flush storage. */
   close(): Promise<void>;
+}
+
+/** One gateway's abuse limits from config.limits (shared by every listener). */
+export function createGuards(config: GatewayConfig): Guards {
+  const l = config.limits;
+  const counters = new LimitCounters();
+  return {
+    counters,
+    unfinished: new ByteBudget(l.maxUnfinishedBytes, counters),
+    admission: new ConnectionAdmission(
+      { maxConnections: l.maxConnections, maxConnectionsPerAddress: l.maxConnectionsPerAddress, connectionRatePerAddress: l.connectionRatePerAddress },
+      counters,
+    ),
+    client: {
+      maxSubscriptions: l.maxSubscriptionsPerClient,
+      maxLogSubscriptions: l.maxLogSubscriptionsPerClient,
+      maxPublishRate: l.maxPublishRate,
+      maxPublishBytesRate: l.maxPublishBytesRate,
+      maxSessions: l.maxSessions,
+    },
+  };
 }
 
 function flushPolicy(config: GatewayConfig): FlushPolicy {
@@ -122,7 +144,8 @@ export function startupSummary(config: GatewayConfig, ports: GatewayPorts): Star
 }
 
 export function createGateway(config: GatewayConfig, log: Logger): Gateway {
-  const options = mqttOptions(config);
+  const guards = createGuards(config);
+  const options = { ...mqttOptions(config), guards };
   let broker: Broker | undefined;
   let mqtt: MqttListener | undefined;
   let stomp: StompListener | undefined;
@@ -177,6 +200,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         pending,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
       });
+      broker.retained.setLimits(config.limits.maxRetainedMessages, config.limits.maxRetainedBytes);
       const t0 = Date.now();
       const restored = await broker.restore();
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
@@ -188,7 +212,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       mqtt.followBackpressure(pending);
       const port = await bindOrExplain(() => mqtt!.listen(config.mqtt.port, hosts.mqtt), 'mqtt.port', config.mqtt.port, 'mqtt.host', hosts.mqtt);
       log.info({ protocol: 'mqtt', transport: 'tcp', host: hosts.mqtt, port, anonymous: String(config.auth.allowAnonymous) }, 'listening');
-      stomp = new StompListener(broker, stompListenerOptions(config), log);
+      stomp = new StompListener(broker, { ...stompListenerOptions(config), guards }, log);
       stomp.followBackpressure(pending);
       const stompPort = await bindOrExplain(() => stomp!.listen(config.stomp.port, hosts.stomp), 'stomp.port', config.stomp.port, 'stomp.host', hosts.stomp);
       log.info({ protocol: 'stomp', transport: 'tcp', host: hosts.stomp, port: stompPort }, 'listening');
@@ -203,6 +227,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         maxBufferedBytes: config.http.wsMaxBufferedBytes,
         onSlowConsumer: () => metrics.wsSlowConsumerClosed(),
         allowedOrigins: config.http.allowedOrigins,
+        headersTimeoutMs: config.http.headersTimeoutMs,
+        requestTimeoutMs: config.http.requestTimeoutMs,
+        tlsHandshakeTimeoutMs: config.limits.tlsHandshakeTimeoutMs,
+        onTimeout: (reason: 'http-headers' | 'http-request' | 'tls-handshake') => guards.counters.timedOut('http', reason),
       };
       const paths = ['/', '/mqtt', '/stomp', '/metrics', '/healthz', '/readyz', '/api'];
       web = new GatewayHttpServer({ mqtt, stomp }, webOptions, log);
@@ -210,6 +238,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       log.info({ protocol: 'http', transport: 'tcp', host: hosts.http, port: httpPort, paths }, 'listening');
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
       metrics.bind(sources);
+      metrics.bindLimits(guards, () => broker!.retained.bytes);
       httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
       sys = new SysTopics(sources, config.sys.intervalMs);
       sys.start();
@@ -220,9 +249,9 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         ports.httpTls = await bindOrExplain(() => webTls!.listen(config.http.tlsPort, hosts.http), 'http.tlsPort', config.http.tlsPort, 'http.host', hosts.http);
         log.info({ protocol: 'http', transport: 'tls', host: hosts.http, port: ports.httpTls, paths }, 'listening');
         const tlsInfo = { clientCertificates: files.ca ? (files.requireCertificate ? 'required' : 'optional') : 'off', minVersion: files.minVersion };
-        ports.mqttTls = await bindOrExplain(() => mqtt!.listenTls(config.mqtt.tlsPort, hosts.mqtt, files), 'mqtt.tlsPort', config.mqtt.tlsPort, 'mqtt.host', hosts.mqtt);
+        ports.mqttTls = await bindOrExplain(() => mqtt!.listenTls(config.mqtt.tlsPort, hosts.mqtt, files, config.limits.tlsHandshakeTimeoutMs), 'mqtt.tlsPort', config.mqtt.tlsPort, 'mqtt.host', hosts.mqtt);
         log.info({ protocol: 'mqtt', transport: 'tls', host: hosts.mqtt, port: ports.mqttTls, ...tlsInfo }, 'listening');
-        ports.stompTls = await bindOrExplain(() => stomp!.listenTls(config.stomp.tlsPort, hosts.stomp, files), 'stomp.tlsPort', config.stomp.tlsPort, 'stomp.host', hosts.stomp);
+        ports.stompTls = await bindOrExplain(() => stomp!.listenTls(config.stomp.tlsPort, hosts.stomp, files, config.limits.tlsHandshakeTimeoutMs), 'stomp.tlsPort', config.stomp.tlsPort, 'stomp.host', hosts.stomp);
         log.info({ protocol: 'stomp', transport: 'tls', host: hosts.stomp, port: ports.stompTls, ...tlsInfo }, 'listening');
       }
       started = true; // /readyz: every listener is bound and the log recovered

@@ -17,6 +17,12 @@
 //   gateway_log_partition_bytes{partition}, gateway_log_partition_segments{partition}
 //   gateway_log_partition_start_offset{partition}, gateway_log_partition_end_offset{partition}
 //   gateway_consumer_group_committed_offset{group,partition}, gateway_consumer_group_lag{group,partition}
+//   gateway_limit_refusals_total{limit}                          a configured limit refused something (src/core/limits.ts LimitName)
+//   gateway_timeouts_total{listener,reason}                      connections closed on a timer (mqtt|stomp|http x connect|tls-handshake|http-headers|http-request)
+//   gateway_publish_rate_pauses_total                            sockets paused by the per-client publish rate limit
+//   gateway_unfinished_bytes                                     bytes held for unfinished packets/frames (limits.maxUnfinishedBytes)
+//   gateway_connections_admitted                                 connections counted against limits.maxConnections
+//   gateway_retained_bytes                                       retained payload + topic bytes (limits.maxRetainedBytes)
 //   nodejs_* / process_* default metrics (event-loop lag, heap, RSS, GC, handles) from prom-client
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -24,6 +30,7 @@ import type { DropReason } from '../core/session.ts';
 import type { AuthCounters } from '../core/auth.ts';
 import { timingSafeEqual } from 'node:crypto';
 import type { FileIO, FileLike, PartitionedLog, AppendInput, AppendListener, LogRecord, PartitionStats } from '../log/index.ts';
+import type { Guards } from '../core/limits.ts';
 import { connectionCounts, groupLags, partitionStats, type GatewaySources } from './view.ts';
 import { requestPath } from '../../protocols/ws/request-path.ts';
 
@@ -245,6 +252,49 @@ export class GatewayMetrics {
         this.inc({ action: 'subscribe' }, c.subscribeDenied);
       },
     });
+  }
+
+  /** Registers the abuse-limit metrics (refusals, timeouts, pauses, held bytes). Call once. */
+  bindLimits(g: Guards, retainedBytes: () => number): void {
+    const r = [this.registry];
+    new Counter({
+      name: 'gateway_limit_refusals_total',
+      help: 'Things a configured limit refused, by limit',
+      labelNames: ['limit'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [limit, v] of g.counters.refusals) this.inc({ limit }, v);
+      },
+    });
+    new Counter({
+      name: 'gateway_timeouts_total',
+      help: 'Connections closed by a timeout (slowloris), by listener and reason',
+      labelNames: ['listener', 'reason'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [k, v] of g.counters.timeouts) {
+          const [listener, reason] = k.split('/') as [string, string];
+          this.inc({ listener, reason }, v);
+        }
+      },
+    });
+    new Counter({
+      name: 'gateway_publish_rate_pauses_total',
+      help: 'Times a connection was paused by the per-client publish rate limit',
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(g.counters.ratePauses);
+      },
+    });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers: r, collect() { this.set(read()); } });
+    };
+    gauge('gateway_unfinished_bytes', 'Bytes held for unfinished MQTT packets and STOMP frames', () => g.unfinished.held);
+    gauge('gateway_connections_admitted', 'Connections counted against limits.maxConnections', () => g.admission.open);
+    gauge('gateway_retained_bytes', 'Retained payload and topic bytes', retainedBytes);
   }
 
   /** HTTP route: GET /metrics in the Prometheus text format. */
