@@ -6,8 +6,9 @@ import { isExpired, type Message, type QoS } from './message.ts';
 import type { DurableStore } from './durable.ts';
 import { RetainedStore } from './retained.ts';
 import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
-import { Session, type DropReason, type Outbound, type SessionLimits } from './session.ts';
-import { parseShared } from './topic.ts';
+import { Session, type DeliveryRequest, type DropReason, type Outbound, type SessionLimits } from './session.ts';
+import { parseShared, topicMatches } from './topic.ts';
+import { CatchUpReader, type CatchUpTarget } from './catch-up.ts';
 
 /** The adapter side of a connected session. */
 export interface SessionLink {
@@ -34,10 +35,34 @@ export interface SessionEntry {
   expiryTimer: NodeJS.Timeout | undefined;
   /** Epoch ms the connection went away (0 while connected). */
   detachedAt: number;
-  /** Set on sessions rebuilt at start: per partition, the first log offset replay must route to them. */
-  replayFrom?: number[];
   /** The latest session image write (key/value writes complete in order, so it covers the earlier ones). */
   lastSave?: Promise<void>;
+  /** Reads the log for this session while it is behind (persistence on); created on first need. */
+  reader?: CatchUpReader;
+  /** This session's plain subscriptions alone, to match log records while behind; dropped on every (un)subscribe. */
+  matcher?: Router<SessionEntry>;
+}
+
+/**
+ * A `$share` group that fell behind: no member had room for a log-backed message, so the group reads
+ * the log from `cursor` and hands records to members with room (group-level behind mode).
+ */
+interface ShareGroupState {
+  /** Full filter `$share/<group>/<filter>`. */
+  readonly key: string;
+  readonly filter: string;
+  cursor: number[] | undefined;
+  reader: CatchUpReader | undefined;
+  /** Round-robin position over members with room. */
+  next: number;
+}
+
+/** Lag of one subscriber: log records between its cursor and the routed watermark, plus its buffered messages. */
+export interface LagEntry {
+  id: string;
+  kind: 'session' | 'group';
+  lag: number;
+  behind: boolean;
 }
 
 export interface BrokerOptions {
@@ -64,6 +89,10 @@ export interface ConnectRequest {
 export interface BrokerStats {
   /** Messages dropped by a session's limits or expiry (by reason: the onDrop hook). */
   dropped: number;
+  /** Times a session or `$share` group fell behind the live stream and switched to reading the log. */
+  behindEntered: number;
+  /** Log records a behind subscriber could not read because retention had deleted them. */
+  retentionSkipped: number;
 }
 
 /**
@@ -82,9 +111,11 @@ export class Broker {
   readonly router: Router<SessionEntry>;
   readonly retained = new RetainedStore();
   readonly auth: AuthHooks;
-  readonly stats: BrokerStats = { dropped: 0 };
+  readonly stats: BrokerStats = { dropped: 0, behindEntered: 0, retentionSkipped: 0 };
   readonly qosStats: QosStats = { in: { mqtt: [0, 0, 0], stomp: [0, 0, 0], gateway: [0, 0, 0] }, out: { mqtt: [0, 0, 0], stomp: [0, 0, 0] } };
   private readonly entries = new Map<string, SessionEntry>();
+  /** `$share` groups with a log cursor (behind), by full filter. */
+  private readonly groups = new Map<string, ShareGroupState>();
   private readonly persistence: DurableStore | undefined;
   private readonly restoreLimits: SessionLimits | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
@@ -174,8 +205,8 @@ export class Broker {
       resend = entry.session.attach(req.limits, now);
     } else {
       const session = new Session(req.clientId, req.limits);
-      session.onDrop = (reason, msg) => this.countDrop(reason, msg);
       entry = { id: req.clientId, session, link: req.link, will: undefined, willTimer: undefined, expiryTimer: undefined, detachedAt: 0 };
+      this.wire(entry);
       this.entries.set(req.clientId, entry);
       session.attach(req.limits, now);
     }
@@ -183,6 +214,9 @@ export class Broker {
     entry.will = req.will;
     entry.detachedAt = 0;
     this.saveSession(entry);
+    // A resumed session that is behind reads its backlog once the resend is out (the reader starts on a later turn).
+    const resumed = entry;
+    if (resumed.session.behind || this.groups.size !== 0) queueMicrotask(() => this.onRoom(resumed));
     return { entry, sessionPresent, resend };
   }
 
@@ -235,11 +269,184 @@ export class Broker {
     entry.expiryTimer.unref();
   }
 
+  /** Hooks a session to the broker: drop counting and, with a log, behind mode and its catch-up reader. */
+  private wire(entry: SessionEntry): void {
+    const s = entry.session;
+    s.onDrop = (reason, msg) => this.countDrop(reason, msg);
+    const p = this.persistence;
+    if (!p) return; // no log: the buffer is the queue, bounded with its drop policy
+    s.logPosition = () => p.watermarks();
+    s.onBehind = () => {
+      this.stats.behindEntered++;
+      this.kickReader(entry);
+    };
+    s.onRoom = () => this.onRoom(entry);
+  }
+
+  /** The session's buffer drained (or it connected): its own reader and every behind `$share` group may continue. */
+  private onRoom(entry: SessionEntry): void {
+    if (entry.session.behind) this.kickReader(entry);
+    for (const g of this.groups.values()) if (g.cursor !== undefined) this.kickGroup(g);
+  }
+
+  private kickReader(entry: SessionEntry): void {
+    const p = this.persistence;
+    if (!p || !entry.session.behind || !entry.link || this.closed) return;
+    entry.reader ??= new CatchUpReader(p, this.sessionTarget(entry), (err) => this.logger.error({ err, clientId: entry.id }, 'catch-up read failed'));
+    entry.reader.kick();
+  }
+
+  private sessionTarget(entry: SessionEntry): CatchUpTarget {
+    const s = entry.session;
+    return {
+      cursor: () => s.cursor,
+      active: () => entry.link !== undefined && !this.closed && this.entries.get(entry.id) === entry,
+      canTake: () => s.hasRoom(),
+      offer: (msg) => this.offerToSession(entry, msg),
+      advance: (partition, offset) => s.advance(partition, offset),
+      requestRoom: () => {
+        s.wantRoom = true;
+      },
+      caughtUp: () => s.leaveBehind(),
+      skipped: (partition, from, to) => this.countSkipped(entry.id, partition, from, to),
+    };
+  }
+
+  /** A log record for a behind session: the same rules as live routing (collapse, no-local, QoS min, ids, retain-as-published, expiry), plain subscriptions only. */
+  private offerToSession(entry: SessionEntry, msg: Message): void {
+    const now = Date.now();
+    if (isExpired(msg, now)) return;
+    let m = entry.matcher;
+    if (m === undefined) {
+      m = new Router<SessionEntry>({ shareStrategy: 'round-robin' });
+      for (const [filter, options] of entry.session.subscriptions) if (!parseShared(filter)) m.subscribe(entry, filter, options);
+      entry.matcher = m;
+    }
+    m.match(msg.topic, msg.senderId, (d) => {
+      const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
+      this.sendTo(entry, entry.session.feed({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now));
+    });
+  }
+
+  /** A `$share` group's member had no room for a log-backed message: the group reads the log from that message on. */
+  private groupBehind(key: string, msg: Message): void {
+    const p = this.persistence!;
+    const shared = parseShared(key)!;
+    let g = this.groups.get(key);
+    if (g === undefined) {
+      g = { key, filter: shared.filter, cursor: undefined, reader: undefined, next: 0 };
+      this.groups.set(key, g);
+    }
+    const cursor = p.watermarks();
+    cursor[msg.ref!.partition] = msg.ref!.offset;
+    g.cursor = cursor;
+    this.stats.behindEntered++;
+    this.kickGroup(g);
+  }
+
+  private kickGroup(g: ShareGroupState): void {
+    const p = this.persistence;
+    if (!p || g.cursor === undefined || this.closed) return;
+    g.reader ??= new CatchUpReader(p, this.groupTarget(g), (err) => this.logger.error({ err, group: g.key }, 'shared group catch-up read failed'));
+    g.reader.kick();
+  }
+
+  private groupTarget(g: ShareGroupState): CatchUpTarget {
+    const members = (): readonly Delivery<SessionEntry>[] => this.router.sharedMembers(g.key);
+    const withRoom = (): Delivery<SessionEntry> | undefined => {
+      const ms = members();
+      let offline: Delivery<SessionEntry> | undefined;
+      for (let k = 0; k < ms.length; k++) {
+        const d = ms[(g.next + k) % ms.length]!;
+        if (!d.subscriber.session.hasRoom()) continue;
+        if (d.subscriber.link) {
+          g.next = (g.next + k + 1) % ms.length;
+          return d;
+        }
+        offline ??= d;
+      }
+      return offline;
+    };
+    return {
+      cursor: () => g.cursor,
+      active: () => {
+        if (this.closed) return false;
+        if (members().length === 0) {
+          // Nobody left in the group: like live routing, messages for an empty group go nowhere.
+          g.cursor = undefined;
+          this.groups.delete(g.key);
+          this.persistence?.deleteGroupCursor(g.key).catch(() => undefined);
+          return false;
+        }
+        return true;
+      },
+      canTake: () => withRoom() !== undefined,
+      offer: (msg) => {
+        const now = Date.now();
+        if (isExpired(msg, now) || !topicMatches(g.filter, msg.topic)) return;
+        const d = withRoom();
+        if (d === undefined) return; // canTake was checked just before; defensive
+        const e = d.subscriber;
+        const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
+        this.sendTo(e, e.session.feed({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds, shared: true }, now));
+      },
+      advance: (partition, offset) => {
+        const c = g.cursor;
+        if (c && offset >= (c[partition] ?? 0)) c[partition] = offset + 1;
+      },
+      requestRoom: () => {
+        for (const d of members()) d.subscriber.session.wantRoom = true;
+      },
+      caughtUp: () => {
+        g.cursor = undefined;
+        this.groups.delete(g.key);
+        this.persistence?.deleteGroupCursor(g.key).catch((err: unknown) => this.logger.error({ err, group: g.key }, 'shared group cursor not deleted'));
+      },
+      skipped: (partition, from, to) => this.countSkipped(g.key, partition, from, to),
+    };
+  }
+
+  private countSkipped(id: string, partition: number, from: number, to: number): void {
+    this.stats.retentionSkipped += to - from;
+    this.logger.warn({ subscriber: id, partition, from, to }, 'log records deleted by retention before this subscriber read them');
+  }
+
+  /** Hands outbound items to the session's link (when connected), counting by QoS. */
+  private sendTo(entry: SessionEntry, out: Outbound[]): void {
+    if (out.length === 0) return;
+    const link = entry.link;
+    if (!link) return;
+    const byQos = this.qosStats.out[link.identity.protocol];
+    for (const o of out) if (o.type === 'publish') byQos[o.qos]!++;
+    link.send(out);
+  }
+
+  /**
+   * Lag per session and per behind `$share` group: log records between the cursor and the routed
+   * watermark (records, before filtering) plus messages waiting in the read-ahead buffer.
+   */
+  lag(): LagEntry[] {
+    const p = this.persistence;
+    const behindBy = (c: readonly number[] | undefined): number => {
+      if (!c || !p) return 0;
+      let n = 0;
+      for (let i = 0; i < p.partitions; i++) n += Math.max(0, p.routed(i) - (c[i] ?? 0));
+      return n;
+    };
+    const out: LagEntry[] = [];
+    for (const e of this.entries.values()) {
+      const c = e.session.cursor;
+      out.push({ id: e.id, kind: 'session', lag: behindBy(c) + e.session.queuedCount, behind: c !== undefined });
+    }
+    for (const g of this.groups.values()) out.push({ id: g.key, kind: 'group', lag: behindBy(g.cursor), behind: g.cursor !== undefined });
+    return out;
+  }
+
   /** Writes the session image (persistent sessions only); failures are logged, the next image retries. */
   private saveSession(entry: SessionEntry): void {
     const p = this.persistence;
     if (!p || entry.session.expiryInterval === 0) return;
-    const saved = p.saveSession(entry.session.snapshot(), entry.detachedAt, entry.will);
+    const saved = p.saveSession(entry.session.snapshot(), entry.detachedAt, entry.will, entry.session.cursor);
     entry.lastSave = saved;
     saved.catch((err: unknown) => this.logger.error({ err, clientId: entry.id }, 'session image not saved'));
   }
@@ -253,7 +460,16 @@ export class Broker {
   }
 
   private saveConnectedSessions(): void {
-    for (const e of this.entries.values()) if (e.link) this.saveSession(e);
+    for (const e of this.entries.values()) if (e.link || e.session.behind) this.saveSession(e);
+    this.saveGroupCursors();
+  }
+
+  private saveGroupCursors(): void {
+    const p = this.persistence;
+    if (!p) return;
+    for (const g of this.groups.values()) {
+      if (g.cursor) p.saveGroupCursor(g.key, g.cursor).catch((err: unknown) => this.logger.error({ err, group: g.key }, 'shared group cursor not saved'));
+    }
   }
 
   /** Session expired or ended: publish a pending will [MQTT-3.1.3-9], drop subscriptions and state. */
@@ -269,6 +485,7 @@ export class Broker {
     if (entry.willTimer) clearTimeout(entry.willTimer);
     this.router.unsubscribeAll(entry.id);
     entry.session.clear();
+    entry.matcher = undefined;
     this.entries.delete(entry.id);
     this.persistence?.deleteSession(entry.id).catch((err: unknown) => this.logger.error({ err, clientId: entry.id }, 'session image not deleted'));
   }
@@ -295,9 +512,11 @@ export class Broker {
       return p.append(msg, inboundQos2).then((ref) => {
         // Route and advance the watermark in the same turn the append resolves (appends resolve in
         // offset order per partition), so a session image never skips a message still being routed.
+        // The watermark moves first: a session that falls behind while this message is routed gets a
+        // cursor AT it (below the watermark), so its catch-up reader reads it.
         msg.ref = ref;
-        const retained = this.route(msg);
         p.markRouted(ref);
+        const retained = this.route(msg);
         const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref) : undefined;
         return receipt && retained ? Promise.all([receipt, retained]).then(() => undefined) : (receipt ?? retained);
       });
@@ -332,19 +551,24 @@ export class Broker {
   private routeLive(msg: Message): void {
     const now = Date.now();
     if (isExpired(msg, now)) return;
+    const logged = msg.ref !== undefined && this.persistence !== undefined;
     this.router.match(msg.topic, msg.senderId, (d: Delivery<SessionEntry>) => {
       const entry = d.subscriber;
       const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
       // Live messages carry RETAIN 0 unless the subscription asked for retain-as-published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
-      const out = entry.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
-      if (out.length !== 0) {
-        const link = entry.link;
-        if (link) {
-          const byQos = this.qosStats.out[link.identity.protocol];
-          for (const o of out) if (o.type === 'publish') byQos[o.qos]!++;
-          link.send(out);
+      const req: DeliveryRequest = { msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds };
+      if (d.shareKey !== undefined) {
+        req.shared = true;
+        if (logged) {
+          if (this.groups.get(d.shareKey)?.cursor !== undefined) return; // the group's reader delivers it, in order
+          if (!entry.session.canAccept(req)) {
+            this.groupBehind(d.shareKey, msg);
+            return;
+          }
         }
       }
+      // A behind session skips log-backed plain deliveries here (Session.deliver); its reader delivers them.
+      this.sendTo(entry, entry.session.deliver(req, now));
     });
   }
 
@@ -355,6 +579,7 @@ export class Broker {
   subscribe(entry: SessionEntry, filter: string, options: SubscriptionOptions, now = Date.now()): Message[] {
     const { existed } = this.router.subscribe(entry, filter, options);
     entry.session.subscriptions.set(filter, options);
+    entry.matcher = undefined;
     this.saveSession(entry);
     if (parseShared(filter)) return [];
     if (options.retainHandling === 2 || (options.retainHandling === 1 && existed)) return [];
@@ -374,6 +599,7 @@ export class Broker {
 
   unsubscribe(entry: SessionEntry, filter: string): boolean {
     entry.session.subscriptions.delete(filter);
+    entry.matcher = undefined;
     const existed = this.router.unsubscribe(entry.id, filter);
     this.saveSession(entry);
     return existed;
@@ -381,8 +607,11 @@ export class Broker {
 
   /**
    * Rebuilds state from storage before any listener opens: retained messages, persistent sessions
-   * (subscriptions, in-flight and queued refs, wills, remaining expiry), then replays the log tail
-   * each session's image had not seen, so nothing acknowledged is lost across a crash.
+   * (subscriptions, in-flight and buffered refs, wills, remaining expiry). Nothing is replayed into
+   * memory: a session whose stored watermarks are below the log's end starts behind at them and reads
+   * its backlog lazily once its client is back (`$share` groups: from the lowest watermark of their
+   * members, or their stored cursor if lower). Inbound QoS 2 receipts a crash cut off are restored
+   * from a header-only scan of the log tail.
    */
   async restore(now = Date.now()): Promise<{ retained: number; sessions: number; replayed: number }> {
     const p = this.persistence;
@@ -391,9 +620,13 @@ export class Broker {
     for (const m of p.loadRetained()) this.retained.set(m);
     const restored = await p.loadSessions();
     const from: number[] = [];
+    const groupFrom = new Map<string, number[]>();
+    const lower = (into: number[], w: readonly number[]): void => {
+      for (let i = 0; i < p.partitions; i++) into[i] = Math.min(into[i] ?? Infinity, w[i] ?? p.routed(i));
+    };
+    for (const [key, cursor] of p.loadGroupCursors()) lower(groupFrom.get(key) ?? groupFrom.set(key, []).get(key)!, cursor);
     for (const r of restored) {
       const session = Session.restore(r.snapshot, limits);
-      session.onDrop = (reason, msg) => this.countDrop(reason, msg);
       const entry: SessionEntry = {
         id: session.id,
         session,
@@ -402,24 +635,28 @@ export class Broker {
         willTimer: undefined,
         expiryTimer: undefined,
         detachedAt: r.detachedAt || now,
-        replayFrom: r.watermarks,
       };
+      this.wire(entry);
       this.entries.set(entry.id, entry);
-      for (const [filter, options] of session.subscriptions) this.router.subscribe(entry, filter, options);
-      r.watermarks.forEach((w, i) => (from[i] = Math.min(from[i] ?? w, w)));
+      for (const [filter, options] of session.subscriptions) {
+        this.router.subscribe(entry, filter, options);
+        if (parseShared(filter)) lower(groupFrom.get(filter) ?? groupFrom.set(filter, []).get(filter)!, r.watermarks);
+      }
+      const w = r.watermarks;
+      let behind = false;
+      for (let i = 0; i < p.partitions; i++) if ((w[i] ?? p.routed(i)) < p.routed(i)) behind = true;
+      if (behind) session.goBehind(Array.from({ length: p.partitions }, (_, i) => w[i] ?? p.routed(i)));
+      lower(from, w);
     }
-    const replayed = await p.replay(from, (msg, unreleased) => {
-      if (unreleased) this.entries.get(unreleased.sessionId)?.session.receiveQos2(unreleased.packetId);
-      this.router.match(msg.topic, msg.senderId, (d) => {
-        const e = d.subscriber;
-        const mark = e.replayFrom?.[msg.ref!.partition];
-        if (mark === undefined || msg.ref!.offset < mark) return;
-        const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
-        e.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
-      });
-    });
+    for (const [key, cursor] of groupFrom) {
+      if (this.router.sharedMembers(key).length === 0) continue;
+      if (cursor.some((c, i) => c < p.routed(i))) {
+        const shared = parseShared(key)!;
+        this.groups.set(key, { key, filter: shared.filter, cursor, reader: undefined, next: 0 });
+      }
+    }
+    const replayed = await p.scanReceipts(from, (sessionId, packetId) => this.entries.get(sessionId)?.session.receiveQos2(packetId));
     for (const e of this.entries.values()) {
-      e.replayFrom = undefined;
       // The crash closed every connection: pending wills and expiry run as after an abnormal close.
       if (e.will) {
         const delayMs = Math.min(e.will.delay, e.session.expiryInterval) * 1000;
@@ -429,6 +666,7 @@ export class Broker {
       this.scheduleExpiry(e, e.session.expiryInterval * 1000 - (now - e.detachedAt));
       this.saveSession(e);
     }
+    for (const g of this.groups.values()) this.kickGroup(g);
     return { retained: this.retained.size, sessions: restored.length, replayed };
   }
 
@@ -454,5 +692,6 @@ export class Broker {
       }
       this.saveSession(entry);
     }
+    this.saveGroupCursors();
   }
 }
