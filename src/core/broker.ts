@@ -442,6 +442,24 @@ export class Broker {
     return out;
   }
 
+  /** Total lag, how many subscribers are behind, and the `top` largest lags (bounded, for metrics and the dashboard). */
+  lagSummary(top = 10): { total: number; behind: number; top: LagEntry[] } {
+    const all = this.lag();
+    let total = 0;
+    let behind = 0;
+    const best: LagEntry[] = [];
+    for (const l of all) {
+      total += l.lag;
+      if (l.behind) behind++;
+      if (l.lag === 0 || top <= 0) continue;
+      if (best.length < top) best.push(l);
+      else if (l.lag > best[best.length - 1]!.lag) best[best.length - 1] = l;
+      else continue;
+      best.sort((a, b) => b.lag - a.lag);
+    }
+    return { total, behind, top: best };
+  }
+
   /** Writes the session image (persistent sessions only); failures are logged, the next image retries. */
   private saveSession(entry: SessionEntry): void {
     const p = this.persistence;

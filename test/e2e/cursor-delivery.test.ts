@@ -76,6 +76,10 @@ describe('sessions are cursors: nothing acknowledged is dropped (default limits)
     await publishAll(pub, 'cur/b', N);
     const lagged = g.gateway.broker.lag().find((l) => l.id === clientId);
     assert.ok(lagged && lagged.behind && lagged.lag >= N - 10_000, `offline session lags (${JSON.stringify(lagged)})`);
+    const metrics = await (await fetch(`http://127.0.0.1:${g.httpPort}/metrics`)).text();
+    const series = metrics.split('\n').find((l) => l.startsWith('gateway_subscriber_lag_messages{') && l.includes(`subscriber="${clientId}"`));
+    assert.ok(series !== undefined && Number(series.split(' ').pop()) >= N - 10_000, `lag series for the session: ${series}`);
+    assert.match(metrics, /^gateway_subscribers_behind [1-9]/m);
     const back = await mq(g, { protocolVersion: 4, clientId, clean: false });
     assert.equal(back.connack.sessionPresent, true);
     await waitUntil(() => back.received.length >= N, 180_000, `all ${N} (have ${back.received.length})`);
