@@ -233,8 +233,8 @@ export class QueueRegistry {
   attachRestored(): number {
     let n = 0;
     for (const e of [...this.broker.sessions()]) {
-      if (!e.id.startsWith(MQTT_QUEUE_PREFIX) || e.link || e.id.length === MQTT_QUEUE_PREFIX.length) continue;
-      const name = e.id.slice(MQTT_QUEUE_PREFIX.length);
+      if (!e.internal || !e.name.startsWith(MQTT_QUEUE_PREFIX) || e.link || e.name.length === MQTT_QUEUE_PREFIX.length) continue;
+      const name = e.name.slice(MQTT_QUEUE_PREFIX.length);
       if (this.queues.has(name)) continue;
       this.get(name);
       n++;

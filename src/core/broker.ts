@@ -1,7 +1,7 @@
 // The one publish path and session registry every protocol adapter calls. Imports core modules only (no sockets, no log).
 import type { Logger } from 'pino';
 import { ALLOW_ALL, type AuthHooks, type ClientIdentity } from './auth.ts';
-import type { ErrorCode } from './errors.ts';
+import { gatewayError, type ErrorCode } from './errors.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { DurableStore } from './durable.ts';
 import { RetainedStore } from './retained.ts';
@@ -25,9 +25,32 @@ export interface Will {
   delay: number;
 }
 
+/**
+ * Session keyspaces. A client session's key is its client id. A gateway-internal session (a STOMP
+ * subscription `stomp-<connection>/<n>` or durable `stomp/<client-id>/<id>`, a queue `$queue/<name>`)
+ * is keyed INTERNAL_KEY + its name: U+0000 cannot occur in any client id (MQTT forbids it in every
+ * string [MQTT-1.5.4-2]; the MQTT adapter refuses it and connect() refuses a client key starting
+ * with it), so no client id on any protocol can name, take over or wipe an internal session.
+ */
+export const INTERNAL_KEY = '\u0000';
+
+/** How a session id reads in logs, metrics and the dashboard: `internal:<name>` for the internal keyspace. */
+export function displaySessionId(id: string): string {
+  return id.charCodeAt(0) === 0 ? `internal:${id.slice(1)}` : id;
+}
+
+/** Session images written before the internal keyspace existed: ids the STOMP adapter made, taken back as internal. */
+function isLegacyInternalId(id: string): boolean {
+  return id.startsWith('$queue/') || id.startsWith('stomp/') || /^stomp-[0-9a-f]{16}\//.test(id);
+}
+
 /** A session with its current connection; the router's subscriber object. */
 export interface SessionEntry {
+  /** Unique key in the broker (client id, or INTERNAL_KEY + name). */
   readonly id: string;
+  /** The name its owner connected with (client id, or the internal session's name). */
+  readonly name: string;
+  readonly internal: boolean;
   readonly session: Session;
   link: SessionLink | undefined;
   will: Will | undefined;
@@ -78,6 +101,11 @@ export interface BrokerOptions {
 
 export interface ConnectRequest {
   clientId: string;
+  /**
+   * Gateway-internal session (its own keyspace, see INTERNAL_KEY). Default: true for every link whose
+   * protocol is not MQTT (sessions the STOMP adapter creates), false for MQTT clients.
+   */
+  internal?: boolean;
   cleanStart: boolean;
   /** Seconds; 0 ends the session with the connection, 0xFFFFFFFF never. */
   expiryInterval: number;
@@ -161,8 +189,14 @@ export class Broker {
     return this.persistence?.state;
   }
 
+  /** An internal session by name (`$queue/<name>`, `stomp/<client-id>/<id>`, `stomp-<hex>/<n>`). */
+  getInternalSession(name: string): SessionEntry | undefined {
+    return this.entries.get(INTERNAL_KEY + name);
+  }
+
+  /** A client session by client id (never an internal one). */
   getSession(clientId: string): SessionEntry | undefined {
-    return this.entries.get(clientId);
+    return clientId.charCodeAt(0) === 0 ? undefined : this.entries.get(clientId);
   }
 
   /**
@@ -171,7 +205,10 @@ export class Broker {
    * out right after CONNACK (unacknowledged PUBLISHes with DUP, PUBRELs, then the queue).
    */
   connect(req: ConnectRequest, now = Date.now()): { entry: SessionEntry; sessionPresent: boolean; resend: Outbound[] } {
-    let entry = this.entries.get(req.clientId);
+    const internal = req.internal ?? req.link.identity.protocol !== 'mqtt';
+    if (!internal && req.clientId.charCodeAt(0) === 0) throw gatewayError('CLIENT_ID_INVALID', 'a client id may not start with U+0000');
+    const key = internal ? INTERNAL_KEY + req.clientId : req.clientId;
+    let entry = this.entries.get(key);
     if (entry?.link) {
       const old = entry.link;
       entry.link = undefined;
@@ -204,10 +241,10 @@ export class Broker {
       entry.link = req.link;
       resend = entry.session.attach(req.limits, now);
     } else {
-      const session = new Session(req.clientId, req.limits);
-      entry = { id: req.clientId, session, link: req.link, will: undefined, willTimer: undefined, expiryTimer: undefined, detachedAt: 0 };
+      const session = new Session(key, req.limits);
+      entry = { id: key, name: req.clientId, internal, session, link: req.link, will: undefined, willTimer: undefined, expiryTimer: undefined, detachedAt: 0 };
       this.wire(entry);
-      this.entries.set(req.clientId, entry);
+      this.entries.set(key, entry);
       session.attach(req.limits, now);
     }
     entry.session.expiryInterval = req.expiryInterval;
@@ -436,7 +473,7 @@ export class Broker {
     const out: LagEntry[] = [];
     for (const e of this.entries.values()) {
       const c = e.session.cursor;
-      out.push({ id: e.id, kind: 'session', lag: behindBy(c) + e.session.queuedCount, behind: c !== undefined });
+      out.push({ id: displaySessionId(e.id), kind: 'session', lag: behindBy(c) + e.session.queuedCount, behind: c !== undefined });
     }
     for (const g of this.groups.values()) out.push({ id: g.key, kind: 'group', lag: behindBy(g.cursor), behind: g.cursor !== undefined });
     return out;
@@ -644,9 +681,18 @@ export class Broker {
     };
     for (const [key, cursor] of p.loadGroupCursors()) lower(groupFrom.get(key) ?? groupFrom.set(key, []).get(key)!, cursor);
     for (const r of restored) {
+      const storedId = r.snapshot.id;
+      if (storedId.charCodeAt(0) !== 0 && isLegacyInternalId(storedId)) {
+        // Written before the internal keyspace: move it there (the old image is replaced by the new key's).
+        r.snapshot.id = INTERNAL_KEY + storedId;
+        p.deleteSession(storedId).catch((err: unknown) => this.logger.warn({ err, clientId: storedId }, 'legacy session image not deleted'));
+      }
       const session = Session.restore(r.snapshot, limits);
+      const internal = session.id.charCodeAt(0) === 0;
       const entry: SessionEntry = {
         id: session.id,
+        name: internal ? session.id.slice(1) : session.id,
+        internal,
         session,
         link: undefined,
         will: r.will,
