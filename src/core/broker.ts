@@ -58,8 +58,12 @@ export interface SessionEntry {
   expiryTimer: NodeJS.Timeout | undefined;
   /** Epoch ms the connection went away (0 while connected). */
   detachedAt: number;
-  /** The latest session image write (key/value writes complete in order, so it covers the earlier ones). */
+  /** The latest state write for this session (key/value writes complete in order, so it covers the earlier ones). */
   lastSave?: Promise<void>;
+  /** Session.version when the cursor record was last written. */
+  savedVersion?: number;
+  /** Sum of the routed watermarks when the cursor record was last written (an idle session re-saves after it moved far). */
+  savedRouted?: number;
   /** Reads the log for this session while it is behind (persistence on); created on first need. */
   reader?: CatchUpReader;
   /** This session's plain subscriptions alone, to match log records while behind; dropped on every (un)subscribe. */
@@ -134,6 +138,8 @@ export interface QosStats {
 }
 
 const NEVER = 0xffffffff;
+/** An unchanged session's cursor record is re-written once the log moved this many records past it (bounds the restart scan). */
+const IDLE_RESAVE_RECORDS = 10_000;
 
 export class Broker {
   readonly router: Router<SessionEntry>;
@@ -497,13 +503,33 @@ export class Broker {
     return { total, behind, top: best };
   }
 
-  /** Writes the session image (persistent sessions only); failures are logged, the next image retries. */
+  /** Writes meta and cursor (persistent sessions only: connect, disconnect, restore, shutdown). Failures fail /readyz (DurableStore.onStateError). */
   private saveSession(entry: SessionEntry): void {
     const p = this.persistence;
     if (!p || entry.session.expiryInterval === 0) return;
-    const saved = p.saveSession(entry.session.snapshot(), entry.detachedAt, entry.will, entry.session.cursor);
+    this.track(entry, p.saveSessionMeta(entry.id, entry.session.expiryInterval, entry.detachedAt, entry.will));
+    this.saveCursor(entry);
+  }
+
+  /** Writes the bounded cursor / in-flight record (see durable.ts). */
+  private saveCursor(entry: SessionEntry): void {
+    const p = this.persistence;
+    if (!p || entry.session.expiryInterval === 0) return;
+    entry.savedVersion = entry.session.version;
+    entry.savedRouted = this.routedSum();
+    this.track(entry, p.saveCursor(entry.session.snapshot(), entry.session.cursor));
+  }
+
+  private routedSum(): number {
+    const p = this.persistence;
+    let n = 0;
+    if (p) for (let i = 0; i < p.partitions; i++) n += p.routed(i);
+    return n;
+  }
+
+  private track(entry: SessionEntry, saved: Promise<void>): void {
     entry.lastSave = saved;
-    saved.catch((err: unknown) => this.logger.error({ err, clientId: entry.id }, 'session image not saved'));
+    saved.catch((err: unknown) => this.logger.debug({ err, clientId: displaySessionId(entry.id) }, 'session state not saved'));
   }
 
   /**
@@ -514,8 +540,13 @@ export class Broker {
     return entry.lastSave;
   }
 
+  /** Once a second: cursor records of persistent sessions whose flows, buffer or cursor changed (or whose stored position fell far behind an idle log). */
   private saveConnectedSessions(): void {
-    for (const e of this.entries.values()) if (e.link || e.session.behind) this.saveSession(e);
+    const routed = this.routedSum();
+    for (const e of this.entries.values()) {
+      if (e.session.expiryInterval === 0 || !(e.link || e.session.behind)) continue;
+      if (e.session.version !== e.savedVersion || routed - (e.savedRouted ?? 0) > IDLE_RESAVE_RECORDS) this.saveCursor(e);
+    }
     this.saveGroupCursors();
   }
 
@@ -635,7 +666,9 @@ export class Broker {
     const { existed } = this.router.subscribe(entry, filter, options);
     entry.session.subscriptions.set(filter, options);
     entry.matcher = undefined;
-    this.saveSession(entry);
+    // One key per filter: a SUBSCRIBE writes O(its filters), never the session's whole state.
+    const p = this.persistence;
+    if (p && entry.session.expiryInterval !== 0) this.track(entry, p.saveFilter(entry.id, filter, options));
     if (parseShared(filter)) return [];
     if (options.retainHandling === 2 || (options.retainHandling === 1 && existed)) return [];
     return this.retained.match(filter, now);
@@ -647,7 +680,7 @@ export class Broker {
     const out: Outbound[] = [];
     for (const msg of msgs) {
       const qos = (msg.qos < options.qos ? msg.qos : options.qos) as QoS;
-      for (const o of entry.session.deliver({ msg, qos, retain: true, subscriptionIds: ids }, now)) out.push(o);
+      for (const o of entry.session.deliver({ msg, qos, retain: true, subscriptionIds: ids, retained: true }, now)) out.push(o);
     }
     if (out.length !== 0) entry.link?.send(out);
   }
@@ -656,7 +689,8 @@ export class Broker {
     entry.session.subscriptions.delete(filter);
     entry.matcher = undefined;
     const existed = this.router.unsubscribe(entry.id, filter);
-    this.saveSession(entry);
+    const p = this.persistence;
+    if (p && entry.session.expiryInterval !== 0) this.track(entry, p.deleteFilter(entry.id, filter));
     return existed;
   }
 
@@ -673,7 +707,7 @@ export class Broker {
     if (!p) return { retained: 0, sessions: 0, replayed: 0 };
     const limits = this.restoreLimits!;
     for (const m of p.loadRetained()) this.retained.set(m);
-    const restored = await p.loadSessions();
+    const restored = await p.loadSessions((key, why) => this.logger.error({ key: displaySessionId(key), why }, 'stored session state unreadable, skipped'));
     const from: number[] = [];
     const groupFrom = new Map<string, number[]>();
     const lower = (into: number[], w: readonly number[]): void => {

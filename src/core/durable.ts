@@ -1,40 +1,47 @@
 // Durable state for the broker over the log and key/value ports: messages, retained, sessions as log cursors, QoS 2 receipts. Imports core types and codecs only.
 //
-// Key/value layout (values are binary unless noted):
-//   r/<topic>                 retained message (record-codec encodeMessage)
-//   s/<sessionId>             session image, JSON: StoredSession (messages as log refs, never payloads)
-//   q/<sessionId>/<packetId>  inbound QoS 2 receipt, JSON {p, o, released}: written after the append and
-//                             before PUBREC; `released` set before PUBCOMP. Replay of the log tail restores
-//                             receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
+// Key/value layout. Every value carries a format version (state-codec.ts; record-codec.ts for binary
+// messages); the golden files under test/unit/files/ pin each one. <id> is a session key: a client id,
+// or U+0000 + name for an internal session (broker.ts INTERNAL_KEY).
+//   r/<topic>                   retained message: record-codec encodeMessage (header version byte 1)
+//   s/<id>                      session meta v2 {v, expiry, detachedAt, will?}: written at connect and disconnect
+//   f/<id>U+0000<filter>        one subscription v1 {v, qos, nl, rap, rh, sid?}: written by SUBSCRIBE, deleted by
+//                               UNSUBSCRIBE (filters never contain U+0000 [MQTT-1.5.4-2], so the last one splits)
+//   c/<id>                      cursor / in-flight v1 {v, w, next, inflight, extra}: per partition the first offset
+//                               the session still has to read, its outbound QoS 1/2 flows as log refs, and the few
+//                               buffered deliveries the log cannot re-derive (retained, `$share`). Its size is
+//                               bounded by the window, never by the backlog. Written at connect and disconnect, and
+//                               at most once a second while it changes; a crash can redeliver (never lose) what
+//                               was acknowledged in that second.
+//   q/<id>/<packetId>           inbound QoS 2 receipt v1 {v, p, o, released}: written after the append and before
+//                               PUBREC; `released` before PUBCOMP. A header-only scan of the log tail at start restores
+//                               receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
+//   sg/<$share/group/filter>    cursor of a behind `$share` group v1 {v, cursor}
+// So a SUBSCRIBE / UNSUBSCRIBE writes one small key, an ack at most one bounded cursor record a second;
+// nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
+// are read and rewritten in this layout at start.
 import type { LogRef, Message } from './message.ts';
 import type { MessageLogPort, MessagePersistence, StatePort } from './persistence.ts';
 import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMessage } from './record-codec.ts';
 import type { SubscriptionOptions } from './router.ts';
 import type { DeliveryRequest, SessionSnapshot } from './session.ts';
 import type { CatchUpBatch } from './catch-up.ts';
-
-interface StoredRequest {
-  p: number;
-  o: number;
-  qos: 0 | 1 | 2;
-  retain: boolean;
-  ids: number[];
-}
-
-/** The stored image of one persistent session. */
-export interface StoredSession {
-  id: string;
-  expiryInterval: number;
-  /** Epoch ms the session lost its connection (0 while connected at the time of the image). */
-  detachedAt: number;
-  subscriptions: [string, SubscriptionOptions][];
-  inflight: { packetId: number; state: 'publish' | 'pubrel'; req: StoredRequest }[];
-  queue: StoredRequest[];
-  nextPacketId: number;
-  /** Per partition: the first offset NOT reflected in this image; replay re-routes from here. */
-  watermarks: number[];
-  will?: { delay: number; msg: string /* base64 encodeMessage */ };
-}
+import {
+  decodeCursor,
+  decodeFilter,
+  decodeGroupCursor,
+  decodeLegacySession,
+  decodeReceipt,
+  decodeSessionMeta,
+  encodeCursor,
+  encodeFilter,
+  encodeGroupCursor,
+  encodeReceipt,
+  encodeSessionMeta,
+  type SessionCursor,
+  type SessionMeta,
+  type StoredRef,
+} from './state-codec.ts';
 
 export interface RestoredSession {
   snapshot: SessionSnapshot;
@@ -43,11 +50,8 @@ export interface RestoredSession {
   will?: { delay: number; msg: Message };
 }
 
-interface Receipt {
-  p: number;
-  o: number;
-  released: boolean;
-}
+/** Separates the session key from the filter in `f/` keys. */
+const SEP = '\u0000';
 
 /** Catch-up reads: bytes per read, batches kept for sharing, payload size below which it is copied out. */
 const READ_BYTES = 256 * 1024;
@@ -60,12 +64,36 @@ export class DurableStore implements MessagePersistence {
   /** Recent catch-up reads by `partition:from:max`, insertion order = age. */
   private readonly readCache = new Map<string, Promise<CatchUpBatch>>();
 
+  /** The first state-store write error (the store is sticky: every later write fails too). */
+  stateError: Error | undefined;
+  /** Called once, with the first state-store write error (the gateway logs it and fails /readyz). */
+  onStateError?: (err: Error) => void;
+
   constructor(
     readonly log: MessageLogPort,
     readonly state: StatePort,
     private readonly persistQos0: boolean,
   ) {
     this.unrouted = Array.from({ length: log.partitions }, (_, p) => log.endOffset(p));
+  }
+
+  /** Every state write goes through here, so a failure is never silent. */
+  private put(key: string, value: Buffer): Promise<void> {
+    return this.state.put(key, value).catch((err: unknown) => this.failed(err));
+  }
+
+  private del(key: string): Promise<void> {
+    if (this.state.get(key) === undefined) return Promise.resolve();
+    return this.state.delete(key).catch((err: unknown) => this.failed(err));
+  }
+
+  private failed(err: unknown): never {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (this.stateError === undefined) {
+      this.stateError = e;
+      this.onStateError?.(e);
+    }
+    throw e;
   }
 
   wants(msg: Message): boolean {
@@ -84,8 +112,7 @@ export class DurableStore implements MessagePersistence {
 
   /** The QoS 2 receipt for a persistent publisher, written after the append and before PUBREC. */
   recordQos2(inboundQos2: { sessionId: string; packetId: number }, ref: LogRef): Promise<void> {
-    const r: Receipt = { p: ref.partition, o: ref.offset, released: false };
-    return this.state.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, Buffer.from(JSON.stringify(r)));
+    return this.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, encodeReceipt({ p: ref.partition, o: ref.offset, released: false }));
   }
 
   /** First offset of partition p not yet routed (the routed watermark). */
@@ -143,15 +170,15 @@ export class DurableStore implements MessagePersistence {
     const key = `q/${sessionId}/${packetId}`;
     const cur = this.state.get(key);
     if (!cur) return undefined;
-    const r = JSON.parse(cur.toString()) as Receipt;
-    r.released = true;
-    return this.state.put(key, Buffer.from(JSON.stringify(r)));
+    const r = decodeReceipt(cur);
+    if (!r.ok) return this.del(key); // unreadable: nothing left to release
+    return this.put(key, encodeReceipt({ ...r.value, released: true }));
   }
 
   saveRetained(msg: Message): Promise<void> {
     const key = `r/${msg.topic}`;
-    if (msg.payload.length === 0) return this.state.get(key) ? this.state.delete(key) : Promise.resolve();
-    return this.state.put(key, encodeMessage(msg));
+    if (msg.payload.length === 0) return this.del(key);
+    return this.put(key, encodeMessage(msg));
   }
 
   loadRetained(): Message[] {
@@ -160,99 +187,203 @@ export class DurableStore implements MessagePersistence {
     return out;
   }
 
-  /** `cursor`: the session is behind; its cursor is stored as its watermarks (else the routed watermarks). */
-  saveSession(s: SessionSnapshot, detachedAt: number, will: { delay: number; msg: Message } | undefined, cursor?: readonly number[]): Promise<void> {
-    const toStored = (r: DeliveryRequest): StoredRequest | undefined =>
-      r.msg.ref ? { p: r.msg.ref.partition, o: r.msg.ref.offset, qos: r.qos, retain: r.retain, ids: [...r.subscriptionIds] } : undefined;
-    const stored: StoredSession = {
-      id: s.id,
-      expiryInterval: s.expiryInterval,
-      detachedAt,
-      subscriptions: s.subscriptions,
-      inflight: [],
-      queue: [],
-      nextPacketId: s.nextPacketId,
-      watermarks: cursor ? [...cursor] : [...this.unrouted],
-    };
-    // Messages without a log ref (QoS 0 never appended) are not part of the durable promise.
-    for (const f of s.inflight) {
-      const req = toStored(f.req);
-      if (req) stored.inflight.push({ packetId: f.packetId, state: f.state, req });
-    }
-    for (const q of s.queue) {
-      const req = toStored(q);
-      if (req) stored.queue.push(req);
-    }
-    if (will) stored.will = { delay: will.delay, msg: encodeMessage(will.msg).toString('base64') };
-    return this.state.put(`s/${s.id}`, Buffer.from(JSON.stringify(stored)));
+  /** `s/<id>`: expiry, detach time and will (connect / disconnect). */
+  saveSessionMeta(id: string, expiryInterval: number, detachedAt: number, will: { delay: number; msg: Message } | undefined): Promise<void> {
+    const meta: SessionMeta = { expiryInterval, detachedAt };
+    if (will) meta.will = { delay: will.delay, msg: encodeMessage(will.msg).toString('base64') };
+    return this.put(`s/${id}`, encodeSessionMeta(meta));
   }
 
+  /**
+   * `c/<id>`: the session's position. `cursor` set = the session is behind (stored as its watermarks),
+   * else the routed watermarks; lowered per partition to the first buffered plain delivery, which the
+   * log re-derives on restore (so the buffer itself is never stored). Retained and `$share` deliveries
+   * in the buffer cannot be re-derived and are kept as `extra` refs.
+   */
+  saveCursor(s: SessionSnapshot, cursor?: readonly number[]): Promise<void> {
+    const w = cursor ? [...cursor] : [...this.unrouted];
+    const ref = (r: DeliveryRequest): StoredRef | undefined => {
+      const at = r.msg.ref;
+      if (!at) return undefined; // not in the log (QoS 0): not part of the durable promise
+      const out: StoredRef = { p: at.partition, o: at.offset, qos: r.qos, retain: r.retain, ids: [...r.subscriptionIds] };
+      if (r.shared) out.shared = true;
+      return out;
+    };
+    const c: SessionCursor = { watermarks: w, nextPacketId: s.nextPacketId, inflight: [], extra: [] };
+    for (const f of s.inflight) {
+      const r = ref(f.req);
+      if (r) c.inflight.push({ packetId: f.packetId, state: f.state, ref: r });
+    }
+    for (const q of s.queue) {
+      const r = ref(q);
+      if (!r) continue;
+      if (q.shared || q.retained) c.extra.push(r);
+      else if (r.o < (w[r.p] ?? 0)) w[r.p] = r.o;
+    }
+    return this.put(`c/${s.id}`, encodeCursor(c));
+  }
+
+  /** `f/<id>U+0000<filter>`: one SUBSCRIBE writes one small key. */
+  saveFilter(id: string, filter: string, options: SubscriptionOptions): Promise<void> {
+    return this.put(`f/${id}${SEP}${filter}`, encodeFilter(options));
+  }
+
+  deleteFilter(id: string, filter: string): Promise<void> {
+    return this.del(`f/${id}${SEP}${filter}`);
+  }
+
+  /** Every key of the session: meta, cursor, subscriptions, receipts. */
   async deleteSession(id: string): Promise<void> {
-    const work: Promise<void>[] = [];
-    if (this.state.get(`s/${id}`)) work.push(this.state.delete(`s/${id}`));
-    for (const [k] of this.state.entries(`q/${id}/`)) work.push(this.state.delete(k));
+    const work: Promise<void>[] = [this.del(`s/${id}`), this.del(`c/${id}`)];
+    for (const [k] of this.state.entries(`f/${id}${SEP}`)) work.push(this.del(k));
+    const q = `q/${id}/`;
+    for (const [k] of this.state.entries(q)) if (/^\d+$/.test(k.slice(q.length))) work.push(this.del(k));
     await Promise.all(work);
   }
 
-  /** One stored ref; `shared` lets sessions restored together reuse one read (and one Message) per record. */
-  private readRef(p: number, o: number, shared: Map<string, Promise<Message | undefined>>): Promise<Message | undefined> {
-    const key = `${p}:${o}`;
-    let got = shared.get(key);
-    if (got === undefined) {
-      // maxBytes 1: the log reads one small chunk; the payload is copied out so the message pins nothing else.
-      got = this.log.read(p, o, 1, 1).then((recs) => {
-        const r = recs[0];
-        if (!r || r.offset !== o) return undefined;
-        const m = recordToMessage(r);
-        m.payload = Buffer.from(r.value);
-        return m;
-      });
-      shared.set(key, got);
+  /**
+   * Resolves log refs in bounded batch reads (sorted per partition), one Message per record shared by
+   * every session that references it; payloads are copied out of the read buffers. Refs retention
+   * deleted are missing from the result.
+   */
+  private async resolveRefs(refs: Iterable<StoredRef>): Promise<Map<string, Message>> {
+    const byPartition = new Map<number, Set<number>>();
+    for (const r of refs) {
+      let set = byPartition.get(r.p);
+      if (!set) byPartition.set(r.p, (set = new Set()));
+      set.add(r.o);
     }
-    return got;
+    const out = new Map<string, Message>();
+    for (const [p, set] of byPartition) {
+      if (p >= this.log.partitions) continue;
+      const offs = [...set].sort((a, b) => a - b);
+      let i = 0;
+      while (i < offs.length) {
+        const recs = await this.log.read(p, offs[i]!, 256, READ_BYTES);
+        if (recs.length === 0) break;
+        for (const r of recs) {
+          if (!set.has(r.offset)) continue;
+          const m = recordToMessage(r);
+          m.payload = Buffer.from(r.value);
+          out.set(`${p}:${r.offset}`, m);
+        }
+        const last = recs[recs.length - 1]!.offset;
+        while (i < offs.length && offs[i]! <= last) i++;
+      }
+    }
+    return out;
   }
 
-  /** Loads every stored session, resolving log refs (records deleted by retention are dropped). */
-  async loadSessions(): Promise<RestoredSession[]> {
+  /**
+   * Loads every stored session (one pass over the key/value store), resolving only the in-flight and
+   * `extra` refs; the rest of a session's backlog stays in the log behind its watermarks. A record that
+   * does not decode is reported through `bad` and skipped (a session without a readable meta is
+   * dropped; one without a readable cursor restarts at the routed watermarks).
+   */
+  async loadSessions(bad: (key: string, why: string) => void = () => undefined): Promise<RestoredSession[]> {
+    const metas = new Map<string, SessionMeta>();
+    const filters = new Map<string, [string, SubscriptionOptions][]>();
+    const cursors = new Map<string, SessionCursor>();
+    const receipts = new Map<string, number[]>();
+    const legacy: string[] = [];
+    for (const [k, v] of this.state.entries()) {
+      if (k.startsWith('s/')) {
+        const id = k.slice(2);
+        const m = decodeSessionMeta(v);
+        if (m.ok) {
+          metas.set(id, m.value);
+          continue;
+        }
+        const old = decodeLegacySession(v);
+        if (!old.ok) {
+          bad(k, m.why);
+          continue;
+        }
+        // Pre-v2 image: split it into the v2 keys now.
+        const l = old.value;
+        metas.set(id, l.meta);
+        cursors.set(id, l.cursor);
+        filters.set(id, l.subscriptions);
+        legacy.push(id);
+      } else if (k.startsWith('f/')) {
+        const cut = k.lastIndexOf(SEP);
+        const f = decodeFilter(v);
+        if (cut < 2 || !f.ok) {
+          bad(k, f.ok ? 'no filter in key' : f.why);
+          continue;
+        }
+        const id = k.slice(2, cut);
+        let list = filters.get(id);
+        if (!list) filters.set(id, (list = []));
+        list.push([k.slice(cut + 1), f.value]);
+      } else if (k.startsWith('c/')) {
+        const c = decodeCursor(v);
+        if (c.ok) cursors.set(k.slice(2), c.value);
+        else bad(k, c.why);
+      } else if (k.startsWith('q/')) {
+        const cut = k.lastIndexOf('/');
+        const packetId = Number(k.slice(cut + 1));
+        const r = decodeReceipt(v);
+        if (!r.ok || !Number.isInteger(packetId) || packetId < 1 || packetId > 0xffff) {
+          bad(k, r.ok ? 'bad packet id' : r.why);
+          continue;
+        }
+        if (r.value.released) continue;
+        const id = k.slice(2, cut);
+        let list = receipts.get(id);
+        if (!list) receipts.set(id, (list = []));
+        list.push(packetId);
+      }
+    }
+    const refs: StoredRef[] = [];
+    for (const [id, c] of cursors) {
+      if (!metas.has(id)) continue;
+      for (const f of c.inflight) refs.push(f.ref);
+      for (const e of c.extra) refs.push(e);
+    }
+    const msgs = await this.resolveRefs(refs);
+    const req = (r: StoredRef): DeliveryRequest | undefined => {
+      const msg = msgs.get(`${r.p}:${r.o}`);
+      if (!msg) return undefined; // deleted by retention
+      const d: DeliveryRequest = { msg, qos: r.qos, retain: r.retain, subscriptionIds: r.ids };
+      if (r.shared) d.shared = true;
+      return d;
+    };
     const out: RestoredSession[] = [];
-    const shared = new Map<string, Promise<Message | undefined>>();
-    for (const [, v] of this.state.entries('s/')) {
-      const st = JSON.parse(v.toString()) as StoredSession;
-      const resolve = async (r: StoredRequest): Promise<DeliveryRequest | undefined> => {
-        const msg = await this.readRef(r.p, r.o, shared);
-        return msg ? { msg, qos: r.qos, retain: r.retain, subscriptionIds: r.ids } : undefined;
-      };
+    for (const [id, meta] of metas) {
+      let c = cursors.get(id);
+      if (!c) {
+        bad(`c/${id}`, 'missing: the session restarts at the routed watermarks');
+        c = { watermarks: [...this.unrouted], nextPacketId: 1, inflight: [], extra: [] };
+      }
       const inflight: SessionSnapshot['inflight'] = [];
-      for (const f of st.inflight) {
-        const req = await resolve(f.req);
-        if (req) inflight.push({ packetId: f.packetId, state: f.state, req });
+      for (const f of c.inflight) {
+        const r = req(f.ref);
+        if (r) inflight.push({ packetId: f.packetId, state: f.state, req: r });
       }
       const queue: DeliveryRequest[] = [];
-      for (const q of st.queue) {
-        const req = await resolve(q);
-        if (req) queue.push(req);
-      }
-      const inboundQos2: number[] = [];
-      for (const [k, rv] of this.state.entries(`q/${st.id}/`)) {
-        const r = JSON.parse(rv.toString()) as Receipt;
-        if (!r.released) inboundQos2.push(Number(k.slice(k.lastIndexOf('/') + 1)));
+      for (const e of c.extra) {
+        const r = req(e);
+        if (r) queue.push(r);
       }
       const restored: RestoredSession = {
         snapshot: {
-          id: st.id,
-          expiryInterval: st.expiryInterval,
-          subscriptions: st.subscriptions,
+          id,
+          expiryInterval: meta.expiryInterval,
+          subscriptions: filters.get(id) ?? [],
           inflight,
           queue,
-          inboundQos2,
-          nextPacketId: st.nextPacketId,
+          inboundQos2: receipts.get(id) ?? [],
+          nextPacketId: c.nextPacketId,
         },
-        detachedAt: st.detachedAt,
-        watermarks: st.watermarks,
+        detachedAt: meta.detachedAt,
+        watermarks: c.watermarks,
       };
-      if (st.will) restored.will = { delay: st.will.delay, msg: decodeMessage(Buffer.from(st.will.msg, 'base64')) };
+      if (meta.will) restored.will = { delay: meta.will.delay, msg: decodeMessage(Buffer.from(meta.will.msg, 'base64')) };
       out.push(restored);
     }
+    // Legacy images: write their subscriptions as v2 keys (the broker writes meta and cursor right after restore).
+    for (const id of legacy) for (const [f, o] of filters.get(id) ?? []) this.saveFilter(id, f, o).catch(() => undefined);
     return out;
   }
 
@@ -275,8 +406,8 @@ export class DurableStore implements MessagePersistence {
           if (r.headers.length < 2 || (r.headers[1]! & 16) === 0) continue;
           const h = decodeHeaders(r.headers);
           const cur = this.state.get(`q/${h.senderId}/${h.inboundPacketId}`);
-          const rc = cur ? (JSON.parse(cur.toString()) as Receipt) : undefined;
-          if (!(rc && rc.p === r.partition && rc.o === r.offset && rc.released)) unreleased(h.senderId, h.inboundPacketId);
+          const rc = cur ? decodeReceipt(cur) : undefined;
+          if (!(rc?.ok && rc.value.p === r.partition && rc.value.o === r.offset && rc.value.released)) unreleased(h.senderId, h.inboundPacketId);
         }
         off = recs[recs.length - 1]!.offset + 1;
       }
@@ -287,22 +418,19 @@ export class DurableStore implements MessagePersistence {
 
   /** A behind `$share` group's cursor (`$share/<group>/<filter>`), JSON {v:1, cursor}. */
   saveGroupCursor(key: string, cursor: readonly number[]): Promise<void> {
-    return this.state.put(`sg/${key}`, Buffer.from(JSON.stringify({ v: 1, cursor })));
+    return this.put(`sg/${key}`, encodeGroupCursor({ cursor: [...cursor] }));
   }
 
   deleteGroupCursor(key: string): Promise<void> {
-    return this.state.get(`sg/${key}`) ? this.state.delete(`sg/${key}`) : Promise.resolve();
+    return this.del(`sg/${key}`);
   }
 
   loadGroupCursors(): [string, number[]][] {
     const out: [string, number[]][] = [];
     for (const [k, v] of this.state.entries('sg/')) {
-      try {
-        const st = JSON.parse(v.toString()) as { v: number; cursor: number[] };
-        if (st.v === 1 && Array.isArray(st.cursor)) out.push([k.slice(3), st.cursor]);
-      } catch {
-        // unreadable: ignored, the members' watermarks still bound the group's cursor
-      }
+      const c = decodeGroupCursor(v);
+      // Unreadable: ignored; the members' watermarks still bound the group's cursor.
+      if (c.ok) out.push([k.slice(3), c.value.cursor]);
     }
     return out;
   }

@@ -51,8 +51,10 @@ export interface SessionLimits {
 
 export interface DeliveryRequest {
   msg: Message;
-  /** Routed to this session as one member of a `$share` group (the group, not the session, keeps the log cursor for these). Not persisted. */
+  /** Routed to this session as one member of a `$share` group (the group, not the session, keeps the log cursor for these). */
   shared?: boolean;
+  /** A retained message delivered at SUBSCRIBE (not re-derivable from the log position). */
+  retained?: boolean;
   /** Delivery QoS: min(message QoS, subscription QoS), decided by the router. */
   qos: QoS;
   retain: boolean;
@@ -186,6 +188,8 @@ export class Session {
   /** Inbound QoS 2 ids received and PUBRECed, awaiting PUBREL [MQTT-4.3.3-9..11]. */
   private readonly inboundQos2 = new Set<number>();
   private nextPacketId = 1;
+  /** Bumped by every change of flows, buffer or cursor: the owner re-saves the cursor record only when it moved. */
+  private _version = 0;
   /** Behind mode: per partition, the next log offset the catch-up reader must read for this session. */
   private _cursor: number[] | undefined;
   private readonly _drops: Record<DropReason, number> = { 'queue-full': 0, expired: 0, 'offline-qos0': 0 };
@@ -215,6 +219,11 @@ export class Session {
   get inboundQos2Count(): number {
     return this.inboundQos2.size;
   }
+  /** Changes with every change of outbound flows, buffer or cursor (see _version). */
+  get version(): number {
+    return this._version;
+  }
+
   /** Per partition, the next offset to read from the log while behind; undefined when live. */
   get cursor(): readonly number[] | undefined {
     return this._cursor;
@@ -245,15 +254,18 @@ export class Session {
 
   /** Enter behind mode at `cursor` (restore: the stored watermarks). Replaces an existing cursor. */
   goBehind(cursor: readonly number[]): void {
+    this._version++;
     this._cursor = [...cursor];
   }
   /** The catch-up reader consumed the record at `offset` of `partition` (matched or not). */
   advance(partition: number, offset: number): void {
+    this._version++;
     const c = this._cursor;
     if (c && offset >= (c[partition] ?? 0)) c[partition] = offset + 1;
   }
   /** Caught up with the routed watermark: live routing reaches this session again. */
   leaveBehind(): void {
+    this._version++;
     this._cursor = undefined;
   }
 
@@ -275,6 +287,7 @@ export class Session {
     }
     this.queue.push(req);
     this._queuedBytes += payloadBytes(req);
+    this._version++;
     return NONE;
   }
 
@@ -296,7 +309,7 @@ export class Session {
    */
   deliver(req: DeliveryRequest, now: number): Outbound[] {
     // Behind: the catch-up reader delivers this one from the log, in order after the buffer.
-    if (this._cursor !== undefined && req.msg.ref !== undefined && req.shared !== true && this.logPosition !== undefined) return NONE;
+    if (this._cursor !== undefined && req.msg.ref !== undefined && req.shared !== true && req.retained !== true && this.logPosition !== undefined) return NONE;
     if (isExpired(req.msg, now)) {
       this.drop('expired', req.msg);
       return NONE;
@@ -322,6 +335,7 @@ export class Session {
     if (req === undefined || req.qos !== 1) return NONE;
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    this._version++;
     return this.drain(now);
   }
 
@@ -336,6 +350,7 @@ export class Session {
     if (req === undefined || req.qos !== 1) return NONE;
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    this._version++;
     this.queue.unshift(req);
     this._queuedBytes += payloadBytes(req);
     return this.drain(now);
@@ -354,6 +369,7 @@ export class Session {
     }
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    this._version++;
     this.awaitingComp.set(packetId, req);
     return [{ type: 'pubrel', packetId }];
   }
@@ -364,11 +380,13 @@ export class Session {
     if (req === undefined || req.qos !== 2) return NONE;
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    this._version++;
     return this.drain(now);
   }
 
   /** PUBCOMP: frees id and window slot, returns queued PUBLISHes that now fit. Unknown id -> []. */
   onPubcomp(packetId: number, now: number): Outbound[] {
+    this._version++;
     if (!this.awaitingComp.delete(packetId)) return NONE;
     return this.drain(now);
   }
@@ -433,6 +451,7 @@ export class Session {
 
   /** Drop everything (clean start / session ended): flows, queue, inbound ids, subscriptions. Not counted as drops; drop counters are kept. */
   clear(): void {
+    this._version++;
     this.awaitingAck.clear();
     this.awaitingComp.clear();
     this.pendingResend.clear();
@@ -495,6 +514,7 @@ export class Session {
   }
 
   private sendNew(req: DeliveryRequest): Outbound {
+    this._version++;
     const packetId = this.allocateId();
     this.awaitingAck.set(packetId, req);
     return publishOf(req, packetId, false);
@@ -528,6 +548,7 @@ export class Session {
   }
 
   private dequeue(): void {
+    this._version++;
     const req = this.queue.shift();
     if (req !== undefined) this._queuedBytes -= payloadBytes(req);
     if (this.wantRoom && this.queue.size <= this._limits.maxQueued >> 1 && this._queuedBytes <= this._limits.maxQueuedBytes / 2) {
@@ -542,7 +563,7 @@ export class Session {
     const l = this._limits;
     const ref = req.msg.ref;
     const position = this.logPosition;
-    if (ref !== undefined && position !== undefined && req.shared !== true && (this.queue.size >= l.maxQueued || this._queuedBytes + bytes > l.maxQueuedBytes)) {
+    if (ref !== undefined && position !== undefined && req.shared !== true && req.retained !== true && (this.queue.size >= l.maxQueued || this._queuedBytes + bytes > l.maxQueuedBytes)) {
       // The log is the queue: remember where to read from instead of dropping [see file contract].
       const cursor = [...position()];
       cursor[ref.partition] = ref.offset;
@@ -568,6 +589,7 @@ export class Session {
     }
     this.queue.push(req);
     this._queuedBytes += bytes;
+    this._version++;
   }
 
   private drop(reason: DropReason, msg: Message): void {

@@ -151,6 +151,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       // Files first: a bad certificate path stops the start before anything is opened.
       const files = config.tls.cert ? readTlsFiles(config) : undefined;
       if (config.persistence.enabled) store = await openStore(config, log, metrics);
+      // Logged once; /readyz fails from then on (the state store's write errors are sticky).
+      if (store) store.onStateError = (err) => log.error({ err: err.message }, 'state store write failed: session state is no longer saved, /readyz reports not ready');
       broker = new Broker({
         shareStrategy: config.shared.strategy,
         logger: log,
@@ -173,7 +175,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       httpHandlers.push(dashboardHandler()); // claims only `/` and /dashboard/*
       const webOptions = {
         maxMessageBytes,
-        ready: () => started,
+        ready: () => started && store?.stateError === undefined,
         http: (req: IncomingMessage, res: ServerResponse) => httpHandlers.some((h) => h(req, res)),
         maxBufferedBytes: config.http.wsMaxBufferedBytes,
         onSlowConsumer: () => metrics.wsSlowConsumerClosed(),
