@@ -706,7 +706,7 @@ export class Broker {
     const p = this.persistence;
     if (!p) return { retained: 0, sessions: 0, replayed: 0 };
     const limits = this.restoreLimits!;
-    for (const m of p.loadRetained()) this.retained.set(m);
+    for (const m of p.loadRetained((key, why) => this.logger.error({ key, why }, 'stored retained message unreadable, skipped'))) this.retained.set(m);
     const restored = await p.loadSessions((key, why) => this.logger.error({ key: displaySessionId(key), why }, 'stored session state unreadable, skipped'));
     const from: number[] = [];
     const groupFrom = new Map<string, number[]>();

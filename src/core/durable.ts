@@ -181,9 +181,16 @@ export class DurableStore implements MessagePersistence {
     return this.put(key, encodeMessage(msg));
   }
 
-  loadRetained(): Message[] {
+  /** Every stored retained message; an unreadable value is reported through `bad` and skipped. */
+  loadRetained(bad: (key: string, why: string) => void = () => undefined): Message[] {
     const out: Message[] = [];
-    for (const [, v] of this.state.entries('r/')) out.push(decodeMessage(v));
+    for (const [k, v] of this.state.entries('r/')) {
+      try {
+        out.push(decodeMessage(v));
+      } catch (err) {
+        bad(k, err instanceof Error ? err.message : String(err));
+      }
+    }
     return out;
   }
 
