@@ -67,10 +67,22 @@ export interface GatewayConfig {
   /** $SYS topics: published (retained, QoS 0) every intervalMs; 0 = off. */
   sys: { intervalMs: number };
   sessions: {
+    /**
+     * Read-ahead per session, in messages and payload bytes. With persistence on, a subscriber whose
+     * read-ahead is full does not lose log-backed messages: it falls behind and reads them from the log
+     * (lag). Only messages not in the log (QoS 0 unless persistence.persistQos0) obey dropPolicy. With
+     * persistence off there is no log: these are hard caps and dropPolicy applies to everything.
+     */
     maxQueued: number;
     maxQueuedBytes: number;
     dropPolicy: 'drop-oldest' | 'drop-newest';
     queueQos0: boolean;
+    /**
+     * How far a behind session or `$share` group may lag (per log partition) before it skips ahead,
+     * counted in gateway_lag_skipped_messages_total{reason="max-lag"}. 0 = no bound (default): only
+     * retention bounds the backlog.
+     */
+    maxLag: { messages: number; ageMs: number };
   };
   shared: { strategy: 'round-robin' | 'sticky' };
   persistence: {
@@ -127,7 +139,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
   },
   http: { host: '0.0.0.0', port: 8080, tlsPort: 8443, adminToken: '', wsMaxBufferedBytes: 16 * 1024 * 1024 },
   sys: { intervalMs: 1000 },
-  sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false },
+  sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false, maxLag: { messages: 0, ageMs: 0 } },
   shared: { strategy: 'round-robin' },
   persistence: {
     enabled: true,
@@ -200,6 +212,8 @@ const RULES: Record<string, Rule> = {
   'sessions.maxQueuedBytes': int(0, BIG),
   'sessions.dropPolicy': { t: 'enum', values: ['drop-oldest', 'drop-newest'] },
   'sessions.queueQos0': { t: 'bool' },
+  'sessions.maxLag.messages': int(0, BIG),
+  'sessions.maxLag.ageMs': int(0, BIG),
   'shared.strategy': { t: 'enum', values: ['round-robin', 'sticky'] },
   'persistence.enabled': { t: 'bool' },
   'persistence.flush': { t: 'enum', values: ['always', 'interval', 'never'] },

@@ -8,7 +8,7 @@ import { RetainedStore } from './retained.ts';
 import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
 import { Session, type DeliveryRequest, type DropReason, type Outbound, type SessionLimits } from './session.ts';
 import { parseShared, topicMatches } from './topic.ts';
-import { CatchUpReader, type CatchUpTarget } from './catch-up.ts';
+import { CatchUpReader, NO_MAX_LAG, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
 
 /** The adapter side of a connected session. */
 export interface SessionLink {
@@ -101,6 +101,8 @@ export interface BrokerOptions {
   logger: Logger;
   /** Called on every counted drop (metrics). */
   onDrop?: (reason: DropReason, msg: Message) => void;
+  /** `sessions.maxLag`: how far a behind session or `$share` group may fall before skipping ahead (default: no bound). */
+  maxLag?: MaxLag;
 }
 
 export interface ConnectRequest {
@@ -125,6 +127,8 @@ export interface BrokerStats {
   behindEntered: number;
   /** Log records a behind subscriber could not read because retention had deleted them. */
   retentionSkipped: number;
+  /** Log records a behind subscriber skipped under the `sessions.maxLag` policy. */
+  maxLagSkipped: number;
 }
 
 /**
@@ -145,7 +149,7 @@ export class Broker {
   readonly router: Router<SessionEntry>;
   readonly retained = new RetainedStore();
   readonly auth: AuthHooks;
-  readonly stats: BrokerStats = { dropped: 0, behindEntered: 0, retentionSkipped: 0 };
+  readonly stats: BrokerStats = { dropped: 0, behindEntered: 0, retentionSkipped: 0, maxLagSkipped: 0 };
   readonly qosStats: QosStats = { in: { mqtt: [0, 0, 0], stomp: [0, 0, 0], gateway: [0, 0, 0] }, out: { mqtt: [0, 0, 0], stomp: [0, 0, 0] } };
   private readonly entries = new Map<string, SessionEntry>();
   /** `$share` groups with a log cursor (behind), by full filter. */
@@ -155,10 +159,12 @@ export class Broker {
   private snapshotTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
   private readonly onDropHook: BrokerOptions['onDrop'];
+  private readonly maxLag: MaxLag;
   private closed = false;
 
   constructor(opts: BrokerOptions) {
-    this.router = new Router<SessionEntry>({ shareStrategy: opts.shareStrategy, isAvailable: (e) => e.link !== undefined });
+    // `$share`: prefer connected members with room in their read-ahead buffer.
+    this.router = new Router<SessionEntry>({ shareStrategy: opts.shareStrategy, isAvailable: (e) => e.link !== undefined && e.session.hasRoom() });
     this.persistence = opts.persistence;
     this.restoreLimits = opts.restoreLimits;
     if (this.persistence) {
@@ -169,6 +175,7 @@ export class Broker {
     this.auth = opts.auth ?? ALLOW_ALL;
     this.logger = opts.logger;
     this.onDropHook = opts.onDrop;
+    this.maxLag = opts.maxLag ?? NO_MAX_LAG;
   }
 
   get sessionCount(): number {
@@ -335,7 +342,7 @@ export class Broker {
   private kickReader(entry: SessionEntry): void {
     const p = this.persistence;
     if (!p || !entry.session.behind || !entry.link || this.closed) return;
-    entry.reader ??= new CatchUpReader(p, this.sessionTarget(entry), (err) => this.logger.error({ err, clientId: entry.id }, 'catch-up read failed'));
+    entry.reader ??= new CatchUpReader(p, this.sessionTarget(entry), (err) => this.logger.error({ err, clientId: displaySessionId(entry.id) }, 'catch-up read failed'), this.maxLag);
     entry.reader.kick();
   }
 
@@ -351,7 +358,7 @@ export class Broker {
         s.wantRoom = true;
       },
       caughtUp: () => s.leaveBehind(),
-      skipped: (partition, from, to) => this.countSkipped(entry.id, partition, from, to),
+      skipped: (partition, from, to, reason) => this.countSkipped(displaySessionId(entry.id), partition, from, to, reason),
     };
   }
 
@@ -390,7 +397,7 @@ export class Broker {
   private kickGroup(g: ShareGroupState): void {
     const p = this.persistence;
     if (!p || g.cursor === undefined || this.closed) return;
-    g.reader ??= new CatchUpReader(p, this.groupTarget(g), (err) => this.logger.error({ err, group: g.key }, 'shared group catch-up read failed'));
+    g.reader ??= new CatchUpReader(p, this.groupTarget(g), (err) => this.logger.error({ err, group: g.key }, 'shared group catch-up read failed'), this.maxLag);
     g.reader.kick();
   }
 
@@ -445,13 +452,18 @@ export class Broker {
         this.groups.delete(g.key);
         this.persistence?.deleteGroupCursor(g.key).catch((err: unknown) => this.logger.error({ err, group: g.key }, 'shared group cursor not deleted'));
       },
-      skipped: (partition, from, to) => this.countSkipped(g.key, partition, from, to),
+      skipped: (partition, from, to, reason) => this.countSkipped(g.key, partition, from, to, reason),
     };
   }
 
-  private countSkipped(id: string, partition: number, from: number, to: number): void {
-    this.stats.retentionSkipped += to - from;
-    this.logger.warn({ subscriber: id, partition, from, to }, 'log records deleted by retention before this subscriber read them');
+  private countSkipped(id: string, partition: number, from: number, to: number, reason: SkipReason): void {
+    if (reason === 'retention') {
+      this.stats.retentionSkipped += to - from;
+      this.logger.warn({ subscriber: id, partition, from, to }, 'log records deleted by retention before this subscriber read them');
+    } else {
+      this.stats.maxLagSkipped += to - from;
+      this.logger.info({ subscriber: id, partition, from, to }, 'subscriber skipped ahead under sessions.maxLag');
+    }
   }
 
   /** Hands outbound items to the session's link (when connected), counting by QoS. */

@@ -21,6 +21,8 @@ export interface CatchUpSource {
   routed(p: number): number;
   /** First offset still in the log (retention moves it). */
   startOffset(p: number): number;
+  /** First offset whose timestamp is >= ts (endOffset when none). */
+  offsetForTime(p: number, ts: number): Promise<number>;
   /** Up to `max` messages from offset `from` of partition p, in offset order, each with its ref (offsets >= from only). */
   readMessages(p: number, from: number, max: number): Promise<CatchUpBatch>;
 }
@@ -45,9 +47,21 @@ export interface CatchUpTarget {
   requestRoom(): void;
   /** cursor >= routed in every partition: switch to live (called synchronously in the turn of the check). */
   caughtUp(): void;
-  /** `count` records between `from` and `to` were skipped (retention deleted them). */
-  skipped(partition: number, from: number, to: number): void;
+  /** Records [from, to) of a partition were skipped: deleted by retention, or past the max-lag policy. */
+  skipped(partition: number, from: number, to: number, reason: SkipReason): void;
 }
+
+export type SkipReason = 'retention' | 'max-lag';
+
+/** `sessions.maxLag`: how far behind a subscriber may fall before it skips ahead (0 = no bound). Per partition. */
+export interface MaxLag {
+  /** Records behind the routed watermark. */
+  messages: number;
+  /** Age of the oldest unread record, ms. */
+  ageMs: number;
+}
+
+export const NO_MAX_LAG: MaxLag = Object.freeze({ messages: 0, ageMs: 0 });
 
 /** Records read per batch. */
 export const CATCH_UP_BATCH = 256;
@@ -60,6 +74,7 @@ export class CatchUpReader {
     private readonly src: CatchUpSource,
     private readonly target: CatchUpTarget,
     private readonly onError: (err: unknown) => void,
+    private readonly maxLag: MaxLag = NO_MAX_LAG,
   ) {}
 
   get isRunning(): boolean {
@@ -121,14 +136,33 @@ export class CatchUpReader {
       let from = cur[p] ?? 0;
       const start = src.startOffset(p);
       if (from < start) {
-        t.skipped(p, from, start);
+        t.skipped(p, from, start, 'retention');
         t.advance(p, start - 1);
         from = start;
         if (from >= src.routed(p)) continue;
       }
+      const lag = this.maxLag;
+      if (lag.messages > 0 && src.routed(p) - from > lag.messages) {
+        const to = src.routed(p) - lag.messages;
+        t.skipped(p, from, to, 'max-lag');
+        t.advance(p, to - 1);
+        from = to;
+      }
       const { msgs, routedAtIssue } = await src.readMessages(p, from, CATCH_UP_BATCH);
-      const after = t.cursor();
+      let after = t.cursor();
       if (after === undefined) return;
+      if (lag.ageMs > 0 && msgs.length > 0 && msgs[0]!.createdAt < Date.now() - lag.ageMs) {
+        // Older than the policy allows: skip to the first record young enough (never past the watermark).
+        const to = Math.min(await src.offsetForTime(p, Date.now() - lag.ageMs), src.routed(p));
+        after = t.cursor();
+        if (after === undefined) return;
+        const at = after[p] ?? 0;
+        if (to > at) {
+          t.skipped(p, at, to, 'max-lag');
+          t.advance(p, to - 1);
+          continue;
+        }
+      }
       let consumed = false;
       for (const m of msgs) {
         const o = m.ref!.offset;

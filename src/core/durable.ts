@@ -133,6 +133,10 @@ export class DurableStore implements MessagePersistence {
     return this.log.startOffset(p);
   }
 
+  offsetForTime(p: number, ts: number): Promise<number> {
+    return this.log.offsetForTime(p, ts);
+  }
+
   /**
    * Up to `max` messages of partition p from `from`, for catch-up readers. One read is shared: concurrent
    * requests for the same range wait on the same read, and recent batches are kept in a small cache, so

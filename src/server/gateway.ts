@@ -159,6 +159,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         persistence: store,
         onDrop: metrics.onDrop,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
+        maxLag: config.sessions.maxLag,
       });
       const t0 = Date.now();
       const restored = await broker.restore();

@@ -18,7 +18,7 @@
 //   gateway_subscribers_lag_messages                             lag summed over every session and behind $share group
 //   gateway_subscribers_behind                                   sessions / $share groups reading the log (behind the live stream)
 //   gateway_behind_entered_total                                 times a subscriber fell behind (read-ahead full) instead of dropping
-//   gateway_lag_skipped_messages_total{reason}                   log records a behind subscriber skipped: retention
+//   gateway_lag_skipped_messages_total{reason}                   log records a behind subscriber skipped: retention | max-lag
 //   nodejs_* / process_* default metrics (event-loop lag, heap, RSS, GC, handles) from prom-client
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -203,12 +203,13 @@ export class GatewayMetrics {
     });
     new Counter({
       name: 'gateway_lag_skipped_messages_total',
-      help: 'Log records a behind subscriber skipped, by reason (retention: deleted before it read them)',
+      help: 'Log records a behind subscriber skipped, by reason (retention: deleted before it read them; max-lag: sessions.maxLag)',
       labelNames: ['reason'],
       registers: r,
       collect() {
         this.reset();
         this.inc({ reason: 'retention' }, b.stats.retentionSkipped);
+        this.inc({ reason: 'max-lag' }, b.stats.maxLagSkipped);
       },
     });
     perGroup('gateway_consumer_group_committed_offset', 'Committed offset per consumer group and partition', false);

@@ -1,7 +1,7 @@
 // Unit tests for the catch-up reader (src/core/catch-up.ts) driving a real Session over a fake log whose reads resolve when the test says: behind -> catch-up -> live with no gap and no duplicate under seeded interleavings, sleeping (no reads) while the buffer is full, retention skips. Imports the reader, the session and node:test.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CatchUpReader, type CatchUpBatch, type CatchUpSource, type CatchUpTarget } from '../../src/core/catch-up.ts';
+import { CatchUpReader, type CatchUpBatch, type CatchUpSource, type CatchUpTarget, type MaxLag } from '../../src/core/catch-up.ts';
 import { Session, type Outbound, type SessionLimits } from '../../src/core/session.ts';
 import type { Message } from '../../src/core/message.ts';
 import { prng } from '../helpers/prng.ts';
@@ -26,9 +26,13 @@ class FakeLog implements CatchUpSource {
   startOffset(p: number): number {
     return this.start[p]!;
   }
-  append(p: number, seq: number): Message {
+  async offsetForTime(p: number, ts: number): Promise<number> {
+    const hit = this.records[p]!.find((m) => m.createdAt >= ts);
+    return hit ? hit.ref!.offset : this.records[p]!.length;
+  }
+  append(p: number, seq: number, createdAt = 0): Message {
     const offset = this.records[p]!.length;
-    const m: Message = { topic: `t/${p}`, payload: Buffer.from(String(seq)), qos: 1, retain: false, properties: {}, createdAt: 0, expiresAt: 0, senderId: 'pub', ref: { partition: p, offset } };
+    const m: Message = { topic: `t/${p}`, payload: Buffer.from(String(seq)), qos: 1, retain: false, properties: {}, createdAt, expiresAt: 0, senderId: 'pub', ref: { partition: p, offset } };
     this.records[p]!.push(m);
     return m;
   }
@@ -53,22 +57,22 @@ interface Harness {
   reader: CatchUpReader;
   delivered: number[];
   unacked: number[];
-  skipped: [number, number, number][];
+  skipped: [number, number, number, string][];
   /** Append to partition p and route it (live) in the same turn, as the broker does. */
   publish(p: number, seq: number): void;
-  appendOnly(p: number, seq: number): Message;
+  appendOnly(p: number, seq: number, createdAt?: number): Message;
   route(m: Message): void;
   ack(): void;
 }
 
-function harness(partitions: number, limits: Partial<SessionLimits>): Harness {
+function harness(partitions: number, limits: Partial<SessionLimits>, maxLag?: MaxLag): Harness {
   const log = new FakeLog(partitions);
   const full: SessionLimits = { maxInflight: 3, maxQueued: 5, maxQueuedBytes: 1 << 20, dropPolicy: 'drop-oldest', queueQos0: false, ...limits };
   const session = new Session('s', full);
   session.attach(full, 0);
   const delivered: number[] = [];
   const unacked: number[] = [];
-  const skipped: [number, number, number][] = [];
+  const skipped: [number, number, number, string][] = [];
   const take = (out: readonly Outbound[]): void => {
     for (const o of out) {
       if (o.type !== 'publish') continue;
@@ -86,11 +90,16 @@ function harness(partitions: number, limits: Partial<SessionLimits>): Harness {
       session.wantRoom = true;
     },
     caughtUp: () => session.leaveBehind(),
-    skipped: (p, from, to) => skipped.push([p, from, to]),
+    skipped: (p, from, to, reason) => skipped.push([p, from, to, reason]),
   };
-  const reader = new CatchUpReader(log, target, (err) => {
-    throw err;
-  });
+  const reader = new CatchUpReader(
+    log,
+    target,
+    (err) => {
+      throw err;
+    },
+    maxLag,
+  );
   session.logPosition = () => log.routedAt;
   session.onBehind = () => reader.kick();
   session.onRoom = () => reader.kick();
@@ -108,7 +117,7 @@ function harness(partitions: number, limits: Partial<SessionLimits>): Harness {
     unacked,
     skipped,
     publish: (p, seq) => route(log.append(p, seq)),
-    appendOnly: (p, seq) => log.append(p, seq),
+    appendOnly: (p, seq, createdAt) => log.append(p, seq, createdAt),
     route,
     ack: () => {
       const id = unacked.shift();
@@ -206,7 +215,7 @@ describe('catch-up reader: behind -> log -> live', () => {
     h.reader.kick();
     h.log.resolveOne();
     for (let i = 0; i < 3; i++) await tick();
-    assert.deepEqual(h.skipped, [[0, 1, 4]]);
+    assert.deepEqual(h.skipped, [[0, 1, 4, 'retention']]);
     assert.deepEqual(h.delivered, [4, 5]);
     assert.equal(h.session.behind, false);
   });
@@ -228,5 +237,35 @@ describe('catch-up reader: behind -> log -> live', () => {
       await tick();
     }
     assert.deepEqual(h.delivered, [0, 1, 2, 3, 4]);
+  });
+
+  it('sessions.maxLag messages: a cursor further behind than the bound skips ahead to it, counted', async () => {
+    const h = harness(1, { maxInflight: 100, maxQueued: 100 }, { messages: 3, ageMs: 0 });
+    for (let i = 0; i < 10; i++) h.appendOnly(0, i);
+    h.log.routedAt[0] = 10;
+    h.session.goBehind([0]);
+    h.reader.kick();
+    for (let i = 0; i < 5; i++) {
+      h.log.resolveOne();
+      await tick();
+    }
+    assert.deepEqual(h.skipped, [[0, 0, 7, 'max-lag']]);
+    assert.deepEqual(h.delivered, [7, 8, 9]);
+    assert.equal(h.session.behind, false);
+  });
+
+  it('sessions.maxLag age: records older than the bound are skipped to the first young enough one', async () => {
+    const h = harness(1, { maxInflight: 100, maxQueued: 100 }, { messages: 0, ageMs: 60_000 });
+    const now = Date.now();
+    for (let i = 0; i < 6; i++) h.appendOnly(0, i, i < 4 ? now - 3_600_000 : now);
+    h.log.routedAt[0] = 6;
+    h.session.goBehind([0]);
+    h.reader.kick();
+    for (let i = 0; i < 6; i++) {
+      h.log.resolveOne();
+      await tick();
+    }
+    assert.deepEqual(h.skipped, [[0, 0, 4, 'max-lag']]);
+    assert.deepEqual(h.delivered, [4, 5]);
   });
 });
