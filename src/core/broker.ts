@@ -7,7 +7,8 @@ import type { DurableStore } from './durable.ts';
 import { RetainedStore } from './retained.ts';
 import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
 import { Session, type DeliveryRequest, type DropReason, type Outbound, type SessionLimits } from './session.ts';
-import { parseShared, topicMatches } from './topic.ts';
+import { parseShared } from './topic.ts';
+import { ShareBacklog } from './share-backlog.ts';
 import { CatchUpReader, NO_MAX_LAG, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
 
 /** The adapter side of a connected session. */
@@ -68,20 +69,6 @@ export interface SessionEntry {
   reader?: CatchUpReader;
   /** This session's plain subscriptions alone, to match log records while behind; dropped on every (un)subscribe. */
   matcher?: Router<SessionEntry>;
-}
-
-/**
- * A `$share` group that fell behind: no member had room for a log-backed message, so the group reads
- * the log from `cursor` and hands records to members with room (group-level behind mode).
- */
-interface ShareGroupState {
-  /** Full filter `$share/<group>/<filter>`. */
-  readonly key: string;
-  readonly filter: string;
-  cursor: number[] | undefined;
-  reader: CatchUpReader | undefined;
-  /** Round-robin position over members with room. */
-  next: number;
 }
 
 /** Lag of one subscriber: log records between its cursor and the routed watermark, plus its buffered messages. */
@@ -152,8 +139,8 @@ export class Broker {
   readonly stats: BrokerStats = { dropped: 0, behindEntered: 0, retentionSkipped: 0, maxLagSkipped: 0 };
   readonly qosStats: QosStats = { in: { mqtt: [0, 0, 0], stomp: [0, 0, 0], gateway: [0, 0, 0] }, out: { mqtt: [0, 0, 0], stomp: [0, 0, 0] } };
   private readonly entries = new Map<string, SessionEntry>();
-  /** `$share` groups with a log cursor (behind), by full filter. */
-  private readonly groups = new Map<string, ShareGroupState>();
+  /** `$share` groups with a log cursor (behind); undefined when persistence is off. */
+  private readonly groups: ShareBacklog | undefined;
   private readonly persistence: DurableStore | undefined;
   private readonly restoreLimits: SessionLimits | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
@@ -176,6 +163,20 @@ export class Broker {
     this.logger = opts.logger;
     this.onDropHook = opts.onDrop;
     this.maxLag = opts.maxLag ?? NO_MAX_LAG;
+    const store = this.persistence;
+    if (store) {
+      const broker = this;
+      this.groups = new ShareBacklog({
+        store,
+        router: this.router,
+        logger: this.logger,
+        maxLag: this.maxLag,
+        isClosed: () => broker.closed,
+        sendTo: (e, out) => broker.sendTo(e, out),
+        skipped: (id, partition, from, to, reason) => broker.countSkipped(id, partition, from, to, reason),
+        behindEntered: () => void broker.stats.behindEntered++,
+      });
+    }
   }
 
   get sessionCount(): number {
@@ -266,7 +267,7 @@ export class Broker {
     this.saveSession(entry);
     // A resumed session that is behind reads its backlog once the resend is out (the reader starts on a later turn).
     const resumed = entry;
-    if (resumed.session.behind || this.groups.size !== 0) queueMicrotask(() => this.onRoom(resumed));
+    if (resumed.session.behind || (this.groups?.size ?? 0) !== 0) queueMicrotask(() => this.onRoom(resumed));
     return { entry, sessionPresent, resend };
   }
 
@@ -336,7 +337,7 @@ export class Broker {
   /** The session's buffer drained (or it connected): its own reader and every behind `$share` group may continue. */
   private onRoom(entry: SessionEntry): void {
     if (entry.session.behind) this.kickReader(entry);
-    for (const g of this.groups.values()) if (g.cursor !== undefined) this.kickGroup(g);
+    this.groups?.kickAll();
   }
 
   private kickReader(entry: SessionEntry): void {
@@ -378,84 +379,6 @@ export class Broker {
     });
   }
 
-  /** A `$share` group's member had no room for a log-backed message: the group reads the log from that message on. */
-  private groupBehind(key: string, msg: Message): void {
-    const p = this.persistence!;
-    const shared = parseShared(key)!;
-    let g = this.groups.get(key);
-    if (g === undefined) {
-      g = { key, filter: shared.filter, cursor: undefined, reader: undefined, next: 0 };
-      this.groups.set(key, g);
-    }
-    const cursor = p.watermarks();
-    cursor[msg.ref!.partition] = msg.ref!.offset;
-    g.cursor = cursor;
-    this.stats.behindEntered++;
-    this.kickGroup(g);
-  }
-
-  private kickGroup(g: ShareGroupState): void {
-    const p = this.persistence;
-    if (!p || g.cursor === undefined || this.closed) return;
-    g.reader ??= new CatchUpReader(p, this.groupTarget(g), (err) => this.logger.error({ err, group: g.key }, 'shared group catch-up read failed'), this.maxLag);
-    g.reader.kick();
-  }
-
-  private groupTarget(g: ShareGroupState): CatchUpTarget {
-    const members = (): readonly Delivery<SessionEntry>[] => this.router.sharedMembers(g.key);
-    const withRoom = (): Delivery<SessionEntry> | undefined => {
-      const ms = members();
-      let offline: Delivery<SessionEntry> | undefined;
-      for (let k = 0; k < ms.length; k++) {
-        const d = ms[(g.next + k) % ms.length]!;
-        if (!d.subscriber.session.hasRoom()) continue;
-        if (d.subscriber.link) {
-          g.next = (g.next + k + 1) % ms.length;
-          return d;
-        }
-        offline ??= d;
-      }
-      return offline;
-    };
-    return {
-      cursor: () => g.cursor,
-      active: () => {
-        if (this.closed) return false;
-        if (members().length === 0) {
-          // Nobody left in the group: like live routing, messages for an empty group go nowhere.
-          g.cursor = undefined;
-          this.groups.delete(g.key);
-          this.persistence?.deleteGroupCursor(g.key).catch(() => undefined);
-          return false;
-        }
-        return true;
-      },
-      canTake: () => withRoom() !== undefined,
-      offer: (msg) => {
-        const now = Date.now();
-        if (isExpired(msg, now) || !topicMatches(g.filter, msg.topic)) return;
-        const d = withRoom();
-        if (d === undefined) return; // canTake was checked just before; defensive
-        const e = d.subscriber;
-        const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
-        this.sendTo(e, e.session.feed({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds, shared: true }, now));
-      },
-      advance: (partition, offset) => {
-        const c = g.cursor;
-        if (c && offset >= (c[partition] ?? 0)) c[partition] = offset + 1;
-      },
-      requestRoom: () => {
-        for (const d of members()) d.subscriber.session.wantRoom = true;
-      },
-      caughtUp: () => {
-        g.cursor = undefined;
-        this.groups.delete(g.key);
-        this.persistence?.deleteGroupCursor(g.key).catch((err: unknown) => this.logger.error({ err, group: g.key }, 'shared group cursor not deleted'));
-      },
-      skipped: (partition, from, to, reason) => this.countSkipped(g.key, partition, from, to, reason),
-    };
-  }
-
   private countSkipped(id: string, partition: number, from: number, to: number, reason: SkipReason): void {
     if (reason === 'retention') {
       this.stats.retentionSkipped += to - from;
@@ -493,7 +416,7 @@ export class Broker {
       const c = e.session.cursor;
       out.push({ id: displaySessionId(e.id), kind: 'session', lag: behindBy(c) + e.session.queuedCount, behind: c !== undefined });
     }
-    for (const g of this.groups.values()) out.push({ id: g.key, kind: 'group', lag: behindBy(g.cursor), behind: g.cursor !== undefined });
+    if (this.groups) for (const l of this.groups.lag(behindBy)) out.push(l);
     return out;
   }
 
@@ -559,15 +482,7 @@ export class Broker {
       if (e.session.expiryInterval === 0 || !(e.link || e.session.behind)) continue;
       if (e.session.version !== e.savedVersion || routed - (e.savedRouted ?? 0) > IDLE_RESAVE_RECORDS) this.saveCursor(e);
     }
-    this.saveGroupCursors();
-  }
-
-  private saveGroupCursors(): void {
-    const p = this.persistence;
-    if (!p) return;
-    for (const g of this.groups.values()) {
-      if (g.cursor) p.saveGroupCursor(g.key, g.cursor).catch((err: unknown) => this.logger.error({ err, group: g.key }, 'shared group cursor not saved'));
-    }
+    this.groups?.saveCursors();
   }
 
   /** Session expired or ended: publish a pending will [MQTT-3.1.3-9], drop subscriptions and state. */
@@ -658,9 +573,9 @@ export class Broker {
       if (d.shareKey !== undefined) {
         req.shared = true;
         if (logged) {
-          if (this.groups.get(d.shareKey)?.cursor !== undefined) return; // the group's reader delivers it, in order
+          if (this.groups?.isBehind(d.shareKey)) return; // the group's reader delivers it, in order
           if (!entry.session.canAccept(req)) {
-            this.groupBehind(d.shareKey, msg);
+            this.groups?.fallBehind(d.shareKey, msg);
             return;
           }
         }
@@ -760,10 +675,7 @@ export class Broker {
     }
     for (const [key, cursor] of groupFrom) {
       if (this.router.sharedMembers(key).length === 0) continue;
-      if (cursor.some((c, i) => c < p.routed(i))) {
-        const shared = parseShared(key)!;
-        this.groups.set(key, { key, filter: shared.filter, cursor, reader: undefined, next: 0 });
-      }
+      if (cursor.some((c, i) => c < p.routed(i))) this.groups?.start(key, cursor);
     }
     const replayed = await p.scanReceipts(from, (sessionId, packetId) => this.entries.get(sessionId)?.session.receiveQos2(packetId));
     for (const e of this.entries.values()) {
@@ -776,7 +688,6 @@ export class Broker {
       this.scheduleExpiry(e, e.session.expiryInterval * 1000 - (now - e.detachedAt));
       this.saveSession(e);
     }
-    for (const g of this.groups.values()) this.kickGroup(g);
     return { retained: this.retained.size, sessions: restored.length, replayed };
   }
 
@@ -802,6 +713,6 @@ export class Broker {
       }
       this.saveSession(entry);
     }
-    this.saveGroupCursors();
+    this.groups?.saveCursors();
   }
 }
