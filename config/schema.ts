@@ -5,9 +5,31 @@ export type FlushMode = 'always' | 'interval' | 'never';
 export interface GatewayConfig {
   dataDir: string;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  /** PEM files for the TLS listeners; both empty = no TLS listeners. */
-  tls: { cert: string; key: string };
+  /** PEM files for the TLS listeners; both empty = no TLS listeners. Reloaded on SIGHUP. */
+  tls: {
+    cert: string;
+    key: string;
+    /** PEM CA bundle client certificates are verified against ('' = client certificates not asked for). */
+    ca: string;
+    /** Refuse a TLS handshake without a client certificate signed by tls.ca (Mosquitto's require_certificate). */
+    requireCertificate: boolean;
+    /** The verified client certificate's CN becomes the username; no password asked (use_identity_as_username). */
+    useIdentityAsUsername: boolean;
+    minVersion: 'TLSv1.2' | 'TLSv1.3';
+    /** OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are all forward-secret); default: ECDHE / DHE with AEAD only. */
+    ciphers: string;
+  };
+  /** Who may connect and what they may touch (README "Security"). Files are reloaded on SIGHUP. */
+  auth: {
+    /** Mosquitto password file (mosquitto_passwd / `npm run passwd`); '' = usernames are not checked. */
+    passwordFile: string;
+    /** Mosquitto ACL file; '' = every client may publish and subscribe to everything but $SYS. */
+    aclFile: string;
+    /** 'loopback' = anonymous clients only on a loopback address; true = everywhere; false = never. */
+    allowAnonymous: boolean | 'loopback';
+  };
   mqtt: {
+    /** '' = 127.0.0.1 while no authentication is configured, else 0.0.0.0 (as Mosquitto 2). */
     host: string;
     port: number;
     /** MQTT over TLS (when tls.cert / tls.key are set). */
@@ -29,6 +51,7 @@ export interface GatewayConfig {
     connectTimeoutMs: number;
   };
   stomp: {
+    /** '' = as mqtt.host. */
     host: string;
     port: number;
     /** STOMP over TLS (when tls.cert / tls.key are set). */
@@ -50,17 +73,26 @@ export interface GatewayConfig {
     queueWindow: number;
     /** Queues that exist from start (MQTT publishers reach them as `$queue/<name>`). */
     queues: string[];
+    /** Subscription mode of a queue with no entry in queueModes: shared | key-shared | failover. */
+    queueMode: 'shared' | 'key-shared' | 'failover';
+    /** Per-queue modes as `<name>=<mode>` entries, e.g. ["orders=failover"]. */
+    queueModes: string[];
     maxSubscriptions: number;
     maxTransactions: number;
     maxTransactionFrames: number;
   };
   http: {
+    /** '' = as mqtt.host. */
     host: string;
     port: number;
     /** HTTPS / WSS (when tls.cert / tls.key are set). */
     tlsPort: number;
-    /** Bearer token for the admin API (/api/*); '' disables the admin API (404). */
+    /** Bearer token for the admin API (/api/*) and the dashboard's login (username `$admin`); '' disables the admin API (404). At least 16 characters. */
     adminToken: string;
+    /** Bearer token for /metrics; '' = /metrics is open. At least 16 characters. */
+    metricsToken: string;
+    /** Origins (e.g. `https://ops.example.com`) a browser WebSocket upgrade may come from; [] = any. */
+    allowedOrigins: string[];
     /** A WebSocket whose unsent bytes exceed this is closed with 1013 (slow consumer). */
     wsMaxBufferedBytes: number;
   };
@@ -94,15 +126,36 @@ export interface GatewayConfig {
     retentionBytes: number;
     retentionMs: number;
     persistQos0: boolean;
+    /**
+     * Inbound backpressure: bytes (payload + topic) of publishes handed to the log and not yet durable and
+     * routed. Above it the listeners stop reading from client sockets until it falls to half; 0 = never pause.
+     */
+    maxPendingBytes: number;
   };
 }
+
+/** TLS 1.2 suites with ephemeral key exchange and AEAD only: no static-RSA key exchange, no CBC. */
+export const FORWARD_SECRET_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'DHE-RSA-AES128-GCM-SHA256',
+  'DHE-RSA-AES256-GCM-SHA384',
+].join(':');
+
+/** Shortest http.adminToken / http.metricsToken accepted. */
+export const MIN_TOKEN_LENGTH = 16;
 
 export const DEFAULT_CONFIG: GatewayConfig = {
   dataDir: './data',
   log: { level: 'info' },
-  tls: { cert: '', key: '' },
+  tls: { cert: '', key: '', ca: '', requireCertificate: false, useIdentityAsUsername: false, minVersion: 'TLSv1.2', ciphers: FORWARD_SECRET_CIPHERS },
+  auth: { passwordFile: '', aclFile: '', allowAnonymous: 'loopback' },
   mqtt: {
-    host: '0.0.0.0',
+    host: '',
     port: 1883,
     tlsPort: 8883,
     maxPacketSize: 1024 * 1024,
@@ -116,7 +169,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     connectTimeoutMs: 10_000,
   },
   stomp: {
-    host: '0.0.0.0',
+    host: '',
     port: 61613,
     tlsPort: 61614,
     maxFrameBytes: 1024 * 1024 + 64 * 1024,
@@ -133,11 +186,13 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     deadLetterTopic: '',
     queueWindow: 1000,
     queues: [],
+    queueMode: 'shared',
+    queueModes: [],
     maxSubscriptions: 1000,
     maxTransactions: 16,
     maxTransactionFrames: 10_000,
   },
-  http: { host: '0.0.0.0', port: 8080, tlsPort: 8443, adminToken: '', wsMaxBufferedBytes: 16 * 1024 * 1024 },
+  http: { host: '', port: 8080, tlsPort: 8443, adminToken: '', metricsToken: '', allowedOrigins: [], wsMaxBufferedBytes: 16 * 1024 * 1024 },
   sys: { intervalMs: 1000 },
   sessions: { maxQueued: 10_000, maxQueuedBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest', queueQos0: false, maxLag: { messages: 0, ageMs: 0 } },
   shared: { strategy: 'round-robin' },
@@ -150,6 +205,7 @@ export const DEFAULT_CONFIG: GatewayConfig = {
     retentionBytes: -1,
     retentionMs: 7 * 24 * 3600 * 1000,
     persistQos0: false,
+    maxPendingBytes: 64 * 1024 * 1024,
   },
 };
 
@@ -157,6 +213,7 @@ type Rule =
   | { t: 'int'; min: number; max: number }
   | { t: 'string'; nonEmpty?: boolean }
   | { t: 'bool' }
+  | { t: 'bool-or'; value: string }
   | { t: 'strings' }
   | { t: 'enum'; values: readonly string[] };
 
@@ -168,11 +225,19 @@ const BIG = Number.MAX_SAFE_INTEGER;
 const RULES: Record<string, Rule> = {
   dataDir: { t: 'string', nonEmpty: true },
   'log.level': { t: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
-  'mqtt.host': { t: 'string', nonEmpty: true },
+  'mqtt.host': { t: 'string' },
   'mqtt.port': PORT,
   'mqtt.tlsPort': PORT,
   'tls.cert': { t: 'string' },
   'tls.key': { t: 'string' },
+  'tls.ca': { t: 'string' },
+  'tls.requireCertificate': { t: 'bool' },
+  'tls.useIdentityAsUsername': { t: 'bool' },
+  'tls.minVersion': { t: 'enum', values: ['TLSv1.2', 'TLSv1.3'] },
+  'tls.ciphers': { t: 'string', nonEmpty: true },
+  'auth.passwordFile': { t: 'string' },
+  'auth.aclFile': { t: 'string' },
+  'auth.allowAnonymous': { t: 'bool-or', value: 'loopback' },
   'mqtt.maxPacketSize': int(64, 268_435_460),
   'mqtt.receiveMaximum': int(1, 65535),
   'mqtt.maxInflight': int(1, 65535),
@@ -182,7 +247,7 @@ const RULES: Record<string, Rule> = {
   'mqtt.maxClientIdLength': int(23, 65535),
   'mqtt.maxSessionExpiry': int(0, 0xffffffff),
   'mqtt.connectTimeoutMs': int(100, 600_000),
-  'stomp.host': { t: 'string', nonEmpty: true },
+  'stomp.host': { t: 'string' },
   'stomp.port': PORT,
   'stomp.tlsPort': PORT,
   'stomp.maxFrameBytes': int(256, 268_435_456),
@@ -199,13 +264,17 @@ const RULES: Record<string, Rule> = {
   'stomp.deadLetterTopic': { t: 'string' },
   'stomp.queueWindow': int(1, 65535),
   'stomp.queues': { t: 'strings' },
+  'stomp.queueMode': { t: 'enum', values: ['shared', 'key-shared', 'failover'] },
+  'stomp.queueModes': { t: 'strings' },
   'stomp.maxSubscriptions': int(1, 1_000_000),
   'stomp.maxTransactions': int(0, 1_000_000),
   'stomp.maxTransactionFrames': int(1, 10_000_000),
-  'http.host': { t: 'string', nonEmpty: true },
+  'http.host': { t: 'string' },
   'http.port': PORT,
   'http.tlsPort': PORT,
   'http.adminToken': { t: 'string' },
+  'http.metricsToken': { t: 'string' },
+  'http.allowedOrigins': { t: 'strings' },
   'http.wsMaxBufferedBytes': int(64 * 1024, 2 ** 31 - 1),
   'sys.intervalMs': int(0, 3_600_000),
   'sessions.maxQueued': int(0, BIG),
@@ -223,6 +292,7 @@ const RULES: Record<string, Rule> = {
   'persistence.retentionBytes': int(-1, BIG),
   'persistence.retentionMs': int(-1, BIG),
   'persistence.persistQos0': { t: 'bool' },
+  'persistence.maxPendingBytes': int(0, BIG),
 };
 
 export class ConfigError extends Error {
@@ -248,6 +318,9 @@ function checkValue(key: string, rule: Rule, v: unknown): void {
       return;
     case 'bool':
       if (typeof v !== 'boolean') throw new ConfigError(key, `must be true or false, got ${JSON.stringify(v)}`);
+      return;
+    case 'bool-or':
+      if (typeof v !== 'boolean' && v !== rule.value) throw new ConfigError(key, `must be true, false or ${JSON.stringify(rule.value)}, got ${JSON.stringify(v)}`);
       return;
     case 'strings':
       if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) {
@@ -284,10 +357,38 @@ export function resolveConfig(input: unknown): GatewayConfig {
   };
   walk(input, out, '');
   const config = out as unknown as GatewayConfig;
+  for (const entry of config.stomp.queueModes) {
+    if (!/^[^=+#]+=(shared|key-shared|failover)$/.test(entry)) {
+      throw new ConfigError('stomp.queueModes', `entries are "<queue name>=shared|key-shared|failover", got ${JSON.stringify(entry)}`);
+    }
+  }
   if ((config.tls.cert === '') !== (config.tls.key === '')) {
     throw new ConfigError(config.tls.cert === '' ? 'tls.cert' : 'tls.key', 'tls.cert and tls.key must be set together');
   }
+  for (const k of ['adminToken', 'metricsToken'] as const) {
+    const t = config.http[k];
+    if (t !== '' && t.length < MIN_TOKEN_LENGTH) throw new ConfigError(`http.${k}`, `must be at least ${MIN_TOKEN_LENGTH} characters (or empty to turn it off)`);
+  }
+  if ((config.tls.requireCertificate || config.tls.useIdentityAsUsername) && config.tls.ca === '') {
+    throw new ConfigError('tls.ca', 'tls.requireCertificate and tls.useIdentityAsUsername need tls.ca (the CA client certificates are verified against)');
+  }
+  if (config.tls.ca !== '' && config.tls.cert === '') throw new ConfigError('tls.ca', 'needs tls.cert and tls.key (client certificates are asked for on the TLS listeners)');
   return config;
+}
+
+/** True when something checks who connects: a password file, required client certificates, or anonymous allowed everywhere on purpose. */
+export function authConfigured(config: GatewayConfig): boolean {
+  return config.auth.passwordFile !== '' || config.tls.requireCertificate || config.auth.allowAnonymous === true;
+}
+
+/**
+ * The address each listener binds: an explicit host as given; otherwise 0.0.0.0 when authentication is
+ * configured and 127.0.0.1 when it is not (Mosquitto 2 listens on loopback only until configured).
+ */
+export function bindHosts(config: GatewayConfig): { mqtt: string; stomp: string; http: string; loopbackOnly: boolean } {
+  const auto = authConfigured(config) ? '0.0.0.0' : '127.0.0.1';
+  const mqtt = config.mqtt.host || auto;
+  return { mqtt, stomp: config.stomp.host || auto, http: config.http.host || auto, loopbackOnly: !config.mqtt.host && !config.stomp.host && !config.http.host && auto === '127.0.0.1' };
 }
 
 /** Applies a dotted-key override (from a CLI flag) onto a raw config object before validation. */

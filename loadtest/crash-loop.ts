@@ -1,8 +1,16 @@
 // Crash loop: publishes numbered QoS 1/2 messages into a real gateway process, kills it with SIGKILL at a seeded point, restarts it and checks loss, duplicates and order. Imports node builtins, mqtt, mqtt-packet and the gateway-process test helper.
 //
 // Usage: node --import tsx loadtest/crash-loop.ts --iterations N --seed S --flush always|interval|never [--churn]
+//        node --import tsx loadtest/crash-loop.ts --default-config [--kills 10] [--kill-acks 10000-30000] [--max-queued N]
 // Prints one line per iteration and a summary; exits 1 on any loss of an acknowledged message, any
 // duplicate QoS 2 delivery or any order violation (QoS 1 duplicates are counted, not failed).
+// --help prints the usage and exits 0 without starting anything.
+//
+// Kill loop (--kills N, or --default-config which means --kills 10 unless given): ONE data dir, one gateway
+// killed N times under continuous QoS 1 + QoS 2 load; see runKillLoop below. --default-config writes no
+// config key but the listener ports (the flush policy is the default, interval 10 ms), so the session caps
+// (sessions.maxQueued 10,000, mqtt.maxInflight 1,024) are the shipped ones; --max-queued N raises
+// sessions.maxQueued and sessions.maxQueuedBytes to N for the comparison run.
 //
 // One iteration (all randomness from the seed):
 //   1. fresh data dir, start the gateway; two persistent subscribers (mqtt.js v3.1.1 clean=false and
@@ -19,6 +27,7 @@
 // deliveries of messages acknowledged before the crash (and of fresh ones after) in publish order per
 // QoS [MQTT-4.6.0-6]; a QoS 1 message overtaking an earlier QoS 2 one is counted (xqos), not failed.
 // Messages re-sent after the restart are left out of the order check: where they land is not fixed.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -60,12 +69,27 @@ interface Sent {
   resent: boolean;
 }
 
+/** VmRSS of pid in MiB from /proc, or '?' when unreadable. */
+function vmRssMiB(pid: number | undefined): string {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? '?' : (Number(m[1]) / 1024).toFixed(0);
+  } catch {
+    return '?';
+  }
+}
+
+/** Packet id of message `seq`: ids wrap after 65535 [MQTT-2.3.1-1 non-zero]; at most `window` (< 65535) are open at once, so open ids are unique. */
+const packetId = (seq: number): number => (seq % 65535) + 1;
+
 /**
  * A packet-level publisher over one socket at a time: keeps its message table across reconnects, the
  * way a client with a persistent store would. Only answers PUBREC with PUBREL; subscribes to nothing.
  */
 class RawPublisher {
   readonly sent: Sent[] = [];
+  /** Messages not yet done (QoS 1: no PUBACK; QoS 2: no PUBCOMP), by packet id. */
+  private readonly open = new Map<number, Sent>();
   private socket: net.Socket | undefined;
   closed = true;
   inflight = 0;
@@ -127,7 +151,7 @@ class RawPublisher {
 
   private onPacket(p: Packet): void {
     if (p.cmd !== 'puback' && p.cmd !== 'pubrec' && p.cmd !== 'pubcomp') return;
-    const s = this.sent[p.messageId! - 1];
+    const s = this.open.get(p.messageId!);
     if (!s) return;
     if (p.cmd === 'puback' || p.cmd === 'pubrec') {
       if (!s.acked) {
@@ -137,17 +161,19 @@ class RawPublisher {
       if (p.cmd === 'pubrec') this.write({ cmd: 'pubrel', messageId: p.messageId! });
       else if (!s.done) {
         s.done = true;
+        this.open.delete(p.messageId!);
         this.inflight--;
       }
       this.onAck?.();
     } else if (!s.done) {
       s.done = true;
+      this.open.delete(p.messageId!);
       this.inflight--;
     }
   }
 
   private publish(s: Sent, dup: boolean): void {
-    this.write({ cmd: 'publish', topic: this.topic, payload: Buffer.from(`${s.seq}:${s.qos}`), qos: s.qos, messageId: s.seq + 1, dup, retain: false });
+    this.write({ cmd: 'publish', topic: this.topic, payload: Buffer.from(`${s.seq}:${s.qos}`), qos: s.qos, messageId: packetId(s.seq), dup, retain: false });
   }
 
   /** Sends fresh messages while fewer than `window` are open, until `stop()` or `max` messages; bounded by `ms`. */
@@ -157,6 +183,7 @@ class RawPublisher {
       while (this.inflight < window && this.sent.length < max && !stop()) {
         const s: Sent = { seq: this.sent.length, qos: pickQos(), acked: false, ackedBeforeCrash: false, done: false, resent: false };
         this.sent.push(s);
+        this.open.set(packetId(s.seq), s);
         this.inflight++;
         this.publish(s, false);
       }
@@ -167,10 +194,9 @@ class RawPublisher {
   /** After a reconnect: re-send every open message in order with its original id [MQTT-4.4.0-1]. */
   resendOpen(): number {
     let n = 0;
-    for (const s of this.sent) {
-      if (s.done) continue;
+    for (const s of [...this.open.values()].sort((a, b) => a.seq - b.seq)) {
       n++;
-      if (s.qos === 2 && s.acked) this.write({ cmd: 'pubrel', messageId: s.seq + 1 });
+      if (s.qos === 2 && s.acked) this.write({ cmd: 'pubrel', messageId: packetId(s.seq) });
       else {
         s.resent = true;
         this.publish(s, true);
@@ -186,7 +212,7 @@ class RawPublisher {
   /** Waits until nothing is open; false on timeout or close. */
   async drain(ms: number): Promise<boolean> {
     const end = Date.now() + ms;
-    while (this.sent.some((s) => !s.done)) {
+    while (this.open.size > 0) {
       if (this.closed || Date.now() > end) return false;
       await this.waitEvent(50);
     }
@@ -207,6 +233,8 @@ interface Seen {
   seq: number;
   qos: number;
   dup: boolean;
+  /** Packet id of the PUBLISH; with seq -1 the entry is a PUBREL for this id (kill loop only). */
+  id?: number;
 }
 
 async function mqttConnect(url: string, opts: IClientOptions): Promise<{ client: MqttClient; seen: Seen[]; sessionPresent: boolean }> {
@@ -216,7 +244,7 @@ async function mqttConnect(url: string, opts: IClientOptions): Promise<{ client:
   // PUBLISH arrival order, not 'message' order: mqtt.js emits QoS 2 only at PUBREL, a round trip later.
   client.on('packetreceive', (p: Packet) => {
     if (p.cmd !== 'publish') return;
-    seen.push({ seq: Number(p.payload.toString().split(':')[0]), qos: p.qos, dup: p.dup });
+    seen.push({ seq: Number(p.payload.toString().split(':')[0]), qos: p.qos, dup: p.dup, id: p.messageId });
   });
   const sessionPresent = await withTimeout(
     new Promise<boolean>((resolve, reject) => {
@@ -473,6 +501,226 @@ export function describeResult(r: IterationResult): string {
   );
 }
 
+export interface KillLoopOptions {
+  seed: number;
+  kills: number;
+  /** Acks between two kills, seeded uniformly in [min, max]. */
+  killAcks: [number, number];
+  window: number;
+  flush: FlushMode;
+  flushIntervalMs: number;
+  /** sessions.maxQueued and sessions.maxQueuedBytes; undefined = the defaults (no config key written). */
+  maxQueued?: number;
+  /** Leave out the subscriber that stays offline through all kills (default: include it). */
+  noOffline?: boolean;
+  /** After the last restart: stop collecting after this long without a new delivery, or after maxCollectMs. */
+  quietMs?: number;
+  maxCollectMs?: number;
+}
+
+export interface KillLoopResult {
+  kills: number;
+  /** Set when the gateway did not come back after a kill: what happened (the loop stopped there). */
+  restartFailure?: string;
+  sent: number;
+  acked: { qos1: number; qos2: number };
+  publisherDrained: boolean;
+  subscribers: (SubscriberReport & { lostQos1: number; lostQos2: number; connections: number })[];
+  ms: number;
+}
+
+/**
+ * A 10-kill run under load (issue 8): one data dir; two persistent subscribers (mqtt.js v3.1.1
+ * clean=false and v5 with session expiry) subscribed to `t/#` at QoS 2 stay connected and read as
+ * fast as mqtt.js does (a QoS 2 delivery costs them a PUBREC/PUBREL round trip, so they may lag behind
+ * the publisher: their backlog must wait, not be dropped); a third (v3.1.1 clean=false) subscribes and
+ * stays offline until after the last restart, so its whole backlog has to be kept; the raw publisher keeps
+ * `window` QoS 1 / QoS 2 messages (half each, seeded) in flight; after a seeded number of acks the
+ * gateway gets SIGKILL, restarts on the same data dir, the publisher resumes its session and re-sends
+ * what was open, the subscribers reconnect (clean=false, new mqtt.js clients on the new port, same
+ * delivery lists). After the last kill the publisher drains, sends 20 more, and the subscribers
+ * collect until every acknowledged message arrived or nothing new came for quietMs.
+ */
+export async function runKillLoop(o: KillLoopOptions, log: (line: string) => void = () => undefined): Promise<KillLoopResult> {
+  const t0 = Date.now();
+  const rnd = prng(o.seed);
+  const extra = o.maxQueued === undefined ? undefined : { sessions: { maxQueued: o.maxQueued, maxQueuedBytes: o.maxQueued } };
+  // A restart recovers a growing log on a shared machine: allow a minute before calling it failed.
+  const gp = new GatewayProcess({ flush: o.flush, flushIntervalMs: o.flushIntervalMs, extra, startTimeoutMs: 60_000 });
+  const pub = new RawPublisher(`killloop-pub-${o.seed}`, 't/crash');
+  const subs = [
+    { name: 'v4-clean0', opts: { protocolVersion: 4, clientId: `killloop-sub4-${o.seed}`, clean: false } as IClientOptions, seen: [] as Seen[], connections: 0, offline: false },
+    { name: 'v5-expiry', opts: { protocolVersion: 5, clientId: `killloop-sub5-${o.seed}`, clean: false, properties: { sessionExpiryInterval: 600 } } as IClientOptions, seen: [] as Seen[], connections: 0, offline: false },
+    // Offline from its SUBSCRIBE until after the last restart: its whole backlog waits in the gateway.
+    { name: 'v4-offline', opts: { protocolVersion: 4, clientId: `killloop-off4-${o.seed}`, clean: false } as IClientOptions, seen: [] as Seen[], connections: 0, offline: true },
+  ].filter((x) => !(o.noOffline === true && x.offline));
+  const clients: MqttClient[] = [];
+  const attach = async (url: string, first: boolean, last = false): Promise<void> => {
+    for (const s of subs) {
+      if (s.offline && !first && !last) continue;
+      const c = await mqttConnect(url, s.opts);
+      clients.push(c.client);
+      s.connections++;
+      // mqttConnect collected what came before CONNACK resolved; keep one list per subscriber across connections.
+      const own = c.seen;
+      s.seen.push(...own.splice(0));
+      c.client.on('packetreceive', (p: Packet) => {
+        if (own.length > 0) s.seen.push(...own.splice(0));
+        if (p.cmd === 'pubrel') s.seen.push({ seq: -1, qos: 2, dup: false, id: p.messageId });
+      });
+      if (first) await withTimeout(c.client.subscribeAsync('t/#', { qos: 2 }), 3000, 'subscribe');
+      if (first && s.offline) await endClient(c.client);
+    }
+  };
+  try {
+    let g = await gp.start();
+    await attach(g.url, true);
+    await pub.connect(g.port);
+    for (let k = 1; k <= o.kills; k++) {
+      const target = pub.acks + o.killAcks[0] + Math.floor(rnd() * (o.killAcks[1] - o.killAcks[0] + 1));
+      let killed = false;
+      const child = g.child;
+      pub.onAck = () => {
+        if (!killed && pub.acks >= target) {
+          killed = true;
+          child.kill('SIGKILL'); // synchronous: acks already on the wire still count
+        }
+      };
+      await pub.pump(() => (rnd() < 0.5 ? 1 : 2), o.window, Number.MAX_SAFE_INTEGER, () => killed, 300_000);
+      if (!killed) child.kill('SIGKILL');
+      await gp.kill9();
+      await pub.waitClosed(5000);
+      for (const c of clients.splice(0)) c.end(true);
+      pub.markCrash();
+      const restartAt = Date.now();
+      try {
+        g = await gp.start();
+      } catch (err) {
+        // Not a harness error: the gateway failed to recover its data dir in time. Say what the process did.
+        const child = gp.current?.child;
+        const state = child === undefined ? 'not started' : child.exitCode !== null || child.signalCode !== null
+          ? `exited (code ${child.exitCode}, signal ${child.signalCode})` : `still running after ${Date.now() - restartAt} ms (pid ${child.pid}, VmRSS ${vmRssMiB(child.pid)} MiB)`;
+        const tail = (gp.current?.lines ?? []).slice(-5).join(' | ');
+        return {
+          kills: k - 1, restartFailure: `restart after kill ${k} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}; process ${state}; last lines: ${tail}`,
+          sent: pub.sent.length,
+          acked: { qos1: pub.sent.filter((m) => m.acked && m.qos === 1).length, qos2: pub.sent.filter((m) => m.acked && m.qos === 2).length },
+          publisherDrained: false, subscribers: [], ms: Date.now() - t0,
+        };
+      }
+      const restartMs = Date.now() - restartAt;
+      await pub.connect(g.port);
+      const resent = pub.resendOpen();
+      await attach(g.url, false);
+      log(`kill ${k}/${o.kills}: sent ${pub.sent.length}, acked ${pub.acks}, re-sent ${resent}, replayed ${g.recovered.replayed}, restart ${restartMs} ms; `
+        + subs.map((s) => `${s.name} has ${s.seen.length}`).join(', '));
+    }
+    pub.onAck = undefined;
+    let publisherDrained = await pub.drain(30_000);
+    await pub.pump(() => (rnd() < 0.5 ? 1 : 2), o.window, pub.sent.length + 20, () => false, 5000);
+    publisherDrained = publisherDrained && (await pub.drain(10_000));
+    for (const s of subs.filter((x) => x.offline)) {
+      const c = await mqttConnect(g.url, s.opts);
+      clients.push(c.client);
+      s.connections++;
+      const own = c.seen;
+      s.seen.push(...own.splice(0));
+      c.client.on('packetreceive', (p: Packet) => {
+        if (own.length > 0) s.seen.push(...own.splice(0));
+        if (p.cmd === 'pubrel') s.seen.push({ seq: -1, qos: 2, dup: false, id: p.messageId });
+      });
+    }
+    const want = (seen: Seen[]): boolean => {
+      const got = new Set(seen.map((x) => x.seq));
+      return pub.sent.every((m) => !m.acked || got.has(m.seq));
+    };
+    const quietMs = o.quietMs ?? 5000;
+    const end = Date.now() + (o.maxCollectMs ?? 120_000);
+    let lastCount = -1;
+    let lastChange = Date.now();
+    while (Date.now() < end) {
+      if (subs.every((s) => want(s.seen))) break;
+      const count = subs.reduce((a, s) => a + s.seen.length, 0);
+      if (count !== lastCount) { lastCount = count; lastChange = Date.now(); }
+      else if (Date.now() - lastChange > quietMs) break;
+      await sleep(100);
+    }
+    await sleep(300); // late duplicates
+    for (const c of clients) await endClient(c);
+    const acked = { qos1: pub.sent.filter((m) => m.acked && m.qos === 1).length, qos2: pub.sent.filter((m) => m.acked && m.qos === 2).length };
+    return {
+      kills: o.kills,
+      sent: pub.sent.length,
+      acked,
+      publisherDrained,
+      subscribers: subs.map((s) => {
+        const r = analyse(s.name, true, qos2Deliveries(s.seen), pub.sent);
+        return { ...r, lostQos1: r.lost.filter((q) => pub.sent[q]!.qos === 1).length, lostQos2: r.lost.filter((q) => pub.sent[q]!.qos === 2).length, connections: s.connections };
+      }),
+      ms: Date.now() - t0,
+    };
+  } finally {
+    pub.destroy();
+    for (const c of clients) c.end(true);
+    await gp.dispose();
+  }
+}
+
+/**
+ * What the application of a persistent QoS 2 receiver sees: a QoS 2 PUBLISH whose packet id is still
+ * between PUBLISH and PUBREL at the receiver is the same message resent (with DUP), not a new one
+ * [MQTT-4.3.3-9]; the receiver's state survives its reconnects, as a clean=false client's must. mqtt.js
+ * keeps that state per client object and the loop makes a new one per restart, so it is rebuilt here from
+ * arrival order. QoS 1 entries pass through (their duplicates are allowed and counted). PUBREL markers drop out.
+ */
+function qos2Deliveries(seen: Seen[]): Seen[] {
+  const pending = new Map<number, number>();
+  const out: Seen[] = [];
+  for (const e of seen) {
+    if (e.seq === -1) { pending.delete(e.id!); continue; }
+    if (e.qos === 2 && e.id !== undefined) {
+      if (pending.get(e.id) === e.seq) continue;
+      pending.set(e.id, e.seq);
+    }
+    out.push(e);
+  }
+  return out;
+}
+
+export function killLoopFailed(r: KillLoopResult): boolean {
+  return r.restartFailure !== undefined || !r.publisherDrained || r.subscribers.some((s) => s.lost.length > 0 || s.qos2Duplicates.length > 0 || s.orderViolations.length > 0);
+}
+
+export function describeKillLoop(r: KillLoopResult): string {
+  return [
+    `kill loop: ${r.kills} kills, sent ${r.sent}, acknowledged QoS 1 ${r.acked.qos1} / QoS 2 ${r.acked.qos2}, publisher drained ${r.publisherDrained}, ${r.ms} ms`,
+    ...(r.restartFailure !== undefined ? [`  ${r.restartFailure}`] : []),
+    ...r.subscribers.map((s) => `  ${s.name} (${s.connections} connections): delivered/expected QoS 1 ${r.acked.qos1 - s.lostQos1}/${r.acked.qos1}, `
+      + `QoS 2 ${r.acked.qos2 - s.lostQos2}/${r.acked.qos2}; lost ${s.lost.length} (QoS 1 ${s.lostQos1}, QoS 2 ${s.lostQos2}); `
+      + `QoS 2 duplicates ${s.qos2Duplicates.length}; QoS 1 duplicates ${s.qos1Duplicates}; order violations ${s.orderViolations.length}; cross-QoS reorders ${s.crossQosReorders}`),
+    killLoopFailed(r) ? 'FAIL' : 'ok',
+  ].join('\n');
+}
+
+const HELP = `usage: node --import tsx loadtest/crash-loop.ts [options]
+one kill per iteration (a fresh data dir each):
+  --iterations N        iterations (default 20), seeds --seed .. --seed+N-1
+  --seed S              first seed (default 1)
+  --flush P             always | interval | never (default interval)
+  --flush-interval-ms M (default 10)
+  --window W            QoS 1/2 messages in flight at the publisher (default 50; kill loop: 200)
+  --churn               a third persistent subscriber reconnects every few ms while the publisher runs
+kill loop (one data dir, N kills under continuous QoS 1 + QoS 2 load, subscribers connected):
+  --kills N             run the kill loop with N kills
+  --default-config      the kill loop on the shipped defaults (no config key but the ports; flush interval);
+                        implies --kills 10
+  --kill-acks MIN-MAX   acks between two kills, seeded (default 10000-30000)
+  --max-queued N        raise sessions.maxQueued / maxQueuedBytes to N (the "caps raised" comparison)
+  --no-offline          leave out the third subscriber, which stays offline through all kills
+exit code: 0 when nothing acknowledged was lost, no QoS 2 message was delivered twice and no order broke;
+1 otherwise; 2 on a harness error.
+`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -482,10 +730,37 @@ async function main(): Promise<void> {
       'flush-interval-ms': { type: 'string', default: '10' },
       window: { type: 'string', default: '50' },
       churn: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+      kills: { type: 'string' },
+      'default-config': { type: 'boolean', default: false },
+      'kill-acks': { type: 'string', default: '10000-30000' },
+      'max-queued': { type: 'string' },
+      'no-offline': { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
   const flush = values.flush as FlushMode;
   if (!['always', 'interval', 'never'].includes(flush)) throw new Error(`--flush must be always, interval or never`);
+  if (values.kills !== undefined || values['default-config']) {
+    if (values['default-config'] && (values.flush !== 'interval' || values['flush-interval-ms'] !== '10')) throw new Error('--default-config keeps the default flush policy: drop --flush / --flush-interval-ms');
+    const kills = Number(values.kills ?? 10);
+    const m = /^(\d+)-(\d+)$/.exec(values['kill-acks']);
+    if (!Number.isInteger(kills) || kills < 1) throw new Error(`--kills must be a positive integer`);
+    if (m === null || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new Error(`--kill-acks must be MIN-MAX, got ${values['kill-acks']}`);
+    const window = values.window === '50' ? 200 : Number(values.window);
+    if (!(window >= 1 && window < 65535)) throw new Error('--window must be 1..65534');
+    const maxQueued = values['max-queued'] === undefined ? undefined : Number(values['max-queued']);
+    const r = await runKillLoop({
+      seed: Number(values.seed), kills, killAcks: [Number(m[1]), Number(m[2])], window, flush,
+      flushIntervalMs: Number(values['flush-interval-ms']), maxQueued, noOffline: values['no-offline'],
+    }, (line) => process.stdout.write(`${line}\n`));
+    process.stdout.write(`${describeKillLoop(r)}\n`);
+    process.stdout.write(`config: ${maxQueued === undefined ? 'defaults (sessions.maxQueued 10000)' : `sessions.maxQueued ${maxQueued}`}, flush ${flush}\n`);
+    process.exit(killLoopFailed(r) ? 1 : 0);
+  }
   const n = Number(values.iterations);
   const seed0 = Number(values.seed);
   let failures = 0;

@@ -41,8 +41,21 @@ const { values: args } = parseArgs({
     appends: { type: 'string' },
     sessions: { type: 'string' },
     backlog: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (args.help === true) {
+  process.stdout.write(`usage: node --import tsx loadtest/log-bench.ts [options]
+  --quick            ~25 s: smaller counts, 64 MB recovery, 100 sessions
+  --appends N        appends per flush policy (default 200000; quick 50000)
+  --recovery-mb N    size of the log whose recovery is timed (default 1024; quick 64)
+  --sessions N       offline persistent sessions in the memory section (default 1000; quick 100)
+  --backlog N        QoS 1 messages queued for them (default 2000; quick 500)
+Sections: disk (dd), append (per flush policy), qos1 (log on/off), recovery, memory. Writes
+loadtest/results/<date>-log-bench.md and .json.
+`);
+  process.exit(0);
+}
 const quick = args.quick === true;
 const RECOVERY_MB = Number(args['recovery-mb'] ?? (quick ? 64 : 1024));
 const APPENDS = Number(args.appends ?? (quick ? 50_000 : 200_000));

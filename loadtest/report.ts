@@ -1,4 +1,4 @@
-// Turns per-round run results into medians, ratios and a markdown/JSON report. Imports ./driver.ts and ./scenarios.ts types, ./driver.ts fmt.
+// Turns per-round run results into medians, ratios (gateway over Mosquitto, Aedes, NATS) and a markdown/JSON report. Imports ./driver.ts and ./scenarios.ts types, ./driver.ts fmt.
 import { fmt, type RunResult } from './driver.ts';
 import { DESCRIPTIONS, type ScenarioName } from './scenarios.ts';
 
@@ -109,6 +109,21 @@ export function toMarkdown(summaries: ScenarioSummary[], meta: Record<string, st
     if (errors.length > 0) {
       out.push('', 'Errors:');
       for (const e of errors) out.push(`- ${e.split('\n')[0]}`);
+    }
+    out.push('');
+  }
+  const peers = [...new Set(summaries.flatMap((s) => s.ratios.map((r) => r.against)))];
+  if (peers.length > 0) {
+    // One line per scenario, every peer side by side (same run, same alternating rounds).
+    const first = summaries.find((s) => s.ratios.length > 0)!.targets[0]!.target;
+    out.push('## Ratios', '', `| scenario | ${peers.map((p) => `${first}/${p}`).join(' | ')} |`, `|---|${peers.map(() => '---:|').join('')}`);
+    for (const s of summaries) {
+      if (s.ratios.length === 0) continue;
+      const cell = (p: string): string => {
+        const r = s.ratios.find((x) => x.against === p);
+        return r === undefined || !Number.isFinite(r.value) ? 'n/a' : `${r.value.toFixed(2)}x`;
+      };
+      out.push(`| ${s.scenario}${s.scenario === 'latency' ? ' (p99, lower is better)' : ''} | ${peers.map(cell).join(' | ')} |`);
     }
     out.push('');
   }

@@ -1,29 +1,36 @@
 // Load-test CLI: parses options, starts/stops targets, alternates rounds, prints and writes the report. Imports node builtins and ./*.ts.
 //
-// npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all|ws-compare|idle [--target mqtt://127.0.0.1:PORT]
-//   [--duration S] [--warmup S] [--compare] [--rounds N] [--targets gateway,mosquitto,aedes,forwarder]
-//   [--transport tcp|ws] [--connections N]
-// Without --target our gateway is started (src/server/cli.ts). --compare adds Mosquitto, Aedes and
-// the trivial forwarder, alternating rounds between targets. --transport ws speaks MQTT over
+// npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all|ws-compare|idle|slow-subscriber|offline-session|loss [--target mqtt://127.0.0.1:PORT]
+//   [--duration S] [--warmup S] [--compare] [--rounds N] [--targets gateway,mosquitto,aedes,nats,forwarder]
+//   [--transport tcp|ws] [--connections N] [--messages N] [--pause S]
+// Without --target our gateway is started (src/server/cli.ts). --compare adds Mosquitto, Aedes, NATS
+// (nats-server's MQTT listener, JetStream on) and the trivial forwarder, alternating rounds between targets. --transport ws speaks MQTT over
 // WebSocket (./ws-transport.ts). ws-compare runs qos0, qos1 and latency over every (target,
 // transport) lane: gateway and Mosquitto, each over TCP and WebSocket, alternating. idle measures
-// RSS per idle connection (./idle.ts). Exit code 1 on any failed round.
+// RSS per idle connection (./idle.ts). slow-subscriber / offline-session (`loss` = both) count delivered/expected
+// QoS 1 messages (./loss.ts). Exit code 1 on any failed round, or when the first target (gateway or --target) lost
+// an acknowledged message in a loss scenario.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname, cpus } from 'node:os';
 import { runWorkload, terminateAllWorkers } from './driver.ts';
 import { median, summarise, toMarkdown, type RoundRecord, type ScenarioSummary } from './report.ts';
 import { idleMarkdown, runIdle, type IdleResult } from './idle.ts';
+import { isLossScenario, LOSS_DESCRIPTIONS, LOSS_SCENARIOS, lossMarkdown, runLoss, type LossResult, type LossScenario } from './loss.ts';
 import { TRANSPORTS, withTransport, type TransportName } from './ws-transport.ts';
 import { buildWorkload, DESCRIPTIONS, isScenario, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import {
-  closeAll, externalTarget, REPO_ROOT, startAedes, startForwarderProcess, startGateway, startMosquitto,
+  closeAll, externalTarget, REPO_ROOT, startAedes, startForwarderProcess, startGateway, startMosquitto, startNats,
   type Target, type TargetName,
 } from './targets.ts';
 
 interface Options {
-  /** run: the scenarios over one transport; ws-compare: every target over tcp and ws; idle: ./idle.ts. */
-  mode: 'run' | 'ws-compare' | 'idle';
+  /** run: the scenarios over one transport; ws-compare: every target over tcp and ws; idle: ./idle.ts; loss: ./loss.ts. */
+  mode: 'run' | 'ws-compare' | 'idle' | 'loss';
+  lossScenarios: LossScenario[];
+  /** loss: QoS 1 messages published; slow-subscriber: seconds the subscriber does not read. */
+  messages: number;
+  pauseS: number;
   transport: TransportName;
   /** idle: connections per target. */
   connections: number;
@@ -38,25 +45,37 @@ interface Options {
 }
 
 const HELP = `usage: npm run loadtest -- --scenario NAME [options]
-  --scenario NAME     ${[...SCENARIOS, 'all', 'ws-compare', 'idle'].join(' | ')}
+  --scenario NAME     ${[...SCENARIOS, 'all', 'ws-compare', 'idle', ...LOSS_SCENARIOS, 'loss'].join(' | ')}
   --target URL        measure a broker already running at mqtt://host:port (else start our gateway)
   --duration S        measure window per round (default 5)
   --warmup S          warm-up before measuring (default 1)
-  --compare           also run Mosquitto, Aedes and the trivial forwarder, alternating rounds
+  --compare           also run Mosquitto, Aedes, NATS (nats-server's MQTT listener, JetStream on) and
+                      the trivial forwarder, alternating rounds
   --rounds N          rounds per target (default 3 with --compare, else 1); medians are reported
-  --targets LIST      explicit comma list of gateway,mosquitto,aedes,forwarder (e.g. peers only)
+  --targets LIST      explicit comma list of gateway,mosquitto,aedes,nats,forwarder (e.g. peers only)
   --transport T       tcp (default) or ws: MQTT over WebSocket (gateway ws://.../mqtt, Mosquitto's
-                      websockets listener, the forwarder's ws twin; Aedes has none)
+                      websockets listener, the forwarder's ws twin; Aedes and NATS 2.9 have none)
   --connections N     idle: connections per target (default 10000)
+  --messages N        slow-subscriber / offline-session: QoS 1 messages published (default 50000)
+  --pause S           slow-subscriber: seconds the subscriber stops reading (default 8)
   --set K=V,...       override workload knobs: batch, flowWindow, inflightWindow, rate, payloadSize,
                       readDelay (true/false), pubWorkers, subWorkers
 scenarios:
 ${SCENARIOS.map((s) => `  ${s.padEnd(8)} ${DESCRIPTIONS[s]}`).join('\n')}
   ws-compare qos0, qos1 and latency on gateway and Mosquitto (default targets), each over TCP and
            WebSocket in alternating rounds (default 3); ratios gateway-ws/gateway-tcp, gateway-ws/mosquitto-ws
-  idle     --connections idle MQTT connections (keepalive 0) to each target (default all four);
+  idle     --connections idle MQTT connections (keepalive 0) to each target (default all five);
            broker RSS per connection in KiB and time to connect
+${LOSS_SCENARIOS.map((s) => `  ${s}\n           ${LOSS_DESCRIPTIONS[s]}`).join('\n')}
+  loss     both loss scenarios. Exit code 1 if the first target (gateway or --target) lost any
+           acknowledged message; peers' losses are reported, not failed (Mosquitto's queue is 1000)
 `;
+
+/** Targets that cannot speak MQTT over WebSocket here, and why (printed when they are skipped). */
+const NO_WS: Partial<Record<TargetName, string>> = {
+  aedes: 'no WebSocket listener in peers/aedes-server.ts',
+  nats: "only its plain-TCP MQTT listener is configured here (nats-server 2.9 from Debian)",
+};
 
 function parse(argv: string[]): Options {
   const get = (name: string): string | null => {
@@ -73,22 +92,26 @@ function parse(argv: string[]): Options {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
     return n;
   };
-  const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--set', '--compare', '--help', '--transport', '--connections']);
+  const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--set', '--compare', '--help', '--transport', '--connections', '--messages', '--pause']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
   const sc = get('--scenario') ?? 'qos0';
-  const mode = sc === 'ws-compare' ? 'ws-compare' : sc === 'idle' ? 'idle' : 'run';
-  if (sc !== 'all' && mode === 'run' && !isScenario(sc)) throw new Error(`unknown scenario ${sc}; one of ${SCENARIOS.join(', ')}, all, ws-compare, idle`);
+  const mode = sc === 'ws-compare' ? 'ws-compare' : sc === 'idle' ? 'idle' : sc === 'loss' || isLossScenario(sc) ? 'loss' : 'run';
+  if (sc !== 'all' && mode === 'run' && !isScenario(sc)) throw new Error(`unknown scenario ${sc}; one of ${SCENARIOS.join(', ')}, all, ws-compare, idle, ${LOSS_SCENARIOS.join(', ')}, loss`);
+  if (mode === 'loss' && get('--transport') !== null && get('--transport') !== 'tcp') throw new Error(`${sc}: TCP only`);
   const transport = (get('--transport') ?? 'tcp') as TransportName;
   if (!TRANSPORTS.includes(transport)) throw new Error(`--transport must be one of ${TRANSPORTS.join(', ')}`);
   const compare = argv.includes('--compare') || mode === 'idle';
   const target = get('--target');
   const first: TargetName = target === null ? 'gateway' : 'target';
-  let targets: TargetName[] = mode === 'ws-compare' ? [first, 'mosquitto'] : compare ? [first, 'mosquitto', 'aedes', 'forwarder'] : [first];
-  if (transport === 'ws' && mode !== 'ws-compare') targets = targets.filter((t) => t !== 'aedes');
+  let targets: TargetName[] = mode === 'ws-compare' ? [first, 'mosquitto'] : compare ? [first, 'mosquitto', 'aedes', 'nats', 'forwarder'] : [first];
+  if (transport === 'ws' && mode !== 'ws-compare') {
+    for (const t of targets.filter((x) => NO_WS[x] !== undefined)) process.stderr.write(`skipping ${t} over ws: ${NO_WS[t]}\n`);
+    targets = targets.filter((t) => NO_WS[t] === undefined);
+  }
   const list = get('--targets');
   if (list !== null) {
     targets = list.split(',').map((t) => {
-      if (!['gateway', 'mosquitto', 'aedes', 'forwarder'].includes(t)) throw new Error(`unknown target ${t}`);
+      if (!['gateway', 'mosquitto', 'aedes', 'nats', 'forwarder'].includes(t)) throw new Error(`unknown target ${t}`);
       return (t === 'gateway' && target !== null ? 'target' : t) as TargetName;
     });
   }
@@ -101,17 +124,20 @@ function parse(argv: string[]): Options {
     if (typeof val === 'number' && !Number.isFinite(val)) throw new Error(`--set ${k}: not a number: ${v}`);
     overrides[k] = val;
   }
-  if (mode === 'ws-compare' && targets.includes('aedes')) throw new Error('ws-compare: aedes has no WebSocket listener here');
+  for (const t of targets) if (mode === 'ws-compare' && NO_WS[t] !== undefined) throw new Error(`ws-compare: ${t}: ${NO_WS[t]}`);
   return {
     mode,
     transport,
     connections: Math.round(num('--connections', 10_000)),
+    lossScenarios: sc === 'loss' ? [...LOSS_SCENARIOS] : isLossScenario(sc) ? [sc] : [],
+    messages: Math.round(num('--messages', 50_000)),
+    pauseS: num('--pause', 8),
     overrides,
-    scenarios: sc === 'all' ? [...SCENARIOS] : mode === 'ws-compare' ? ['qos0', 'qos1', 'latency'] : mode === 'idle' ? [] : [sc as ScenarioName],
+    scenarios: sc === 'all' ? [...SCENARIOS] : mode === 'ws-compare' ? ['qos0', 'qos1', 'latency'] : mode === 'idle' || mode === 'loss' ? [] : [sc as ScenarioName],
     target,
     durationS: num('--duration', 5),
     warmupS: num('--warmup', 1),
-    rounds: Math.round(num('--rounds', mode === 'idle' ? 1 : compare || mode === 'ws-compare' ? 3 : 1)),
+    rounds: Math.round(num('--rounds', mode === 'idle' || mode === 'loss' ? 1 : compare || mode === 'ws-compare' ? 3 : 1)),
     targets,
   };
 }
@@ -122,6 +148,7 @@ async function start(name: TargetName, url: string | null, ws: boolean): Promise
     case 'gateway': return startGateway();
     case 'mosquitto': return startMosquitto(ws);
     case 'aedes': return startAedes();
+    case 'nats': return startNats();
     case 'forwarder': return startForwarderProcess(ws);
   }
 }
@@ -189,6 +216,47 @@ async function runIdleMode(opts: Options, targets: Target[]): Promise<void> {
   process.exitCode = failed ? 1 : 0;
 }
 
+async function runLossMode(opts: Options, targets: Target[]): Promise<void> {
+  const results: LossResult[] = [];
+  let failed = false;
+  let n = 0;
+  for (const scenario of opts.lossScenarios) {
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const t of targets) {
+        const label = `${scenario} ${t.name} r${round}`;
+        process.stderr.write(`[${label}] ${opts.messages} QoS 1 messages${scenario === 'slow-subscriber' ? `, subscriber paused ${opts.pauseS} s` : ', subscriber offline'}...\n`);
+        try {
+          const r = await runLoss(scenario, t, {
+            messages: opts.messages, pauseS: opts.pauseS, window: 1000, quietS: 5, maxCollectS: 120, runId: `${process.pid}-${++n}`,
+          });
+          results.push(r);
+          process.stderr.write(`[${label}] delivered/expected ${r.delivered}/${r.expected}, lost ${r.lost}, dup ${r.duplicates}${r.note ? ` (${r.note})` : ''}\n`);
+          if (t === targets[0] && (t.name === 'gateway' || t.name === 'target') && (r.lost > 0 || r.expected < r.sent)) failed = true;
+        } catch (e) {
+          failed = true;
+          process.stderr.write(`[${label}] FAILED: ${e instanceof Error ? e.message : String(e)}${t.exited() !== null ? ` (${t.exited()})` : ''}\n`);
+        }
+      }
+    }
+  }
+  const meta = {
+    date: new Date().toISOString(), host: hostname(), cpus: cpus().length, node: process.version,
+    messages: opts.messages, 'pause s': opts.pauseS, rounds: opts.rounds,
+    targets: targets.map((t) => `${t.name} (${t.host}:${t.port})`).join(', '),
+  };
+  const md = lossMarkdown(results, meta);
+  process.stdout.write(md);
+  const dir = join(REPO_ROOT, 'loadtest', 'results');
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `${meta.date.replace(/[:.]/g, '-')}-${opts.lossScenarios.length > 1 ? 'loss' : opts.lossScenarios[0]}`);
+  writeFileSync(`${base}.md`, md);
+  writeFileSync(`${base}.json`, JSON.stringify({ meta, results }, null, 2));
+  process.stderr.write(`report: ${base}.md and .json\n`);
+  await closeAll();
+  process.exitCode = failed ? 1 : 0;
+  if (failed) process.stderr.write('loss: the first target lost acknowledged messages (or a run failed): exit 1\n');
+}
+
 let stopping = false;
 async function shutdown(code: number): Promise<never> {
   if (!stopping) {
@@ -211,6 +279,10 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   const wantWs = opts.mode === 'ws-compare' || opts.transport === 'ws';
   for (const name of opts.targets) {
+    if (opts.mode === 'loss' && name === 'forwarder') {
+      process.stderr.write('skipping forwarder in loss scenarios: it keeps no sessions or queues (it is the generator ceiling, not a broker)\n');
+      continue;
+    }
     process.stderr.write(`starting ${name}...\n`);
     targets.push(await start(name, opts.target, wantWs));
     const t = targets[targets.length - 1]!;
@@ -218,6 +290,7 @@ async function main(): Promise<void> {
     if (wantWs && t.wsUrl === null) throw new Error(`${name} serves no MQTT over WebSocket`);
   }
   if (opts.mode === 'idle') return runIdleMode(opts, targets);
+  if (opts.mode === 'loss') return runLossMode(opts, targets);
   const lanes: Lane[] = opts.mode === 'ws-compare'
     ? targets.flatMap((t) => TRANSPORTS.map((tr) => ({ target: t, transport: tr, label: `${t.name}-${tr}` })))
     : targets.map((t) => ({ target: t, transport: opts.transport, label: t.name }));

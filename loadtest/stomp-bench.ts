@@ -1,8 +1,13 @@
 // Load test: STOMP throughput (ack:auto; client-individual with receipted SENDs) and MQTT -> STOMP cross delivery over raw sockets, gateway vs RabbitMQ's STOMP/MQTT plugins. Imports node builtins, mqtt-packet and the stomp codec. Not part of the test command.
 //
-// Usage: node --import tsx loadtest/stomp-bench.ts [--n 20000] [--rabbit-stomp PORT --rabbit-mqtt PORT | --no-rabbit]
-// Without --rabbit-*, it tries to start `rabbitmq-server` itself (temp dir, free ports, rabbitmq_stomp + rabbitmq_mqtt),
-// and says why in the table when it cannot. Results: a table on stdout and loadtest/results/<time>-stomp.{json,md}.
+// Usage: node --import tsx loadtest/stomp-bench.ts [--n 200000] [--peers rabbitmq|none] [--rabbit-stomp PORT --rabbit-mqtt PORT]
+//        [--scenarios stomp-auto,stomp-ci-receipt,mqtt-to-stomp,mqtt-to-mqtt] [--quiet S] [--sub-pause S] [--help]
+// --peers none (or the older --no-rabbit): the gateway alone. Otherwise, without --rabbit-*, it tries to start
+// `rabbitmq-server` itself (temp dir, free ports, rabbitmq_stomp + rabbitmq_mqtt), and says why in the table when
+// it cannot. Results: a table on stdout and loadtest/results/<time>-stomp.{json,md}. Every body carries its
+// sequence number, so the subscriber counts unique messages; lost = sent - unique received, after the publisher
+// finished and nothing new arrived for --quiet seconds (default 5). Exit code 1 if the gateway lost or
+// duplicated any message in any scenario (RabbitMQ's figures are reported, never failed).
 //
 // Scenarios (one publisher connection, one subscriber connection, destinations without '/' so both
 // brokers map them the same way: STOMP /topic/<name> = MQTT topic <name> = RabbitMQ routing key <name>):
@@ -21,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import mqttPacket from 'mqtt-packet';
 import { encodeFrame } from '../protocols/stomp/frame.ts';
 import { StompParser } from '../protocols/stomp/parser.ts';
+import { SeqTracker } from './seq-tracker.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -28,7 +34,36 @@ const arg = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? undefined : args[i + 1];
 };
-const N = Number(arg('n') ?? 20_000);
+const HELP = `usage: node --import tsx loadtest/stomp-bench.ts [options]
+  --n N               messages per scenario (default 200000)
+  --peers P           rabbitmq (default: start rabbitmq-server, or use --rabbit-stomp/--rabbit-mqtt) or none (gateway alone)
+  --no-rabbit         same as --peers none
+  --rabbit-stomp PORT, --rabbit-mqtt PORT   a RabbitMQ already running (guest/guest)
+  --scenarios LIST    comma list of stomp-auto, stomp-ci-receipt, mqtt-to-stomp, mqtt-to-mqtt (default all)
+  --quiet S           stop waiting for deliveries after S seconds without a new one (default 5)
+  --sub-pause S       the subscriber stops reading its socket for S seconds when the publisher starts
+                      (default 0): a slow consumer, whose backlog the broker must keep
+scenarios (1 publisher, 1 subscriber, 64-byte bodies):
+  stomp-auto          SEND (a receipted SEND every 500 for flow control) -> SUBSCRIBE ack:auto
+  stomp-ci-receipt    SEND with a receipt on every frame (<= 100 outstanding) -> ack:client-individual, ACK each
+  mqtt-to-stomp       MQTT QoS 1 (<= 100 unacked) -> STOMP ack:auto
+  mqtt-to-mqtt        MQTT QoS 1 -> MQTT QoS 1 subscriber
+Prints received/sent, lost and msg/s per target and scenario; exit 1 if the gateway lost or duplicated any.
+`;
+if (args.includes('--help')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const N = Number(arg('n') ?? 200_000);
+if (!Number.isInteger(N) || N <= 0) throw new Error(`--n must be a positive integer, got ${arg('n')}`);
+const QUIET_MS = Number(arg('quiet') ?? 5) * 1000;
+const SUB_PAUSE_MS = Number(arg('sub-pause') ?? 0) * 1000;
+if (!(SUB_PAUSE_MS >= 0)) throw new Error('--sub-pause must be seconds >= 0');
+const PEERS = args.includes('--no-rabbit') ? 'none' : (arg('peers') ?? 'rabbitmq');
+if (PEERS !== 'none' && PEERS !== 'rabbitmq') throw new Error(`--peers must be rabbitmq or none, got ${PEERS}`);
+const ALL_SCENARIOS = ['stomp-auto', 'stomp-ci-receipt', 'mqtt-to-stomp', 'mqtt-to-mqtt'] as const;
+const SCENARIOS = (arg('scenarios') ?? ALL_SCENARIOS.join(',')).split(',');
+for (const sc of SCENARIOS) if (!(ALL_SCENARIOS as readonly string[]).includes(sc)) throw new Error(`unknown scenario ${sc}; one of ${ALL_SCENARIOS.join(', ')}`);
 const TIMEOUT_MS = 120_000;
 
 interface Endpoints {
@@ -42,7 +77,12 @@ interface Row {
   target: string;
   scenario: string;
   sent: number;
+  /** Unique sequence numbers received. */
   received: number;
+  lost: number;
+  duplicates: number;
+  /** Receipts (STOMP) or PUBACKs (MQTT) the publisher got. */
+  acknowledged: number;
   seconds: number;
   rate: number;
   note: string;
@@ -52,9 +92,9 @@ interface Row {
 
 class RawStompClient {
   private readonly parser = new StompParser({ maxFrameBytes: 1 << 24, maxHeaders: 1000, maxHeaderBytes: 1 << 16, maxBodyBytes: 1 << 24 });
-  onFrame: (command: string, headers: [string, string][]) => void = () => undefined;
+  onFrame: (command: string, headers: [string, string][], body: Buffer) => void = () => undefined;
   private constructor(readonly socket: net.Socket) {
-    socket.on('data', (c: Buffer) => this.parser.push(c, (f) => this.onFrame(f.command, f.headers)));
+    socket.on('data', (c: Buffer) => this.parser.push(c, (f) => this.onFrame(f.command, f.headers, f.body)));
     socket.on('error', () => undefined);
   }
   static async connect(port: number, headers: Record<string, string> = {}): Promise<RawStompClient> {
@@ -117,21 +157,47 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`timeout: ${what}`)), ms)))]).finally(() => clearTimeout(t));
 }
 
-/** Resolves when `count()` reaches n (checked on every frame via `kick`), bounded by TIMEOUT_MS. */
-function counter(n: number): { hit(): void; done: Promise<number>; get value(): number } {
-  let v = 0;
-  let resolve!: (t: number) => void;
-  const done = new Promise<number>((r) => (resolve = r));
+/**
+ * Counts unique deliveries by the sequence number at the start of each body ("<seq>:xxxx").
+ * finish() waits (after the publisher is done) until all n arrived, or nothing new came for QUIET_MS,
+ * or TIMEOUT_MS passed; it resolves with the time of the last delivery and a note when short.
+ */
+function counter(n: number): { hit(body: Buffer | string): void; finish(notBefore?: number): Promise<{ t1: number; note: string }>; readonly value: number; readonly duplicates: number } {
+  const tracker = new SeqTracker();
+  let last = performance.now();
   return {
-    hit() {
-      if (++v === n) resolve(performance.now());
+    hit(body) {
+      const text = typeof body === 'string' ? body : body.toString('latin1', 0, 12);
+      tracker.see(Number.parseInt(text, 10));
+      last = performance.now();
     },
-    done: withTimeout(done, TIMEOUT_MS, `${n} deliveries`),
+    async finish(notBefore = 0) {
+      const start = Math.max(performance.now(), notBefore);
+      for (;;) {
+        if (tracker.unique >= n) return { t1: last, note: '' };
+        const now = performance.now();
+        if (now - Math.max(last, start) > QUIET_MS) return { t1: last, note: `nothing new for ${QUIET_MS / 1000} s at ${tracker.unique}` };
+        if (now - start > TIMEOUT_MS + QUIET_MS) return { t1: last, note: `timed out at ${tracker.unique}` };
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     get value() {
-      return v;
+      return tracker.unique;
+    },
+    get duplicates() {
+      return tracker.duplicates;
     },
   };
 }
+
+/** --sub-pause: the subscriber's socket is not read for SUB_PAUSE_MS from now. */
+function pauseReader(socket: net.Socket): void {
+  if (SUB_PAUSE_MS <= 0) return;
+  socket.pause();
+  setTimeout(() => socket.resume(), SUB_PAUSE_MS);
+}
+
+const bodyOf = (i: number): string => `${i}:`.padEnd(64, 'x');
 
 let seq = 0;
 
@@ -141,10 +207,10 @@ async function stompScenario(ep: Endpoints, mode: 'auto' | 'ci-receipt'): Promis
   const pub = await RawStompClient.connect(ep.stomp, ep.login);
   const got = counter(N);
   const subReady = new Promise<void>((r) => {
-    sub.onFrame = (cmd, h) => {
+    sub.onFrame = (cmd, h, b) => {
       if (cmd === 'RECEIPT') return r();
       if (cmd !== 'MESSAGE') return;
-      got.hit();
+      got.hit(b);
       if (mode === 'ci-receipt') {
         const ack = h.find(([k]) => k === 'ack')?.[1];
         if (ack) sub.send('ACK', { id: ack });
@@ -170,56 +236,55 @@ async function stompScenario(ep: Endpoints, mode: 'auto' | 'ci-receipt'): Promis
       });
     }
   };
-  const body = 'x'.repeat(64);
   const extra: Record<string, string> = ep.name === 'rabbitmq' ? { persistent: 'true' } : {};
   const t0 = performance.now();
+  pauseReader(sub.socket);
   let asked = 0;
   for (let i = 0; i < N; i++) {
     if (mode === 'ci-receipt') {
-      pub.send('SEND', { destination: dest, receipt: `r${i}`, ...extra }, body);
+      pub.send('SEND', { destination: dest, receipt: `r${i}`, ...extra }, bodyOf(i));
       asked++;
       if (asked - receipts >= 100) await waitReceipts(asked - 50);
     } else if (i % 500 === 499) {
-      pub.send('SEND', { destination: dest, receipt: `r${i}`, ...extra }, body);
+      pub.send('SEND', { destination: dest, receipt: `r${i}`, ...extra }, bodyOf(i));
       asked++;
       await waitReceipts(asked - 1);
     } else {
-      pub.send('SEND', { destination: dest, ...extra }, body);
+      pub.send('SEND', { destination: dest, ...extra }, bodyOf(i));
     }
   }
-  let t1: number;
-  let note = '';
-  try {
-    t1 = await got.done;
-  } catch {
-    t1 = performance.now();
-    note = `timed out at ${got.value}`;
-  }
+  if (mode === 'ci-receipt') await waitReceipts(asked).catch(() => undefined);
+  const { t1, note } = await got.finish(t0 + SUB_PAUSE_MS);
   sub.close();
   pub.close();
   const seconds = (t1 - t0) / 1000;
-  return { target: ep.name, scenario: `stomp-${mode}`, sent: N, received: got.value, seconds, rate: got.value / seconds, note };
+  return {
+    target: ep.name, scenario: `stomp-${mode}`, sent: N, received: got.value, lost: N - got.value, duplicates: got.duplicates,
+    acknowledged: receipts, seconds, rate: got.value / seconds, note,
+  };
 }
 
 async function mqttScenario(ep: Endpoints, to: 'stomp' | 'mqtt'): Promise<Row> {
   const topic = `bench-m2${to}-${++seq}`;
   const got = counter(N);
   let close: () => void;
+  let subSocket: net.Socket;
   if (to === 'stomp') {
     const sub = await RawStompClient.connect(ep.stomp, ep.login);
     const ready = new Promise<void>((r) => {
-      sub.onFrame = (cmd) => (cmd === 'RECEIPT' ? r() : cmd === 'MESSAGE' ? got.hit() : undefined);
+      sub.onFrame = (cmd, _h, b) => (cmd === 'RECEIPT' ? r() : cmd === 'MESSAGE' ? got.hit(b) : undefined);
     });
     sub.send('SUBSCRIBE', { id: 's', destination: `/topic/${topic}`, ack: 'auto', receipt: 'sub' });
     await withTimeout(ready, 10_000, 'SUBSCRIBE receipt');
     close = () => sub.close();
+    subSocket = sub.socket;
   } else {
     const sub = await RawMqttClient.connect(ep.mqtt, `bench-sub-${seq}`, ep.login);
     const ready = new Promise<void>((r) => {
       sub.onPacket = (p) => {
         if (p.cmd === 'suback') r();
         else if (p.cmd === 'publish') {
-          got.hit();
+          got.hit(p.payload);
           if (p.qos === 1 && p.messageId) sub.write({ cmd: 'puback', messageId: p.messageId });
         }
       };
@@ -227,8 +292,10 @@ async function mqttScenario(ep: Endpoints, to: 'stomp' | 'mqtt'): Promise<Row> {
     sub.write({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
     await withTimeout(ready, 10_000, 'SUBACK');
     close = () => sub.close();
+    subSocket = sub.socket;
   }
   const pub = await RawMqttClient.connect(ep.mqtt, `bench-pub-${seq}`, ep.login);
+  pauseReader(subSocket);
   let acked = 0;
   let wake: (() => void) | undefined;
   pub.onPacket = (p) => {
@@ -236,10 +303,9 @@ async function mqttScenario(ep: Endpoints, to: 'stomp' | 'mqtt'): Promise<Row> {
     acked++;
     wake?.();
   };
-  const payload = Buffer.from('x'.repeat(64));
   const t0 = performance.now();
   for (let i = 0; i < N; i++) {
-    pub.write({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false, messageId: (i % 65000) + 1 });
+    pub.write({ cmd: 'publish', topic, payload: Buffer.from(bodyOf(i)), qos: 1, retain: false, dup: false, messageId: (i % 65000) + 1 });
     const end = Date.now() + TIMEOUT_MS;
     while (i + 1 - acked >= 100 && Date.now() < end) {
       await new Promise<void>((r) => {
@@ -248,18 +314,15 @@ async function mqttScenario(ep: Endpoints, to: 'stomp' | 'mqtt'): Promise<Row> {
       });
     }
   }
-  let t1: number;
-  let note = '';
-  try {
-    t1 = await got.done;
-  } catch {
-    t1 = performance.now();
-    note = `timed out at ${got.value}`;
-  }
+  for (let end = Date.now() + 10_000; acked < N && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+  const { t1, note } = await got.finish(t0 + SUB_PAUSE_MS);
   pub.close();
   close();
   const seconds = (t1 - t0) / 1000;
-  return { target: ep.name, scenario: `mqtt-to-${to}`, sent: N, received: got.value, seconds, rate: got.value / seconds, note };
+  return {
+    target: ep.name, scenario: `mqtt-to-${to}`, sent: N, received: got.value, lost: N - got.value, duplicates: got.duplicates,
+    acknowledged: acked, seconds, rate: got.value / seconds, note,
+  };
 }
 
 // ---- targets ----
@@ -371,7 +434,8 @@ async function startRabbit(): Promise<{ ep?: Endpoints; stop: () => void; why?: 
 
 // ---- main ----
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
+  let failed = false;
   const targets: Endpoints[] = [];
   const cleanups: (() => void)[] = [];
   const notes: string[] = [];
@@ -382,7 +446,8 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   });
   targets.push(gw.ep);
-  if (!args.includes('--no-rabbit')) {
+  if (PEERS === 'none') notes.push('RabbitMQ not compared: --peers none');
+  else {
     const rs = arg('rabbit-stomp');
     const rm = arg('rabbit-mqtt');
     if (rs && rm) targets.push({ name: 'rabbitmq', stomp: Number(rs), mqtt: Number(rm), login: { login: 'guest', passcode: 'guest' } });
@@ -396,13 +461,21 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     for (const ep of targets) {
-      for (const run of [() => stompScenario(ep, 'auto'), () => stompScenario(ep, 'ci-receipt'), () => mqttScenario(ep, 'stomp'), () => mqttScenario(ep, 'mqtt')]) {
+      const runs: Record<(typeof ALL_SCENARIOS)[number], () => Promise<Row>> = {
+        'stomp-auto': () => stompScenario(ep, 'auto'),
+        'stomp-ci-receipt': () => stompScenario(ep, 'ci-receipt'),
+        'mqtt-to-stomp': () => mqttScenario(ep, 'stomp'),
+        'mqtt-to-mqtt': () => mqttScenario(ep, 'mqtt'),
+      };
+      for (const sc of SCENARIOS) {
         try {
-          const row = await run();
+          const row = await runs[sc as (typeof ALL_SCENARIOS)[number]]();
           rows.push(row);
-          console.error(`${row.target} ${row.scenario}: ${Math.round(row.rate)} msg/s ${row.note}`);
+          console.error(`${row.target} ${row.scenario}: received/sent ${row.received}/${row.sent}, lost ${row.lost}, dup ${row.duplicates}, ${Math.round(row.rate)} msg/s ${row.note}`);
+          if (ep.name === 'gateway' && (row.lost > 0 || row.duplicates > 0)) failed = true;
         } catch (err) {
           notes.push(`${ep.name}: ${String(err)}`);
+          if (ep.name === 'gateway') failed = true;
         }
       }
     }
@@ -412,9 +485,9 @@ async function main(): Promise<void> {
   const md = [
     `# STOMP bench (${N} messages of 64 bytes per scenario, ${new Date().toISOString()})`,
     '',
-    '| target | scenario | received/sent | seconds | msg/s | note |',
-    '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.target} | ${r.scenario} | ${r.received}/${r.sent} | ${r.seconds.toFixed(2)} | ${Math.round(r.rate)} | ${r.note} |`),
+    '| target | scenario | received/sent | lost | dup | receipts or PUBACKs | seconds | msg/s | note |',
+    '|---|---|---|---:|---:|---:|---|---|---|',
+    ...rows.map((r) => `| ${r.target} | ${r.scenario} | ${r.received}/${r.sent} | ${r.lost} | ${r.duplicates} | ${r.acknowledged} | ${r.seconds.toFixed(2)} | ${Math.round(r.rate)} | ${r.note} |`),
     '',
     ...notes.map((n) => `- ${n}`),
     '',
@@ -425,10 +498,12 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(join(out, `${stamp}-stomp.json`), JSON.stringify({ n: N, rows, notes }, null, 2));
   writeFileSync(join(out, `${stamp}-stomp.md`), md);
+  if (failed) console.error('stomp-bench: the gateway lost or duplicated messages (or a scenario failed): exit 1');
+  return failed ? 1 : 0;
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (err: unknown) => {
     console.error(err);
     process.exit(1);

@@ -1,4 +1,4 @@
-// Starts and stops the brokers a load test measures: our gateway, Mosquitto, Aedes, the trivial forwarder, or an external URL. Imports node builtins and ./proc.ts.
+// Starts and stops the brokers a load test measures: our gateway, Mosquitto, Aedes, NATS (its MQTT listener), the trivial forwarder, or an external URL. Imports node builtins and ./proc.ts.
 //
 // Every started target is a child process whose pid is known (for CPU accounting) and whose
 // close() kills it (SIGTERM, SIGKILL after 2 s) and removes its temp dir. closeAll() is safe to
@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { findListenerPid } from './proc.ts';
 
-export type TargetName = 'gateway' | 'target' | 'mosquitto' | 'aedes' | 'forwarder';
+export type TargetName = 'gateway' | 'target' | 'mosquitto' | 'aedes' | 'nats' | 'forwarder';
 
 export interface Target {
   name: TargetName;
@@ -29,6 +29,8 @@ export interface Target {
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MOSQUITTO = '/usr/sbin/mosquitto';
+/** Debian's nats-server (2.9 on bookworm); test/install-system-deps.sh installs it. */
+export const NATS_SERVER = '/usr/sbin/nats-server';
 const open = new Set<Target>();
 /** Kill functions of every child spawned and not yet reaped, including ones still starting up. */
 const children = new Set<() => Promise<void>>();
@@ -182,6 +184,44 @@ export async function startMosquitto(ws = false): Promise<Target> {
   }
   const wsUrl = wsPort !== null ? `ws://127.0.0.1:${wsPort}/mqtt` : null;
   return register({ name: 'mosquitto', host: '127.0.0.1', port, wsUrl, pid: child.pid ?? null }, close, child, () => stderrTail);
+}
+
+/**
+ * NATS's MQTT listener (nats-server, Debian 2.9) with a generated config: client port and MQTT port on
+ * free loopback ports, JetStream on with a temp store dir (NATS's MQTT needs JetStream and a
+ * server_name), no auth, no monitoring port. What NATS's MQTT does not do, per its docs: QoS 2 (a
+ * QoS 2 subscription is granted QoS 1, a QoS 2 PUBLISH closes the connection), retained-message
+ * wildcards in some forms, MQTT 5, and (in 2.9) MQTT over WebSocket. Its per-subscription in-flight
+ * cap is `mqtt.max_ack_pending` (default 1024); the loadtest's qos1 window (1000) fits under it.
+ */
+export async function startNats(): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'lt-nats-'));
+  const [clientPort, mqttPort] = [await freePort(), await freePort()];
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(conf, [
+    `server_name: lt_nats_${process.pid}`,
+    `listen: "127.0.0.1:${clientPort}"`,
+    `jetstream { store_dir: "${join(dir, 'js')}" }`,
+    `mqtt { host: "127.0.0.1", port: ${mqttPort} }`,
+    '',
+  ].join('\n'));
+  const child = spawn(NATS_SERVER, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderrTail = '';
+  child.stderr!.on('data', (d: Buffer) => { stderrTail = (stderrTail + d.toString()).slice(-2000); });
+  const close = killer(child, () => rmSync(dir, { recursive: true, force: true }));
+  const exited = new Promise<never>((_r, reject) => {
+    child.once('error', (e) => reject(new Error(`nats-server (${NATS_SERVER}): ${e.message}; run test/install-system-deps.sh`)));
+    child.once('exit', (code) => reject(new Error(`nats-server exited early (code ${code}): ${stderrTail}`)));
+  });
+  exited.catch(() => undefined);
+  try {
+    // The MQTT port opens after JetStream is up, so it is the one to wait for.
+    await Promise.race([waitForPort(mqttPort, 15_000), exited]);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return register({ name: 'nats', host: '127.0.0.1', port: mqttPort, wsUrl: null, pid: child.pid ?? null }, close, child, () => stderrTail);
 }
 
 /**

@@ -48,9 +48,9 @@ function str(s: string): Buffer {
   return out;
 }
 
-/** CONNECT, protocol level 4 (3.1.1), clean session, no will/credentials [MQTT-3.1.2-2]. */
-export function encodeConnect(clientId: string, keepaliveS: number): Buffer {
-  const head = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, (keepaliveS >> 8) & 0xff, keepaliveS & 0xff]);
+/** CONNECT, protocol level 4 (3.1.1), clean session unless clean=false (flag 0x02 [MQTT-3.1.2-4]), no will/credentials [MQTT-3.1.2-2]. */
+export function encodeConnect(clientId: string, keepaliveS: number, clean = true): Buffer {
+  const head = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, clean ? 0x02 : 0x00, (keepaliveS >> 8) & 0xff, keepaliveS & 0xff]);
   return packet(CONNECT << 4, Buffer.concat([head, str(clientId)]));
 }
 

@@ -111,7 +111,7 @@ function subscribe(c: Conn, filter: string): Promise<void> {
 function attachSubscriber(s: Sub): void {
   const socket = s.conn.socket;
   const pids: number[] = [];
-  const onPacket = (buf: Buffer, start: number, _end: number, body: number): void => {
+  const onPacket = (buf: Buffer, start: number, end: number, body: number): void => {
     const first = buf[start]!;
     if (first >> 4 !== PUBLISH) return;
     const qos = (first >> 1) & 3;
@@ -120,6 +120,8 @@ function attachSubscriber(s: Sub): void {
       pids.push((buf[p]! << 8) | buf[p + 1]!);
       p += 2;
     }
+    // Not one of ours (NATS's `#` also matches its own internal subjects): acked above, never counted.
+    if (end - p < PAYLOAD_MIN || buf.readUInt32BE(p) >= w.publishers.length) return;
     s.received++;
     const pub = buf.readUInt32BE(p);
     let t = s.trackers[pub];

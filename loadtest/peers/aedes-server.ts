@@ -6,6 +6,10 @@
 import net from 'node:net';
 import { Aedes } from 'aedes';
 
+if (process.argv.includes('--help')) {
+  process.stdout.write("usage: node --import tsx loadtest/peers/aedes-server.ts [--port N]\n  Aedes 1.x on 127.0.0.1 (TCP_NODELAY, in-memory); prints {\"msg\":\"listening\",\"protocol\":\"mqtt\",\"port\":N}; runs until SIGTERM\n");
+  process.exit(0);
+}
 const i = process.argv.indexOf('--port');
 const port = i > 0 ? Number(process.argv[i + 1]) : 0;
 const broker = await Aedes.createBroker();

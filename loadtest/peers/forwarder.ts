@@ -111,6 +111,10 @@ export function startForwarder(port = 0, host = '127.0.0.1'): Promise<Forwarder>
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (process.argv.includes('--help')) {
+    process.stdout.write("usage: node --import tsx loadtest/peers/forwarder.ts [--port N]\n  the trivial MQTT forwarder on 127.0.0.1 (the generator's ceiling); prints {\"msg\":\"listening\",\"protocol\":\"mqtt\",\"port\":N}; runs until SIGTERM\n");
+    process.exit(0);
+  }
   const i = process.argv.indexOf('--port');
   const f = await startForwarder(i > 0 ? Number(process.argv[i + 1]) : 0);
   process.stdout.write(`${JSON.stringify({ msg: 'listening', protocol: 'mqtt', port: f.port })}\n`);

@@ -41,6 +41,10 @@ export function startWsForwarder(port = 0, host = '127.0.0.1'): Promise<Forwarde
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (process.argv.includes('--help')) {
+    process.stdout.write("usage: node --import tsx loadtest/peers/ws-forwarder.ts\n  the TCP and the WebSocket (/mqtt) forwarders on free 127.0.0.1 ports; prints the two listening lines; runs until SIGTERM\n");
+    process.exit(0);
+  }
   const tcp = await startForwarder(0);
   const ws = await startWsForwarder(0);
   process.stdout.write(`${JSON.stringify({ msg: 'listening', protocol: 'mqtt', port: tcp.port })}\n`);

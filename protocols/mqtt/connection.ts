@@ -5,15 +5,17 @@ import { randomBytes } from 'node:crypto';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { Broker, SessionEntry, SessionLink } from '../../src/core/broker.ts';
-import type { ClientIdentity } from '../../src/core/auth.ts';
+import type { AuthResult, ClientIdentity } from '../../src/core/auth.ts';
 import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
-import { LogSubscriptions, parseLogFilter } from '../../src/core/log-subscriptions.ts';
+import { LogSubscriptions, parseLogFilter, withMode } from '../../src/core/log-subscriptions.ts';
+import { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { connackProperties, decideConnect, v3ReturnCode, type ConnectDecision } from './connect.ts';
 import { MqttFramer } from './framer.ts';
+import { peerInfo } from '../peer.ts';
 import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
@@ -221,7 +223,7 @@ export class MqttConnection implements SessionLink {
       case 'puback': {
         const acked = this.logSubs ? this.session().unackedMessage(packet.messageId!) : undefined;
         this.send(this.session().onPuback(packet.messageId!, Date.now()));
-        return this.logSubs?.acked(acked); // a log-backed delivery: commit its group offset, refill the window
+        return this.logSubs?.acked(acked, packet.reasonCode); // a log-backed delivery: settle it (commit), refill the window
       }
       case 'pubrec':
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
@@ -281,14 +283,18 @@ export class MqttConnection implements SessionLink {
     const d = decideConnect(p, this.opts, Date.now(), () => `auto-${randomBytes(8).toString('hex')}`);
     if (d.kind === 'refuse') return this.refuse(d.code, d.why);
     const v5 = this.version === 5;
-    this.identity = { clientId: d.clientId, username: p.username, protocol: 'mqtt', remoteAddress: this.stream.remoteAddress };
+    this.identity = { clientId: d.clientId, username: p.username, protocol: 'mqtt', ...peerInfo(this.stream) };
     const auth = this.broker.auth.authenticate(this.identity, p.password);
-    const finish = (ok: boolean): void => {
+    const finish = (ok: AuthResult): void => {
       if (this.state === 'closed') return;
-      if (!ok) return this.refuse(ERRORS.BAD_CREDENTIALS.mqtt, 'bad user name or password');
+      // Bad credentials: CONNACK 4 / v5 0x86; not allowed to connect (anonymous): CONNACK 5 / v5 0x87 (MQTT 3.1.1 table 3.1, MQTT 5 3.2.2.2).
+      if (ok === false) return this.refuse(ERRORS.BAD_CREDENTIALS.mqtt, 'bad user name or password');
+      if (ok !== true) return this.refuse(ERRORS.NOT_AUTHORIZED.mqtt, 'not authorized');
+      // A will is a publish: its topic must be writable now (as Mosquitto 2 checks it at CONNECT).
+      if (d.will && !this.broker.auth.authorizePublish(this.identity, d.will.msg.topic)) return this.refuse(ERRORS.NOT_AUTHORIZED.mqtt, 'will topic not authorized');
       this.completeConnect(d, !!p.clean);
     };
-    if (typeof auth === 'boolean') return finish(auth);
+    if (typeof auth !== 'object') return finish(auth);
     this.state = 'authenticating';
     auth.then(finish, (err: unknown) => {
       this.log.error({ err, clientId: d.clientId }, 'authentication hook failed');
@@ -325,7 +331,8 @@ export class MqttConnection implements SessionLink {
 
   /** Refuses a CONNECT with a CONNACK return/reason code, then closes [MQTT-3.2.2-7]. */
   private refuse(code: number, why: string): void {
-    this.log.warn({ remote: this.identity.remoteAddress, code, why }, 'mqtt connect refused');
+    // Never the password; the username only as the client sent it.
+    this.log.warn({ remote: this.identity.remoteAddress, clientId: this.identity.clientId, username: this.identity.username, code, why }, 'mqtt connect refused');
     if (this.version === 5) this.writePacket({ cmd: 'connack', reasonCode: code, sessionPresent: false });
     else this.writePacket({ cmd: 'connack', returnCode: v3ReturnCode(code), sessionPresent: false });
     this.destroy();
@@ -382,7 +389,8 @@ export class MqttConnection implements SessionLink {
       return this.rejectPublish(qos, ackType, packetId, ERRORS.PAYLOAD_FORMAT_INVALID.mqtt);
     }
     if (!this.broker.auth.authorizePublish(this.identity, topic)) {
-      this.log.info({ clientId: this.clientId, topic }, 'mqtt publish not authorized');
+      // v5: PUBACK / PUBREC 0x87; v3 has no refusal, so the message is dropped (and counted) and acknowledged, as Mosquitto does.
+      this.log.info({ clientId: this.clientId, username: this.identity.username, topic }, 'mqtt publish not authorized');
       return this.rejectPublish(qos, ackType, packetId, ERRORS.NOT_AUTHORIZED.mqtt);
     }
     const now = Date.now();
@@ -479,7 +487,10 @@ export class MqttConnection implements SessionLink {
     for (const s of p.subscriptions) {
       const logFilter = parseLogFilter(s.topic);
       if (logFilter) {
-        granted.push(this.subscribeLog(s, logFilter, subId));
+        // `$queue/` / `$group/` mode: MQTT 5 SUBSCRIBE user property x-queue-mode (docs/REPLAY.md).
+        const mode = p.properties?.userProperties?.['x-queue-mode'];
+        const parsed = 'error' in logFilter ? logFilter : withMode(logFilter, Array.isArray(mode) ? mode[0] : mode);
+        granted.push(this.subscribeLog(s, parsed, subId));
         continue;
       }
       const bad = validateTopicFilter(s.topic, this.opts.maxTopicLevels);
@@ -530,12 +541,13 @@ export class MqttConnection implements SessionLink {
     const log = this.broker.log;
     const store = this.broker.state;
     if (!log || !store) return v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x80; // persistence is off: no log to read
-    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.filter)) return v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80;
+    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.kind === 'queue' ? s.topic : parsed.filter)) return v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80;
     const entry = this.entry!;
     this.logSubs ??= new LogSubscriptions({
       target: entry,
       log,
       store,
+      queues: QueueRegistry.for(this.broker),
       whenWritable: () =>
         this.stream.writableLength > this.opts.maxWriteBuffer / 2 ? new Promise<void>((r) => this.stream.once('drain', () => r())) : undefined,
       onError: (err, topic) => this.log.warn({ err: String(err), clientId: this.clientId, topic }, 'mqtt log subscription stopped'),
@@ -590,6 +602,11 @@ export class MqttConnection implements SessionLink {
         this.writeRaw(encodeAck('pubrel', o.packetId));
         continue;
       }
+      if (!this.broker.auth.authorizeRead(this.identity, o.msg.topic)) {
+        // Last line of the ACL: whatever queued it (a session restored from disk, a log replay), an unreadable topic is not sent.
+        this.discardOutbound(o, now);
+        continue;
+      }
       if (o.qos === 0 && this.stream.writableLength > this.opts.maxWriteBuffer) {
         // A slow reader must not grow memory without bound: QoS 0 is dropped, and counted.
         this.counters.slowConsumerDrops++;
@@ -598,13 +615,21 @@ export class MqttConnection implements SessionLink {
       const buf = this.encodeOutbound(o, now);
       if (buf === undefined) {
         // Larger than the client's Maximum Packet Size: discard as if sent [MQTT-3.1.2-25].
-        if (o.qos === 1) this.send(this.entry!.session.onPuback(o.packetId, now));
-        else if (o.qos === 2) this.send(this.entry!.session.onPubcomp(o.packetId, now));
+        this.discardOutbound(o, now);
         continue;
       }
       this.counters.messagesOut++;
       this.writeRaw(buf);
     }
+  }
+
+  /** Settles an outbound PUBLISH that is not sent, as if the client had acknowledged it. */
+  private discardOutbound(o: Extract<Outbound, { type: 'publish' }>, now: number): void {
+    const session = this.entry?.session;
+    if (!session || o.qos === 0) return;
+    const acked = this.logSubs ? session.unackedMessage(o.packetId) : undefined;
+    this.send(o.qos === 1 ? session.onPuback(o.packetId, now) : session.onPubcomp(o.packetId, now));
+    this.logSubs?.acked(acked);
   }
 
   private encodeOutbound(o: Extract<Outbound, { type: 'publish' }>, now: number): Buffer | undefined {

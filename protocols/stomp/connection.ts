@@ -10,7 +10,7 @@
 // - A malformed frame, a limit breach or a protocol error gets one ERROR frame (`message` header = the
 //   coded error text, body = detail, `receipt-id` if the frame asked for a receipt), one log line, and
 //   the connection closes. Nothing else is affected.
-// - Each SUBSCRIBE is a source (./topic-subscription.ts or ./queues.ts). Every MESSAGE needing an ACK
+// - Each SUBSCRIBE is a source (./topic-subscription.ts, ./stream-subscription.ts, or ./queues.ts: a consumer of the core queue). Every MESSAGE needing an ACK
 //   gets a connection-unique id used as message-id and (1.2) ack; ACK/NACK take `id` (1.2) or
 //   `message-id` (1.0/1.1). ack:client ACK/NACK are cumulative over that subscription.
 // - Durable topic subscriptions: CONNECT `client-id` + SUBSCRIBE `durable:true` (or RabbitMQ's
@@ -24,7 +24,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ClientIdentity } from '../../src/core/auth.ts';
+import type { AuthResult, ClientIdentity } from '../../src/core/auth.ts';
+import { peerInfo } from '../peer.ts';
 import type { Broker } from '../../src/core/broker.ts';
 import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message } from '../../src/core/message.ts';
@@ -32,7 +33,9 @@ import { encodeFrame, header, HEARTBEAT, type StompFrame, type StompVersion } fr
 import { headersFromMessage, messageFromSend, parseSendDestination, parseStreamOffset, parseSubscribeDestination } from './mapping.ts';
 import type { StompOptions } from './options.ts';
 import { StompParser } from './parser.ts';
-import type { QueueRegistry } from './queues.ts';
+import type { QueueRegistry } from '../../src/core/queue-registry.ts';
+import { isQueueMode } from '../../src/core/queue.ts';
+import { QueueSubscription } from './queues.ts';
 import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
 import { StreamSubscription } from './stream-subscription.ts';
 import { TopicSubscription } from './topic-subscription.ts';
@@ -106,14 +109,15 @@ export class StompConnection implements DeliverySink {
   constructor(
     private readonly stream: Duplex & { remoteAddress?: string },
     private readonly broker: Broker,
-    private readonly queues: QueueRegistry,
+    /** undefined when persistence is off: queues need the durable log. */
+    private readonly queues: QueueRegistry | undefined,
     private readonly opts: StompOptions,
     private readonly log: Logger,
     private readonly counters: StompCounters,
     private readonly onClosed: (c: StompConnection) => void,
   ) {
     this.parser = new StompParser(opts.limits);
-    this.identity = { clientId: this.sessionId, protocol: 'stomp', remoteAddress: stream.remoteAddress };
+    this.identity = { clientId: this.sessionId, protocol: 'stomp', ...peerInfo(stream) };
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err: Error) => this.log.debug({ err: err.message, session: this.sessionId }, 'stomp socket error'));
     stream.on('close', () => this.onStreamClosed());
@@ -214,10 +218,12 @@ export class StompConnection implements DeliverySink {
     this.clientName = clientName;
     const login = header(f, 'login');
     const passcode = header(f, 'passcode');
-    this.identity = { clientId: this.sessionId, username: login, protocol: 'stomp', remoteAddress: this.stream.remoteAddress };
-    const finish = (ok: boolean): void => {
+    this.identity = { clientId: this.sessionId, username: login, protocol: 'stomp', ...peerInfo(this.stream) };
+    const finish = (ok: AuthResult): void => {
       if (this.state === 'closed') return;
-      if (!ok) return this.fail('BAD_CREDENTIALS', 'login refused');
+      // STOMP 1.2 "CONNECT or STOMP Frame": refused credentials get an ERROR frame, then the connection closes.
+      if (ok === false) return this.fail('BAD_CREDENTIALS', `login refused${login === undefined ? '' : ` for ${JSON.stringify(login.slice(0, 100))}`}`);
+      if (ok !== true) return this.fail('NOT_AUTHORIZED', 'anonymous login is not allowed here');
       this.state = 'connected';
       if (this.connectTimer) clearTimeout(this.connectTimer);
       this.heartbeatOut = sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
@@ -239,7 +245,7 @@ export class StompConnection implements DeliverySink {
       }
     };
     const auth = this.broker.auth.authenticate(this.identity, passcode === undefined ? undefined : Buffer.from(passcode, 'utf8'));
-    if (typeof auth === 'boolean') return finish(auth);
+    if (typeof auth !== 'object') return finish(auth);
     this.state = 'authenticating';
     auth.then(finish, (err: unknown) => {
       this.log.error({ err, session: this.sessionId }, 'authentication hook failed');
@@ -271,7 +277,7 @@ export class StompConnection implements DeliverySink {
     const d = parseSendDestination(dest, this.opts.maxTopicLevels);
     if (typeof d === 'string') throw new GatewayError(d, `destination ${JSON.stringify(dest.slice(0, 200))}`);
     if (!this.broker.auth.authorizePublish(this.identity, d.topic)) throw new GatewayError('NOT_AUTHORIZED', `SEND to ${dest}`);
-    if (d.kind === 'queue') this.queues.get(d.name);
+    if (d.kind === 'queue' && !this.queues) throw new GatewayError('IMPLEMENTATION_SPECIFIC', '/queue destinations need persistence (the durable log)');
     const build = (): Message => {
       const msg = messageFromSend(d.topic, f.headers, f.body, this.sessionId, Date.now());
       if (typeof msg === 'string') throw new GatewayError(msg, 'expires must be epoch milliseconds');
@@ -346,15 +352,23 @@ export class StompConnection implements DeliverySink {
       if (!from) throw new GatewayError('STOMP_FRAME_INVALID', `x-stream-offset ${JSON.stringify(offsetHeader.slice(0, 100))}`);
       if (!this.broker.log) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'x-stream-offset needs persistence (the durable log)');
     }
+    // A queue consumer: the core queue (src/core/queue.ts), in the mode `x-queue-mode` asks for (docs/STOMP.md "Queues").
+    let queue: ReturnType<QueueRegistry['queue']> | undefined;
+    if (d.kind === 'queue') {
+      if (!this.queues) throw new GatewayError('IMPLEMENTATION_SPECIFIC', '/queue destinations need persistence (the durable log)');
+      const mode = header(f, 'x-queue-mode');
+      if (mode !== undefined && !isQueueMode(mode)) throw new GatewayError('STOMP_FRAME_INVALID', `x-queue-mode ${JSON.stringify(mode.slice(0, 100))} (shared | key-shared | failover)`);
+      queue = this.queues.queue(d.name, mode);
+    }
     if (d.kind === 'topic' && durable && this.currentReceipt !== undefined) return this.subscribeDurable(id, dest, ackMode, prefetch, d.topic);
     // The RECEIPT goes first, then any retained / queued messages.
     this.receiptNow();
     if (d.kind === 'queue') {
-      this.subs.set(id, this.queues.get(d.name).addConsumer(id, ackMode, prefetch, this));
+      this.subs.set(id, new QueueSubscription(id, ackMode, prefetch, this, queue!));
       return;
     }
     if (from) {
-      const stream = new StreamSubscription(id, dest, ackMode, prefetch, this, this.broker, this.opts, this.log);
+      const stream = new StreamSubscription(id, dest, ackMode, prefetch, this, this.broker, this.opts, this.log, this.identity);
       this.subs.set(id, stream);
       stream.start(d.topic, from);
       return;
@@ -415,20 +429,22 @@ export class StompConnection implements DeliverySink {
   private onAck(f: StompFrame): void {
     const id = header(f, 'id') ?? required(f, 'message-id');
     const positive = f.command === 'ACK';
+    // RabbitMQ's NACK header `requeue:false`: dead-letter now instead of redelivering.
+    const requeue = positive || header(f, 'requeue') !== 'false';
     const tx = this.transactionOf(f);
     if (tx) {
       this.addToTransaction(tx, () => {
-        this.settle(id, positive);
+        this.settle(id, positive, requeue);
         return undefined;
       });
     } else {
-      this.settle(id, positive);
+      this.settle(id, positive, requeue);
     }
     this.receiptNow();
   }
 
   /** Applies an ACK / NACK; cumulative for ack:client (every earlier message of that subscription too). Unknown ids are ignored. */
-  private settle(ackId: string, positive: boolean): void {
+  private settle(ackId: string, positive: boolean, requeue = true): void {
     const target = this.pending.get(ackId);
     if (!target) {
       this.log.debug({ session: this.sessionId, ackId }, 'stomp ack for an unknown message id');
@@ -449,7 +465,7 @@ export class StompConnection implements DeliverySink {
     for (const p of todo) {
       if (p.token === undefined) this.tokenless--;
       else if (positive) p.sub.ack(p.token);
-      else p.sub.nack(p.token);
+      else p.sub.nack(p.token, requeue);
     }
   }
 
@@ -608,6 +624,11 @@ export class StompConnection implements DeliverySink {
       this.stream.on('drain', done);
       this.stream.on('close', done);
     });
+  }
+
+  /** DeliverySink: the outgoing buffer is under half of maxWriteBuffer and the connection is open. */
+  canWrite(): boolean {
+    return this.state !== 'closed' && this.stream.writableLength <= this.opts.maxWriteBuffer / 2;
   }
 
   /** DeliverySink: a subscription's session was closed by the broker (shutdown, takeover). */

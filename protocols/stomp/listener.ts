@@ -1,14 +1,15 @@
-// STOMP over TCP and TLS (or any Duplex, e.g. a WebSocket stream): builds one StompConnection each; owns the listener's queues. Imports ../stream-listener.ts, the broker type and sibling stomp files.
+// STOMP over TCP and TLS (or any Duplex, e.g. a WebSocket stream): builds one StompConnection each; configures the broker's queues (src/core/queue-registry.ts). Imports ../stream-listener.ts, core broker type and queue registry, and sibling stomp files.
 import { StreamListener, type ByteStream } from '../stream-listener.ts';
 import type { Logger } from 'pino';
 import type { Broker } from '../../src/core/broker.ts';
 import { StompConnection, type StompCounters } from './connection.ts';
 import type { StompOptions } from './options.ts';
-import { QueueRegistry } from './queues.ts';
+import { QueueRegistry } from '../../src/core/queue-registry.ts';
 
 export class StompListener extends StreamListener<StompConnection> {
   readonly counters: StompCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDrops: 0, errors: 0 };
-  readonly queues: QueueRegistry;
+  /** The broker's queues (shared with MQTT); undefined when persistence is off. */
+  readonly queues: QueueRegistry | undefined;
 
   constructor(
     private readonly broker: Broker,
@@ -16,10 +17,22 @@ export class StompListener extends StreamListener<StompConnection> {
     private readonly log: Logger,
   ) {
     super();
-    this.queues = new QueueRegistry(broker, opts, log);
-    for (const name of opts.queues) this.queues.get(name);
-    // Queues that existed before a restart come back bound to their restored sessions.
-    this.queues.attachRestored();
+    this.queues = QueueRegistry.for(broker);
+    if (this.queues) {
+      this.queues.configure({
+        deadLetter: { maxRedeliveries: opts.maxRedeliveries, deadLetterTopic: opts.deadLetterTopic },
+        defaultMode: opts.queueMode,
+        modes: opts.queueModes,
+        readAhead: opts.queueWindow,
+        onError: (err, queue, what) => log.warn({ err: String(err), queue, what }, 'queue operation failed'),
+      });
+      // Declared queues exist from start; every queue's position is its committed offset in the state store.
+      this.queues.declare(opts.queues);
+      const legacy = this.queues.retireLegacySessions();
+      if (legacy.length !== 0) log.info({ queues: legacy }, 'queue sessions of an older data dir ended; those queues now read the log');
+    } else if (opts.queues.length !== 0) {
+      log.warn({ queues: opts.queues }, 'stomp.queues ignored: queues need persistence (the durable log)');
+    }
   }
 
   protected create(stream: ByteStream, closed: (c: StompConnection) => void): StompConnection {

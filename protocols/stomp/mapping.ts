@@ -191,7 +191,3 @@ export function headersFromMessage(msg: Message): [string, string][] {
   return out;
 }
 
-/** The dead-letter topic for a message that used up its redeliveries. */
-export function deadLetterTopicOf(topic: string, configured: string): string {
-  return configured !== '' ? configured : MQTT_DLQ_PREFIX + topic;
-}

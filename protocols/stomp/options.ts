@@ -1,5 +1,6 @@
 // Settings one STOMP listener and its connections need from the gateway config, with defaults. Imports core session types and the parser's limit type only.
 import type { SessionLimits } from '../../src/core/session.ts';
+import type { QueueMode } from '../../src/core/queue.ts';
 import type { StompLimits } from './parser.ts';
 
 export interface StompOptions {
@@ -20,10 +21,14 @@ export interface StompOptions {
   maxRedeliveries: number;
   /** Fixed dead-letter MQTT topic; '' = `$dlq/<original MQTT topic>`. */
   deadLetterTopic: string;
-  /** Messages a `/queue/<name>` holds ready for consumers (its session window); the rest waits in the session queue. */
+  /** Messages a queue holds read ahead for its consumers; the rest waits in the log. */
   queueWindow: number;
-  /** Queues that exist from start, so MQTT publishers to `$queue/<name>` are kept before any STOMP client touched them. */
+  /** Queues that exist from start (a queue's messages are kept in the log whether or not it exists yet). */
   queues: string[];
+  /** Mode of a queue without an entry in queueModes: shared | key-shared | failover. */
+  queueMode: QueueMode;
+  /** Per-queue default modes (config `stomp.queueModes: ["<name>=<mode>", ...]`). */
+  queueModes: Record<string, QueueMode>;
   maxSubscriptions: number;
   maxTransactions: number;
   /** SEND / ACK / NACK frames buffered per transaction. */
@@ -49,6 +54,8 @@ export const STOMP_DEFAULTS: StompOptions = {
   deadLetterTopic: '',
   queueWindow: 1000,
   queues: [],
+  queueMode: 'shared',
+  queueModes: {},
   maxSubscriptions: 1000,
   maxTransactions: 16,
   maxTransactionFrames: 10_000,
@@ -58,7 +65,7 @@ export const STOMP_DEFAULTS: StompOptions = {
   serverName: 'iot-gateway',
 };
 
-type Over<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? Partial<T[K]> : T[K] };
+type Over<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends Record<string, QueueMode> ? T[K] : T[K] extends object ? Partial<T[K]> : T[K] };
 
 /** Defaults overlaid with `over` (one level deep for `limits` and `session`). */
 export function stompOptions(over: Over<StompOptions> = {}): StompOptions {

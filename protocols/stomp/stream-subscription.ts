@@ -1,9 +1,10 @@
-// A STOMP SUBSCRIBE to `/topic/<filter>` with `x-stream-offset`: reads the durable log from a start point, then keeps following it. Imports core consumer/broker/message types and ./subscription.ts.
+// A STOMP SUBSCRIBE to `/topic/<filter>` with `x-stream-offset`: reads the durable log from a start point, then keeps following it. Imports core consumer/broker/message types, the core dead-letter policy and ./subscription.ts.
 //
 // Contract:
 // - One follow() (src/core/consumer.ts) over broker.log with the subscription's filter, from the start
 //   point. It reads the log only: no broker session, no live routing, so the switch from history to
-//   live is the same loop reading the same log - no gap, no duplicate. Live latency is the poll interval.
+//   live is the same loop reading the same log - no gap, no duplicate. A caught-up follower sleeps until the
+//   log reports an append (src/core/log-notifier.ts): no polling, no timer while idle.
 // - Only what is in the log is seen: every QoS 1/2 message, and QoS 0 messages only when
 //   persistence.persistQos0 is on.
 // - Every MESSAGE carries `x-stream-offset: <offset>` and `x-stream-partition: <partition>` (offsets are
@@ -12,13 +13,16 @@
 //   (inside its visitor) for an ACK before the next, and reads at most `prefetch` records per batch, so
 //   memory stays at about one window. ack:auto waits for the socket's buffer to drain instead (no drops).
 // - NACK redelivers the message (before anything newer) with the count raised; past maxRedeliveries it
-//   goes to the dead-letter topic and counts as settled. Expired messages are skipped.
+//   goes to the dead-letter topic and counts as settled (the core policy, src/core/dead-letter.ts). Expired
+//   messages are skipped.
 // - end() stops the follower; nothing is kept (a replay subscription is not durable: the client resumes
 //   with `x-stream-offset: offset=<last offset + 1>`).
 import type { Logger } from 'pino';
+import type { ClientIdentity } from '../../src/core/auth.ts';
 import type { Broker } from '../../src/core/broker.ts';
 import { follow, type Follower, type StartPoint } from '../../src/core/consumer.ts';
 import { isExpired, type Message } from '../../src/core/message.ts';
+import { exhausted } from '../../src/core/dead-letter.ts';
 import { publishDeadLetter, type AckMode, type DeadLetterOptions, type DeliverySink, type StompSubscription } from './subscription.ts';
 
 interface Held {
@@ -26,7 +30,7 @@ interface Held {
   redeliveries: number;
 }
 
-/** How often an idle follower looks for new appends. */
+/** Only for a log without append notification: how often an idle follower looks for new appends. */
 const POLL_MS = 10;
 
 export class StreamSubscription implements StompSubscription {
@@ -47,6 +51,8 @@ export class StreamSubscription implements StompSubscription {
     private readonly broker: Broker,
     private readonly dl: DeadLetterOptions,
     private readonly log: Logger,
+    /** The subscriber: a replayed topic it may not read is skipped (ACL at delivery). */
+    private readonly reader?: ClientIdentity,
   ) {}
 
   /** Starts following; returns false when the broker has no durable log (persistence off). */
@@ -70,6 +76,7 @@ export class StreamSubscription implements StompSubscription {
   /** The follower's visitor: waits for window credit (or a drained socket), then writes one MESSAGE. */
   private async visit(msg: Message): Promise<void> {
     if (this.closed || isExpired(msg, Date.now())) return;
+    if (this.reader && !this.broker.auth.authorizeRead(this.reader, msg.topic)) return;
     if (this.ackMode === 'auto') {
       await this.sink.whenWritable();
       if (!this.closed) this.sink.deliver(this, msg, undefined, 0);
@@ -101,12 +108,12 @@ export class StreamSubscription implements StompSubscription {
     if (this.outstanding.delete(token)) this.pump();
   }
 
-  nack(token: number): void {
+  nack(token: number, requeue = true): void {
     const h = this.outstanding.get(token);
     if (!h) return;
     this.outstanding.delete(token);
-    h.redeliveries++;
-    if (h.redeliveries > this.dl.maxRedeliveries) publishDeadLetter(this.broker, h.msg, h.redeliveries - 1, this.dl, this.log);
+    if (!requeue) publishDeadLetter(this.broker, h.msg, h.redeliveries, this.dl, this.log);
+    else if (exhausted(++h.redeliveries, this.dl)) publishDeadLetter(this.broker, h.msg, h.redeliveries - 1, this.dl, this.log);
     else this.retry.push(h);
     this.pump();
   }

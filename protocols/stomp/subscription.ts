@@ -1,9 +1,9 @@
-// What a STOMP connection and its message sources (topic subscriptions, queue consumers) agree on, plus the dead-letter publish. Imports core types and ./mapping.ts.
+// What a STOMP connection and its message sources (topic subscriptions, queue consumers) agree on, plus the dead-letter publish (through the core policy). Imports core types and the core dead-letter module.
 import type { Logger } from 'pino';
 import type { Broker } from '../../src/core/broker.ts';
 import type { Message } from '../../src/core/message.ts';
 import type { ErrorCode } from '../../src/core/errors.ts';
-import { deadLetterTopicOf } from './mapping.ts';
+import { deadLetter, type DeadLetterPolicy } from '../../src/core/dead-letter.ts';
 
 /** SUBSCRIBE `ack` header values (STOMP 1.2 "SUBSCRIBE ack Header"). */
 export type AckMode = 'auto' | 'client' | 'client-individual';
@@ -18,8 +18,11 @@ export interface StompSubscription {
   readonly streamOffsets?: boolean;
   /** The client acknowledged the message: free its window slot. Unknown tokens are ignored. */
   ack(token: number): void;
-  /** The client refused it: redeliver (with the count raised) or, past the limit, dead-letter it. */
-  nack(token: number): void;
+  /**
+   * The client refused it: redeliver (with the count raised) or, past the limit, dead-letter it. `requeue`
+   * false (NACK header `requeue:false`): dead-letter it now, where the source supports that (queues, replay).
+   */
+  nack(token: number, requeue?: boolean): void;
   /**
    * UNSUBSCRIBE or connection end: unacknowledged messages are redelivered (queue) or dropped with the
    * subscription (topic). A durable topic subscription keeps its session (messages wait for the next
@@ -33,39 +36,20 @@ export interface DeliverySink {
   deliver(sub: StompSubscription, msg: Message, token: number | undefined, redeliveries: number): void;
   /** Resolves once the outgoing buffer is below half of maxWriteBuffer (replay backpressure for ack:auto). */
   whenWritable(): Promise<void>;
+  /** The outgoing buffer is below half of maxWriteBuffer now (an ack:auto queue consumer takes more only then). */
+  canWrite(): boolean;
   /** The broker closes the subscription's session (shutdown, administrative action). */
   closeFromBroker(code: ErrorCode): void;
 }
 
-export interface DeadLetterOptions {
-  maxRedeliveries: number;
-  deadLetterTopic: string;
-}
+/** The core dead-letter policy (src/core/dead-letter.ts): stomp.maxRedeliveries, stomp.deadLetterTopic. */
+export type DeadLetterOptions = DeadLetterPolicy;
 
 /**
- * Publishes a copy of `msg` to the dead-letter topic (`$dlq/<topic>` unless configured), with user
- * properties `x-original-topic` and `x-redelivery-count` added. Failures are logged, not thrown.
+ * Publishes the dead-letter copy of `msg` (src/core/dead-letter.ts: `$dlq/<topic>` unless configured, user
+ * properties `x-original-topic` and `x-redelivery-count`). Failures are logged, not thrown.
  */
 export function publishDeadLetter(broker: Broker, msg: Message, redeliveries: number, opts: DeadLetterOptions, log: Logger): void {
-  const now = Date.now();
-  const user: Record<string, string | string[]> = { ...msg.properties.userProperties };
-  user['x-original-topic'] = msg.topic;
-  user['x-redelivery-count'] = String(redeliveries);
-  const dead: Message = {
-    topic: deadLetterTopicOf(msg.topic, opts.deadLetterTopic),
-    payload: msg.payload,
-    qos: 1,
-    retain: false,
-    properties: { ...msg.properties, userProperties: user },
-    createdAt: now,
-    expiresAt: msg.expiresAt,
-    senderId: '',
-  };
-  log.info({ topic: msg.topic, deadLetter: dead.topic, redeliveries }, 'stomp message dead-lettered');
-  try {
-    const p = broker.publish(dead);
-    p?.catch((err: unknown) => log.warn({ err: String(err), topic: dead.topic }, 'dead letter not stored'));
-  } catch (err) {
-    log.warn({ err: String(err), topic: dead.topic }, 'dead letter not published');
-  }
+  log.info({ topic: msg.topic, redeliveries }, 'stomp message dead-lettered');
+  deadLetter((m) => broker.publish(m), msg, redeliveries, opts).catch((err: unknown) => log.warn({ err: String(err), topic: msg.topic }, 'dead letter not stored'));
 }

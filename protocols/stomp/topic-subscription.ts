@@ -53,6 +53,7 @@ export class TopicSubscription implements StompSubscription, SessionLink {
   start(filter: string, limits: Omit<SessionLimits, 'maxInflight'>, prefetch: number): void {
     const { entry, resend } = this.broker.connect({
       clientId: this.identity.clientId,
+      internal: true, // its own keyspace: no client id can reach it
       cleanStart: !this.durable,
       expiryInterval: this.durable ? NEVER : 0,
       limits: { ...limits, maxInflight: prefetch },
@@ -83,6 +84,11 @@ export class TopicSubscription implements StompSubscription, SessionLink {
   send(out: readonly Outbound[]): void {
     for (const o of out) {
       if (o.type !== 'publish' || this.closed) continue;
+      if (!this.broker.auth.authorizeRead(this.identity, o.msg.topic)) {
+        // ACL at delivery, for what was queued before the check could run (a durable session restored from disk): settled unsent.
+        if (o.qos !== 0) this.unsettled.push(o.packetId);
+        continue;
+      }
       const redeliveries = this.redeliveries.get(o.msg) ?? (o.dup ? 1 : 0);
       if (this.ackMode === 'auto' && o.qos !== 0) {
         // A token (the packet id) marks it as one that must not be dropped by the sink's at-most-once rule;

@@ -1,7 +1,8 @@
 // One HTTP server for browsers: MQTT over WebSocket on /mqtt, STOMP over WebSocket on /stomp, health probes. Imports ws, node:http and ../tcp.ts; adapters are handed in.
 import http from 'node:http';
 import https from 'node:https';
-import { closeServer, listenOn, type TlsFiles } from '../tcp.ts';
+import { closeServer, listenOn, reloadTls, secureOptions, type TlsFiles } from '../tcp.ts';
+import { certificateCN } from '../peer.ts';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -30,6 +31,8 @@ export interface WsServerOptions {
   maxBufferedBytes: number;
   /** Called when a WebSocket was closed for exceeding maxBufferedBytes (metrics). */
   onSlowConsumer?: () => void;
+  /** Origins a browser upgrade may come from (exact match on the Origin header); empty / unset = any. A request without Origin (not a browser) is served. */
+  allowedOrigins?: readonly string[];
 }
 
 /** Subprotocols per path, most preferred first (MQTT: `mqtt`, `mqttv3.1`; STOMP: `v12.stomp` ... `v10.stomp`). */
@@ -48,7 +51,7 @@ export class GatewayHttpServer {
     private readonly log: Logger,
   ) {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.onRequest(req, res);
-    this.server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, onRequest) : http.createServer(onRequest);
+    this.server = opts.tls ? https.createServer(secureOptions(opts.tls), onRequest) : http.createServer(onRequest);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: opts.maxMessageBytes,
@@ -72,6 +75,13 @@ export class GatewayHttpServer {
         this.log.info({ path }, 'websocket upgrade to an unknown path refused');
         return;
       }
+      const origin = req.headers.origin;
+      const allowed = this.opts.allowedOrigins;
+      if (origin !== undefined && allowed && allowed.length !== 0 && !allowed.includes(origin)) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        this.log.warn({ path, origin: origin.slice(0, 200), remote: req.socket.remoteAddress }, 'websocket upgrade from an origin not in http.allowedOrigins refused');
+        return;
+      }
       // A client that offers subprotocols but none of ours gets a clear 400 rather than a handshake
       // without one [MQTT-6.0.0-4]; a client that offers none is served (some STOMP clients send none).
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
@@ -93,6 +103,8 @@ export class GatewayHttpServer {
           },
         });
         stream.remoteAddress = remote;
+        stream.localAddress = req.socket.localAddress;
+        stream.certificateCN = certificateCN(req.socket as import('node:tls').TLSSocket);
         stream.on('error', (err) => this.log.debug({ err: err.message }, 'websocket stream error'));
         target.accept(stream, 'ws');
       });
@@ -120,6 +132,11 @@ export class GatewayHttpServer {
     }
     if (this.opts.http?.(req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+
+  /** New certificates / CA for HTTPS / WSS (SIGHUP); open connections stay. */
+  reloadTls(files: TlsFiles): void {
+    reloadTls(this.server, files);
   }
 
   listen(port: number, host: string): Promise<number> {

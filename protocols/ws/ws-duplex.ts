@@ -30,6 +30,9 @@ function toBuffer(data: RawData): Buffer {
 
 export class WsDuplex extends Duplex {
   remoteAddress?: string;
+  /** The HTTP socket's local address and verified client-certificate CN (read by protocols/peer.ts). */
+  localAddress?: string;
+  certificateCN?: string;
   private overflowed = false;
 
   constructor(

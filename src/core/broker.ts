@@ -4,6 +4,7 @@ import { ALLOW_ALL, type AuthHooks, type ClientIdentity } from './auth.ts';
 import { gatewayError, type ErrorCode } from './errors.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { DurableStore } from './durable.ts';
+import type { PendingWork } from './backpressure.ts';
 import { RetainedStore } from './retained.ts';
 import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
 import { Session, type DeliveryRequest, type DropReason, type Outbound, type SessionLimits } from './session.ts';
@@ -28,8 +29,7 @@ export interface Will {
 
 /**
  * Session keyspaces. A client session's key is its client id. A gateway-internal session (a STOMP
- * subscription `stomp-<connection>/<n>` or durable `stomp/<client-id>/<id>`, a queue `$queue/<name>`)
- * is keyed INTERNAL_KEY + its name: U+0000 cannot occur in any client id (MQTT forbids it in every
+ * subscription `stomp-<connection>/<n>` or durable `stomp/<client-id>/<id>`) is keyed INTERNAL_KEY + its name: U+0000 cannot occur in any client id (MQTT forbids it in every
  * string [MQTT-1.5.4-2]; the MQTT adapter refuses it and connect() refuses a client key starting
  * with it), so no client id on any protocol can name, take over or wipe an internal session.
  */
@@ -42,7 +42,7 @@ export function displaySessionId(id: string): string {
 
 /** Session images written before the internal keyspace existed: ids the STOMP adapter made, taken back as internal. */
 function isLegacyInternalId(id: string): boolean {
-  return id.startsWith('$queue/') || id.startsWith('stomp/') || /^stomp-[0-9a-f]{16}\//.test(id);
+  return id.startsWith('stomp/') || /^stomp-[0-9a-f]{16}\//.test(id);
 }
 
 /** A session with its current connection; the router's subscriber object. */
@@ -59,6 +59,8 @@ export interface SessionEntry {
   expiryTimer: NodeJS.Timeout | undefined;
   /** Epoch ms the connection went away (0 while connected). */
   detachedAt: number;
+  /** Who last connected to this session (ACL checks while it is offline); unset on sessions restored from disk. */
+  identity?: ClientIdentity;
   /** The latest state write for this session (key/value writes complete in order, so it covers the earlier ones). */
   lastSave?: Promise<void>;
   /** Session.version when the cursor record was last written. */
@@ -90,14 +92,13 @@ export interface BrokerOptions {
   onDrop?: (reason: DropReason, msg: Message) => void;
   /** `sessions.maxLag`: how far a behind session or `$share` group may fall before skipping ahead (default: no bound). */
   maxLag?: MaxLag;
+  /** Inbound backpressure: bytes handed to the log and not yet settled (./backpressure.ts). */
+  pending?: PendingWork;
 }
 
 export interface ConnectRequest {
   clientId: string;
-  /**
-   * Gateway-internal session (its own keyspace, see INTERNAL_KEY). Default: true for every link whose
-   * protocol is not MQTT (sessions the STOMP adapter creates), false for MQTT clients.
-   */
+  /** Gateway-internal session (its own keyspace, see INTERNAL_KEY): the STOMP adapter's topic subscriptions. Default false. */
   internal?: boolean;
   cleanStart: boolean;
   /** Seconds; 0 ends the session with the connection, 0xFFFFFFFF never. */
@@ -147,6 +148,7 @@ export class Broker {
   private readonly logger: Logger;
   private readonly onDropHook: BrokerOptions['onDrop'];
   private readonly maxLag: MaxLag;
+  readonly pending: PendingWork | undefined;
   private closed = false;
 
   constructor(opts: BrokerOptions) {
@@ -173,10 +175,12 @@ export class Broker {
         maxLag: this.maxLag,
         isClosed: () => broker.closed,
         sendTo: (e, out) => broker.sendTo(e, out),
+        mayRead: (e, topic) => broker.mayRead(e, topic),
         skipped: (id, partition, from, to, reason) => broker.countSkipped(id, partition, from, to, reason),
         behindEntered: () => void broker.stats.behindEntered++,
       });
     }
+    this.pending = opts.pending;
   }
 
   get sessionCount(): number {
@@ -203,7 +207,7 @@ export class Broker {
     return this.persistence?.state;
   }
 
-  /** An internal session by name (`$queue/<name>`, `stomp/<client-id>/<id>`, `stomp-<hex>/<n>`). */
+  /** An internal session by name (`stomp/<client-id>/<id>`, `stomp-<hex>/<n>`). */
   getInternalSession(name: string): SessionEntry | undefined {
     return this.entries.get(INTERNAL_KEY + name);
   }
@@ -219,7 +223,7 @@ export class Broker {
    * out right after CONNACK (unacknowledged PUBLISHes with DUP, PUBRELs, then the queue).
    */
   connect(req: ConnectRequest, now = Date.now()): { entry: SessionEntry; sessionPresent: boolean; resend: Outbound[] } {
-    const internal = req.internal ?? req.link.identity.protocol !== 'mqtt';
+    const internal = req.internal === true;
     if (!internal && req.clientId.charCodeAt(0) === 0) throw gatewayError('CLIENT_ID_INVALID', 'a client id may not start with U+0000');
     const key = internal ? INTERNAL_KEY + req.clientId : req.clientId;
     let entry = this.entries.get(key);
@@ -262,6 +266,7 @@ export class Broker {
       session.attach(req.limits, now);
     }
     entry.session.expiryInterval = req.expiryInterval;
+    entry.identity = req.link.identity;
     entry.will = req.will;
     entry.detachedAt = 0;
     this.saveSession(entry);
@@ -363,10 +368,16 @@ export class Broker {
     };
   }
 
+  /** ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity). */
+  private mayRead(entry: SessionEntry, topic: string): boolean {
+    const who = entry.link?.identity ?? entry.identity;
+    return !who || this.auth.authorizeRead(who, topic);
+  }
+
   /** A log record for a behind session: the same rules as live routing (collapse, no-local, QoS min, ids, retain-as-published, expiry), plain subscriptions only. */
   private offerToSession(entry: SessionEntry, msg: Message): void {
     const now = Date.now();
-    if (isExpired(msg, now)) return;
+    if (isExpired(msg, now) || !this.mayRead(entry, msg.topic)) return;
     let m = entry.matcher;
     if (m === undefined) {
       m = new Router<SessionEntry>({ shareStrategy: 'round-robin' });
@@ -522,7 +533,9 @@ export class Broker {
     origin[msg.qos]!++;
     const p = this.persistence;
     if (p && p.wants(msg)) {
+      const size = this.pending?.add(msg) ?? 0; // backpressure hook: settled below on both paths
       return p.append(msg, inboundQos2).then((ref) => {
+        this.pending?.done(size);
         // Route and advance the watermark in the same turn the append resolves (appends resolve in
         // offset order per partition), so a session image never skips a message still being routed.
         // The watermark moves first: a session that falls behind while this message is routed gets a
@@ -532,6 +545,9 @@ export class Broker {
         const retained = this.route(msg);
         const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref) : undefined;
         return receipt && retained ? Promise.all([receipt, retained]).then(() => undefined) : (receipt ?? retained);
+      }, (err: unknown) => {
+        this.pending?.done(size);
+        throw err;
       });
     }
     return this.route(msg);
@@ -567,6 +583,8 @@ export class Broker {
     const logged = msg.ref !== undefined && this.persistence !== undefined;
     this.router.match(msg.topic, msg.senderId, (d: Delivery<SessionEntry>) => {
       const entry = d.subscriber;
+      // ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity).
+      if (!this.mayRead(entry, msg.topic)) return;
       const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
       // Live messages carry RETAIN 0 unless the subscription asked for retain-as-published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
       const req: DeliveryRequest = { msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds };
@@ -605,7 +623,9 @@ export class Broker {
   deliverRetained(entry: SessionEntry, msgs: readonly Message[], options: SubscriptionOptions, now = Date.now()): void {
     const ids = options.subscriptionId ? [options.subscriptionId] : [];
     const out: Outbound[] = [];
+    const who = entry.link?.identity ?? entry.identity;
     for (const msg of msgs) {
+      if (who && !this.auth.authorizeRead(who, msg.topic)) continue; // retained messages pass the same ACL
       const qos = (msg.qos < options.qos ? msg.qos : options.qos) as QoS;
       for (const o of entry.session.deliver({ msg, qos, retain: true, subscriptionIds: ids, retained: true }, now)) out.push(o);
     }

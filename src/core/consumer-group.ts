@@ -126,6 +126,7 @@ export class ConsumerGroup {
   private readonly parts: PartitionState[];
   /** Per member: which of its partitions the next poll starts with, so a small `max` does not starve the rest. */
   private readonly turn = new Map<string, number>();
+  private readonly rebalanceListeners = new Set<() => void>();
 
   constructor(opts: ConsumerGroupOptions) {
     if (!opts.group || opts.group.includes('/')) throw new RangeError(`consumer group name must be non-empty without '/', got ${JSON.stringify(opts.group)}`);
@@ -155,6 +156,16 @@ export class ConsumerGroup {
     this.turn.delete(memberId);
     this.rebalance();
     return true;
+  }
+
+  /** Called after every change of partition owners or positions (join, leave, deleteOffsets): sleeping members look again. Returns remove. */
+  onRebalance(listener: () => void): () => void {
+    this.rebalanceListeners.add(listener);
+    return () => this.rebalanceListeners.delete(listener);
+  }
+
+  private rebalanced(): void {
+    for (const l of [...this.rebalanceListeners]) l();
   }
 
   memberIds(): string[] {
@@ -187,6 +198,7 @@ export class ConsumerGroup {
         s.position = undefined;
       }
     }
+    this.rebalanced();
   }
 
   /** The committed (next-to-read) offset of a partition, or undefined. */
@@ -205,9 +217,10 @@ export class ConsumerGroup {
 
   /**
    * Up to `max` messages from the member's partitions, each partition in offset order from its fetch position
-   * (initially the committed offset). Every message carries `ref` {partition, offset}. [] when there is nothing new.
+   * (initially the committed offset). Every message carries `ref` {partition, offset}. [] when there is nothing new,
+   * or when every record read was filtered out: `stats.scanned` (added to) tells the two apart.
    */
-  async poll(memberId: string, max: number): Promise<Message[]> {
+  async poll(memberId: string, max: number, stats?: { scanned: number }): Promise<Message[]> {
     if (!Number.isSafeInteger(max) || max <= 0) throw new RangeError(`max must be a positive integer, got ${max}`);
     if (!this.members.has(memberId)) throw gatewayError('PROTOCOL_ERROR', `${JSON.stringify(memberId)} is not a member of consumer group ${JSON.stringify(this.group)}`);
     const mine = this.assignment(memberId);
@@ -232,6 +245,7 @@ export class ConsumerGroup {
         if (s.position >= end) continue;
         const recs = await this.log.read(p, s.position, max - out.length);
         if (s.generation !== gen || s.owner !== memberId) continue; // rebalanced while reading: the new owner reads these
+        if (stats) stats.scanned += recs.length;
         for (const r of recs) {
           s.position = r.offset + 1;
           if (topicMatches(this.filter, r.key)) out.push(recordToMessage(r));
@@ -284,6 +298,7 @@ export class ConsumerGroup {
       s.generation++;
       s.position = undefined;
     }
+    this.rebalanced();
     await Promise.all(work);
   }
 }

@@ -1,4 +1,4 @@
-// Backend consumers: read the durable log back as Messages from a start point (replay) or keep reading new appends (follow). Imports core types, topic and record codec only.
+// Backend consumers: read the durable log back as Messages from a start point (replay) or keep reading new appends (follow). Imports core types, topic, record codec and the append notifier only.
 //
 // Start points (resolved per partition, once, when a replay or follow starts):
 //   'first'          the partition's start offset (the oldest record retention kept)
@@ -10,9 +10,10 @@
 // batch each, so no partition starves and memory stays at about one batch.
 // Expiry: messages are visited whether or not they have expired; a consumer that cares uses isExpired().
 import { gatewayError } from './errors.ts';
+import { appendNotifier, sleepUntilAppend } from './log-notifier.ts';
 import type { Message } from './message.ts';
 import { recordToMessage } from './record-codec.ts';
-import { topicMatches, validateTopicFilter } from './topic.ts';
+import { hasWildcard, topicMatches, validateTopicFilter } from './topic.ts';
 
 /** One stored record, as the log returns it (src/log's LogRecord satisfies it). */
 export interface ConsumerRecord {
@@ -34,6 +35,10 @@ export interface ConsumerLogPort {
   startOffset(partition: number): number;
   /** Next offset to be written. */
   endOffset(partition: number): number;
+  /** Append notification (src/log's onAppend): a caught-up follower sleeps on it; without it, followers poll. */
+  onAppend?(listener: (partition: number, endOffset: number) => void): () => void;
+  /** The partition a key (topic) lives in; lets a reader of one exact topic read one partition. */
+  partitionFor?(key: string): number;
 }
 
 export type StartPoint = 'first' | 'last' | 'next' | { offset: number } | { timestamp: number };
@@ -93,6 +98,26 @@ export interface ReplayResult {
   positions: number[];
 }
 
+type ReadResult = Promise<ConsumerRecord[]>;
+const inFlightReads = new WeakMap<ConsumerLogPort, Map<string, ReadResult>>();
+
+/**
+ * log.read, shared among readers asking for the same (partition, offset, maxRecords, maxBytes) at the same time:
+ * when an append wakes many caught-up readers at once, the tail is read once, not once per reader. The records
+ * are shared read-only (recordToMessage copies nothing it changes).
+ */
+export function sharedRead(log: ConsumerLogPort, partition: number, offset: number, maxRecords: number, maxBytes?: number): ReadResult {
+  let m = inFlightReads.get(log);
+  if (!m) inFlightReads.set(log, (m = new Map()));
+  const key = `${partition}:${offset}:${maxRecords}:${maxBytes ?? ''}`;
+  const hit = m.get(key);
+  if (hit) return hit;
+  const map = m;
+  const p = log.read(partition, offset, maxRecords, maxBytes).finally(() => map.delete(key));
+  map.set(key, p);
+  return p;
+}
+
 function positiveInt(name: string, n: number | undefined, dflt: number): number {
   const v = n ?? dflt;
   if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
@@ -115,7 +140,7 @@ async function readBatch(
 ): Promise<number> {
   const pos = positions[p]!;
   if (pos >= until || budget.left <= 0) return 0;
-  const recs = await log.read(p, pos, Math.min(opts.batch, until - pos), opts.batchBytes);
+  const recs = await sharedRead(log, p, pos, Math.min(opts.batch, until - pos), opts.batchBytes);
   let n = 0;
   for (const r of recs) {
     if (r.offset >= until) break;
@@ -152,7 +177,7 @@ export async function replay(log: ConsumerLogPort, filter: string, from: StartPo
 }
 
 export interface FollowOptions extends Omit<ReplayOptions, 'limit'> {
-  /** Wait this long after a round that found nothing new (default 100 ms). */
+  /** Only for a log without onAppend: wait this long after a round that found nothing new (default 100 ms). */
   pollMs?: number;
 }
 
@@ -166,44 +191,47 @@ export interface Follower {
 }
 
 /**
- * Like replay, then keeps polling for new appends until stop(). Reads run back to back while there is
- * something to read; an idle round waits pollMs (a timer that stop() cuts short).
+ * Like replay, then keeps reading new appends until stop(). Reads run back to back while there is something to
+ * read; a round that found nothing sleeps until the log reports an append to one of the partitions (log-notifier.ts):
+ * no timer, no wake-up while nothing is appended. A log without onAppend is polled every pollMs instead.
  */
 export function follow(log: ConsumerLogPort, filter: string, from: StartPoint, visit: Visitor, options: FollowOptions = {}): Follower {
   checkFilter(filter);
   const opts = { batch: positiveInt('batch', options.batch, DEFAULT_BATCH), batchBytes: positiveInt('batchBytes', options.batchBytes, DEFAULT_BATCH_BYTES) };
   const pollMs = positiveInt('pollMs', options.pollMs, DEFAULT_POLL_MS);
+  const notifier = appendNotifier(log);
+  // An exact topic lives in one partition: read and wake on that one only (`$log/next/a/b` sleeps through appends elsewhere).
+  const all = !hasWildcard(filter) && !filter.startsWith('$share/') && log.partitionFor ? [log.partitionFor(filter)] : Array.from({ length: log.partitions }, (_, p) => p);
   let stopped = false;
   let wake: (() => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
   let positions: number[] = [];
   const budget = { left: Infinity, visited: 0 };
 
   const run = async (): Promise<void> => {
     positions = await resolveStarts(log, from);
     while (!stopped) {
+      const seen = notifier?.snapshot(all);
       let round = 0;
-      for (let p = 0; p < log.partitions && !stopped; p++) {
+      for (const p of all) {
+        if (stopped) break;
         round += await readBatch(log, p, positions, log.endOffset(p), filter, visit, opts, budget);
       }
       if (round === 0 && !stopped) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, pollMs);
-        });
+        const sleep = sleepUntilAppend(log, all, seen, pollMs);
+        wake = sleep.wake;
+        await sleep.promise;
         wake = undefined;
       }
     }
   };
   const done = run().finally(() => {
     stopped = true;
-    if (timer) clearTimeout(timer);
+    wake?.();
   });
   done.catch(() => undefined); // the error stays on `done` for whoever awaits it; no unhandled rejection otherwise
   return {
     stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
       wake?.();
       return done.catch(() => undefined);
     },

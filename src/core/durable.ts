@@ -17,6 +17,7 @@
 //                               PUBREC; `released` before PUBCOMP. A header-only scan of the log tail at start restores
 //                               receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
 //   sg/<$share/group/filter>    cursor of a behind `$share` group v1 {v, cursor}
+//   queue/<name>/<p>, g/<group>/<p>   queue and consumer-group offsets (queue.ts, consumer-group.ts; not read here)
 // So a SUBSCRIBE / UNSUBSCRIBE writes one small key, an ack at most one bounded cursor record a second;
 // nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
 // are read and rewritten in this layout at start.
@@ -97,7 +98,8 @@ export class DurableStore implements MessagePersistence {
   }
 
   wants(msg: Message): boolean {
-    return msg.qos > 0 || this.persistQos0;
+    // A queue is its log records (queue.ts): a QoS 0 publish to `$queue/<name>` is enqueued too.
+    return msg.qos > 0 || this.persistQos0 || msg.topic.startsWith('$queue/');
   }
 
   /** Appends; `inboundQos2` puts the publisher's packet id in the record header (see recordQos2). */

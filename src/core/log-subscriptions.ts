@@ -1,17 +1,23 @@
-// Log-backed subscriptions of one connection: replay (`$log/<start>/<filter>`) and consumer-group members (`$group/<name>/<filter>`) fed through the session window. Imports core consumer, consumer-group, session, message, topic and errors only.
+// Log-backed subscriptions of one connection: replay (`$log/<start>/<filter>`), consumer-group members (`$group/<name>/<filter>`) and queue consumers (`$queue/<name>`) fed through the session window. Imports core consumer, consumer-group, queue, queue-registry, log-notifier, session, message, topic and errors only.
 //
 // Subscription forms (protocol-neutral; the MQTT adapter recognises them in SUBSCRIBE / UNSUBSCRIBE):
 //   $log/<start>/<filter>    start = first | last | next | offset=N | timestamp=T (epoch ms); see consumer.ts
 //                            for what each means per partition (offset=N applies to EVERY partition).
 //   $group/<name>/<filter>   member of consumer group <name> (no `/`, `+`, `#`); every member of a group uses
 //                            the same <filter>; a group with no commit yet starts at 'first'.
+//   $queue/<name>            consumer of queue <name> (queue.ts via queue-registry.ts): the log records of topic
+//                            `$queue/<name>` from the queue's committed offset, shared with STOMP /queue/<name>.
+//   Mode (LogFilter.mode, from the MQTT 5 SUBSCRIBE user property `x-queue-mode`): queues shared | key-shared |
+//   failover (default: the queue's configured mode); groups `partition` (default: the partition assignment below)
+//   or shared | key-shared | failover (a LogQueue over the group's filter, offsets under the same `g/` keys).
 //   Valid:   `$log/first/#`, `$log/offset=0/sensors/+/temp`, `$log/timestamp=1700000000000/a`, `$group/g1/jobs/#`
 //   Invalid: `$log/first`, `$log/offset=-1/a`, `$log/offset=1.5/a`, `$log/oldest/a`, `$log/first/a#`, `$group/g/`,
 //            `$group/g+/a`, `$group//a`
 //
 // Contract (single-threaded, like Session):
 // - Only the log is read (consumer.ts follow / ConsumerGroup.poll), never the live router, so the switch from
-//   history to live is one loop over one log: no gap, no duplicate. Live latency is about pollMs. Only what is
+//   history to live is one loop over one log: no gap, no duplicate. A caught-up feeder sleeps until the log
+//   reports an append (log-notifier.ts; no timer while idle; pollMs only for a log without onAppend). Only what is
 //   in the log is seen: QoS 1/2 messages, and QoS 0 only when persistence.persistQos0 is on.
 // - Window: a message is handed to Session.deliver only when the session is connected, its queue is empty
 //   and it has a free in-flight slot (delivery QoS 1), or when the link is writable (delivery QoS 0). Reads
@@ -24,21 +30,48 @@
 //   deliveries and skipped messages count as acknowledged on send): it is the lowest unacknowledged
 //   offset, or last delivered + 1. At least once: unacknowledged messages of a member that leaves are read
 //   again by the new owner from the commit.
+// - Queues and mode-based groups: one QueueConsumer per subscription; QoS 1 deliveries are settled 'ack' by the
+//   PUBACK (acked()), or 'nack' (redelivered, dead-lettered past stomp.maxRedeliveries) by an MQTT 5 PUBACK with a
+//   reason code >= 0x80, or 'reject' (dead-lettered now) by reason 0x99 Payload format invalid; QoS 0
+//   deliveries are settled as they are sent. A redelivery carries user property
+//   `x-redelivery-count`. On remove the consumer's unsettled messages go back to the queue.
 // - remove() / closeAll() stop feeding at once; nothing is kept (a replay subscription is not durable).
 import { ConsumerGroup, type OffsetStorePort } from './consumer-group.ts';
 import { checkFilter, follow, type ConsumerLogPort, type Follower, type StartPoint } from './consumer.ts';
 import { GatewayError, type ErrorCode } from './errors.ts';
+import { appendNotifier } from './log-notifier.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { SubscriptionOptions } from './router.ts';
 import type { Outbound, Session } from './session.ts';
+import { isQueueMode, type LogQueue, type QueueConsumer, type QueueDelivery, type QueueMode, type SettleOutcome } from './queue.ts';
+import { QUEUE_TOPIC_PREFIX, validQueueName, type QueueRegistry } from './queue-registry.ts';
 
 export const LOG_PREFIX = '$log/';
 export const GROUP_PREFIX = '$group/';
 
-export type LogFilter = { kind: 'log'; from: StartPoint; filter: string } | { kind: 'group'; group: string; filter: string };
+/** A group's mode: `partition` (partitions split among members, consumer-group.ts) or a queue mode (queue.ts). */
+export type GroupMode = 'partition' | QueueMode;
+
+export type LogFilter =
+  | { kind: 'log'; from: StartPoint; filter: string }
+  | { kind: 'group'; group: string; filter: string; mode?: GroupMode }
+  | { kind: 'queue'; name: string; mode?: QueueMode };
+
+/** Checks an `x-queue-mode` value for a parsed filter and sets it; returns an error for a mode the kind does not have. */
+export function withMode(parsed: LogFilter, mode: string | undefined): LogFilter | { error: ErrorCode; detail: string } {
+  if (mode === undefined || parsed.kind === 'log') return parsed;
+  if (isQueueMode(mode)) return { ...parsed, mode };
+  if (parsed.kind === 'group' && mode === 'partition') return { ...parsed, mode };
+  return { error: 'TOPIC_FILTER_INVALID', detail: `x-queue-mode ${JSON.stringify(mode.slice(0, 100))}` };
+}
 
 /** undefined: an ordinary filter. `{ error }`: a `$log/` or `$group/` filter that is not valid. */
 export function parseLogFilter(topic: string): LogFilter | { error: ErrorCode; detail: string } | undefined {
+  if (topic.startsWith(QUEUE_TOPIC_PREFIX)) {
+    const name = topic.slice(QUEUE_TOPIC_PREFIX.length);
+    if (!validQueueName(name)) return { error: 'TOPIC_FILTER_INVALID', detail: `queue name ${JSON.stringify(name.slice(0, 100))}` };
+    return { kind: 'queue', name };
+  }
   const kind = topic.startsWith(LOG_PREFIX) ? 'log' : topic.startsWith(GROUP_PREFIX) ? 'group' : undefined;
   if (!kind) return undefined;
   const prefix = kind === 'log' ? LOG_PREFIX : GROUP_PREFIX;
@@ -82,9 +115,11 @@ export interface LogSubscriptionsOptions {
   log: ConsumerLogPort;
   /** Where group offsets live (broker.state). */
   store: OffsetStorePort;
+  /** The broker's queues (QueueRegistry.for(broker)); without it `$queue/` and mode-based groups are refused. */
+  queues?: QueueRegistry;
   /** Resolves when the connection's write buffer has room (QoS 0 backpressure); undefined = room now. */
   whenWritable?: () => Promise<void> | undefined;
-  /** Idle wait between looks for new appends (default 10 ms). */
+  /** Idle wait between looks for new appends, only for a log without onAppend (default 10 ms). */
   pollMs?: number;
   /** A feeder failed (read error); it has stopped. */
   onError?: (err: unknown, topic: string) => void;
@@ -104,10 +139,13 @@ function credit(s: Session): number {
 /** One group per name per offset store in this process (ConsumerGroup's contract), with its members' filter. */
 const groups = new WeakMap<OffsetStorePort, Map<string, { cg: ConsumerGroup; filter: string }>>();
 
-interface Settle {
-  feeder: GroupFeeder;
-  partition: number;
-  offset: number;
+/** What a PUBACK of a remembered delivery does, by its reason code (0 for v3.1.1). */
+type Settle = (reasonCode: number) => void;
+
+/** PUBACK reason code -> settle outcome: < 0x80 ack; 0x99 (Payload format invalid: it will never be processed) reject; other >= 0x80 nack. */
+export function outcomeOfPuback(reasonCode: number): SettleOutcome {
+  if (reasonCode < 0x80) return 'ack';
+  return reasonCode === 0x99 ? 'reject' : 'nack';
 }
 
 abstract class Feeder {
@@ -133,6 +171,29 @@ abstract class Feeder {
     const ws = [...this.wakers];
     this.wakers.clear();
     for (const w of ws) w();
+  }
+
+  protected get notifier(): ReturnType<typeof appendNotifier> {
+    return appendNotifier(this.owner.log);
+  }
+
+  /**
+   * Sleeps until an append to one of `partitions` after `seen`, or until woken (ack, rebalance, stop): no timer.
+   * Without a notifier (a log without onAppend) it naps pollMs.
+   */
+  protected sleepUntilAppend(partitions: readonly number[], seen: readonly number[] | undefined): Promise<void> {
+    const n = this.notifier;
+    if (!n || !seen) return this.nap(this.owner.pollMs);
+    if (this.stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        cancel();
+        this.wakers.delete(done);
+        resolve();
+      };
+      const cancel = n.wait(partitions, seen, done);
+      this.wakers.add(done);
+    });
   }
 
   /** Waits up to `ms` or until woken (ack, stop). */
@@ -219,7 +280,10 @@ class GroupFeeder extends Feeder {
     super(owner, topic, options);
   }
 
+  private offRebalance: (() => void) | undefined;
+
   start(): void {
+    this.offRebalance = this.cg.onRebalance(() => this.wake());
     this.cg.join(this.member);
     this.run().catch((err: unknown) => {
       if (!this.stopped) this.owner.failed(this, err);
@@ -229,6 +293,7 @@ class GroupFeeder extends Feeder {
   override stop(): void {
     if (this.stopped) return;
     super.stop();
+    this.offRebalance?.();
     this.cg.leave(this.member);
     this.owner.releaseGroup(this.cg);
   }
@@ -243,10 +308,13 @@ class GroupFeeder extends Feeder {
           continue;
         }
       }
-      const msgs = await this.cg.poll(this.member, room);
+      const mine = this.cg.assignment(this.member);
+      const seen = this.notifier?.snapshot(mine);
+      const stats = { scanned: 0 };
+      const msgs = await this.cg.poll(this.member, room, stats);
       if (msgs.length === 0) {
-        await this.nap(this.owner.pollMs);
-        continue;
+        if (stats.scanned === 0) await this.sleepUntilAppend(mine, seen); // caught up: sleep until an append
+        continue; // only filtered-out records: read on
       }
       for (const msg of msgs) {
         if (this.stopped) return;
@@ -256,7 +324,7 @@ class GroupFeeder extends Feeder {
         const r = await this.deliver(msg);
         if (r === 'stopped') return;
         if (r === 'settled') this.settle(partition, offset);
-        else this.owner.remember(r, { feeder: this, partition, offset });
+        else this.owner.remember(r, () => { if (!this.stopped) this.settle(partition, offset); }); // partition mode: any PUBACK moves the commit
       }
     }
   }
@@ -306,6 +374,83 @@ class GroupFeeder extends Feeder {
   }
 }
 
+/** A consumer of a core queue (or mode-based group): deliveries through the session window, settled by PUBACK. */
+class QueueFeeder {
+  stopped = false;
+  private consumer: QueueConsumer | undefined;
+  private waitingForDrain = false;
+
+  constructor(
+    private readonly owner: LogSubscriptions,
+    readonly topic: string,
+    private readonly options: SubscriptionOptions,
+    private readonly queue: LogQueue,
+    private readonly onStop: () => void,
+  ) {}
+
+  start(): void {
+    const t = this.owner.target;
+    const qos0 = this.options.qos === 0;
+    this.consumer = this.queue.addConsumer({
+      id: t.id,
+      prefetch: Math.max(1, Math.min(t.session.limits.maxInflight, MAX_PACKET_ID)),
+      autoAck: qos0,
+      ready: () => (qos0 ? this.writable() : credit(t.session) > 0 && t.link !== undefined),
+      deliver: (d) => this.deliver(d),
+    });
+  }
+
+  private writable(): boolean {
+    const t = this.owner.target;
+    if (!t.link || !t.session.connected) return false;
+    const w = this.owner.whenWritable();
+    if (!w) return true;
+    if (!this.waitingForDrain) {
+      this.waitingForDrain = true;
+      void w.then(() => {
+        this.waitingForDrain = false;
+        this.wake();
+      });
+    }
+    return false;
+  }
+
+  private deliver(d: QueueDelivery): void {
+    const t = this.owner.target;
+    const msg = d.msg;
+    if (this.options.noLocal && msg.senderId === t.id) { // [MQTT-3.8.3-3]
+      this.consumer?.settle(d.handle, 'ack');
+      return;
+    }
+    const qos = (msg.qos < this.options.qos ? msg.qos : this.options.qos) as QoS;
+    const ref = msg.ref!;
+    const user: Record<string, string | string[]> = { ...msg.properties.userProperties, 'x-partition': String(ref.partition), 'x-offset': String(ref.offset) };
+    if (d.redeliveries > 0) user['x-redelivery-count'] = String(d.redeliveries);
+    const copy: Message = { ...msg, properties: { ...msg.properties, userProperties: user } };
+    const ids = this.options.subscriptionId ? [this.options.subscriptionId] : [];
+    const out = t.session.deliver({ msg: copy, qos, retain: false, subscriptionIds: ids }, Date.now());
+    if (qos === 0) {
+      // A QoS 0 copy of a QoS 1 queue message on a QoS 1 consumer: nothing will acknowledge it.
+      if (this.options.qos !== 0) this.consumer?.settle(d.handle, 'ack');
+    } else {
+      const handle = d.handle;
+      this.owner.remember(copy, (reasonCode) => this.consumer?.settle(handle, outcomeOfPuback(reasonCode)));
+    }
+    if (out.length !== 0) t.link?.send(out);
+  }
+
+  wake(): void {
+    this.consumer?.pull();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.consumer?.close();
+    this.onStop();
+  }
+}
+
 /**
  * The log-backed subscriptions of one connection. add() on a topic that already has one replaces it.
  * Throws GatewayError IMPLEMENTATION_SPECIFIC when a group already runs with another filter.
@@ -317,13 +462,15 @@ export class LogSubscriptions {
   private readonly store: OffsetStorePort;
   private readonly writable: (() => Promise<void> | undefined) | undefined;
   private readonly onError: LogSubscriptionsOptions['onError'];
-  private readonly feeders = new Map<string, ReplayFeeder | GroupFeeder>();
+  private readonly queues: QueueRegistry | undefined;
+  private readonly feeders = new Map<string, ReplayFeeder | GroupFeeder | QueueFeeder>();
   private readonly awaitingAck = new WeakMap<Message, Settle>();
 
   constructor(opts: LogSubscriptionsOptions) {
     this.target = opts.target;
     this.log = opts.log;
     this.store = opts.store;
+    this.queues = opts.queues;
     this.writable = opts.whenWritable;
     this.pollMs = opts.pollMs ?? 10;
     this.onError = opts.onError;
@@ -345,6 +492,10 @@ export class LogSubscriptions {
       f.start(parsed.filter, parsed.from);
       return;
     }
+    if (parsed.kind === 'queue' || (parsed.mode !== undefined && parsed.mode !== 'partition')) return this.addQueueConsumer(topic, parsed, options);
+    if (this.queues?.hasGroup(parsed.group)) {
+      throw new GatewayError('IMPLEMENTATION_SPECIFIC', `consumer group ${JSON.stringify(parsed.group)} runs in another mode`);
+    }
     let byName = groups.get(this.store);
     if (!byName) groups.set(this.store, (byName = new Map()));
     const existing = byName.get(parsed.group);
@@ -362,6 +513,27 @@ export class LogSubscriptions {
     f.start();
   }
 
+  private addQueueConsumer(topic: string, parsed: LogFilter, options: SubscriptionOptions): void {
+    const reg = this.queues;
+    if (!reg) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'queues need persistence (the durable log)');
+    let queue: LogQueue;
+    let release = (): void => undefined;
+    if (parsed.kind === 'queue') queue = reg.queue(parsed.name, parsed.mode);
+    else if (parsed.kind === 'group' && parsed.mode !== undefined && parsed.mode !== 'partition') {
+      if (groups.get(this.store)?.has(parsed.group)) {
+        throw new GatewayError('IMPLEMENTATION_SPECIFIC', `consumer group ${JSON.stringify(parsed.group)} runs in mode partition`);
+      }
+      this.remove(topic);
+      queue = reg.group(parsed.group, parsed.filter, parsed.mode);
+      const name = parsed.group;
+      release = () => reg.releaseGroup(name);
+    } else return;
+    this.remove(topic);
+    const f = new QueueFeeder(this, topic, options, queue, release);
+    this.feeders.set(topic, f);
+    f.start();
+  }
+
   /** Stops the subscription on `topic`; false if there was none. */
   remove(topic: string): boolean {
     const f = this.feeders.get(topic);
@@ -374,14 +546,15 @@ export class LogSubscriptions {
   /**
    * Call after every acknowledgement that frees a window slot (PUBACK, PUBCOMP) with the message it
    * acknowledged (Session.unackedMessage before onPuback), or undefined: commits a group offset when the
-   * message was a group delivery, and lets waiting feeders look at the window again.
+   * message was a group delivery, settles a queue delivery (outcomeOfPuback: an MQTT 5 PUBACK reason code
+   * >= 0x80 refuses it), and lets waiting feeders look at the window again.
    */
-  acked(msg: Message | undefined): void {
+  acked(msg: Message | undefined, reasonCode = 0): void {
     if (msg) {
       const s = this.awaitingAck.get(msg);
       if (s) {
         this.awaitingAck.delete(msg);
-        if (!s.feeder.stopped) s.feeder.settle(s.partition, s.offset);
+        s(reasonCode);
       }
     }
     for (const f of this.feeders.values()) f.wake();
@@ -402,7 +575,7 @@ export class LogSubscriptions {
     this.awaitingAck.set(msg, s);
   }
 
-  failed(f: Feeder, err: unknown): void {
+  failed(f: Feeder | QueueFeeder, err: unknown): void {
     if (this.feeders.get(f.topic) === f) this.remove(f.topic);
     this.onError?.(err, f.topic);
   }

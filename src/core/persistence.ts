@@ -14,6 +14,10 @@ export interface MessageLogPort {
   endOffset(partition: number): number;
   startOffset(partition: number): number;
   offsetForTime(partition: number, ts: number): Promise<number>;
+  /** Append notification per partition (src/log's onAppend); readers sleep on it instead of polling. */
+  onAppend?(listener: (partition: number, endOffset: number) => void): () => void;
+  /** The partition a key (topic) is stored in. */
+  partitionFor?(key: string): number;
   close(): Promise<void>;
 }
 

@@ -34,6 +34,8 @@ export interface ShareBacklogHost {
   readonly maxLag: MaxLag;
   isClosed(): boolean;
   sendTo(entry: SessionEntry, out: Outbound[]): void;
+  /** ACL at delivery (as live routing checks it). */
+  mayRead(entry: SessionEntry, topic: string): boolean;
   skipped(id: string, partition: number, from: number, to: number, reason: SkipReason): void;
   behindEntered(): void;
 }
@@ -133,6 +135,7 @@ export class ShareBacklog {
         const d = withRoom();
         if (d === undefined) return; // canTake was checked just before; defensive
         const e = d.subscriber;
+        if (!host.mayRead(e, msg.topic)) return; // as live routing: not delivered to the group
         const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
         host.sendTo(e, e.session.feed({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds, shared: true }, now));
       },

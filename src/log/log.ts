@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Partition } from './partition.ts';
 import { nodeFileIO, syncDir, type FileIO } from './fileio.ts';
-import type { AppendInput, LogConfig, LogEvents, LogRecord, PartitionedLog, PartitionStats } from './types.ts';
+import type { AppendInput, AppendListener, LogConfig, LogEvents, LogRecord, PartitionedLog, PartitionStats } from './types.ts';
 
 export interface OpenLogOptions {
   /** File layer for segment data files (tests inject failures). */
@@ -73,9 +73,13 @@ class LocalLog implements PartitionedLog {
   private failed: Error | undefined;
   private closing: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  private listeners: AppendListener[] = [];
 
   constructor(private readonly parts: Partition[], cfg: LogConfig, private readonly logger: LogEvents) {
-    for (const p of parts) p.mapWriteError = (err) => (p.queue.error ? (this.fail(p.queue.error, p.id), this.failed!) : err);
+    for (const p of parts) {
+      p.mapWriteError = (err) => (p.queue.error ? (this.fail(p.queue.error, p.id), this.failed!) : err);
+      p.onWritten = (partition, end) => this.written(partition, end);
+    }
     if (cfg.flush.mode === 'interval') {
       this.timers.push(setInterval(() => {
         for (const p of parts) if (p.queue.dirty && !p.queue.error) p.queue.syncIfDirty().catch((e: unknown) => this.fail(e, p.id));
@@ -118,6 +122,17 @@ class LocalLog implements PartitionedLog {
   startOffset(partition: number): number { return this.part(partition).startOffset; }
   endOffset(partition: number): number { return this.part(partition).endOffset; }
   stats(): PartitionStats[] { return this.parts.map((p) => p.stats()); }
+
+  onAppend(listener: AppendListener): () => void {
+    this.listeners = [...this.listeners, listener]; // copy on write: a listener may add or remove during a call
+    return () => { this.listeners = this.listeners.filter((l) => l !== listener); };
+  }
+
+  private written(partition: number, end: number): void {
+    for (const l of this.listeners) {
+      try { l(partition, end); } catch { /* a listener must not break the write path */ }
+    }
+  }
 
   async flush(): Promise<void> {
     if (this.failed) throw this.failed;

@@ -57,6 +57,8 @@ export class Partition {
   readonly queue: WriteQueue<Batch>;
   /** Maps a failed write's error to what appends reject with (the log sets it: the log-wide sticky error). */
   mapWriteError: (e: Error) => Error = (e) => e;
+  /** Told after a batch's records became readable (the log sets it: its append listeners). */
+  onWritten: ((partition: number, endOffset: number) => void) | undefined;
   private open: Batch | undefined;
   /** Batch buffers whose write finished, reused by later batches. */
   private readonly spare: Buffer[] = [];
@@ -141,6 +143,7 @@ export class Partition {
     } else {
       const id = this.id, first = b.firstOffset, rs = b.resolves;
       for (let i = 0; i < rs.length; i++) rs[i]!({ partition: id, offset: first + i });
+      if (rs.length !== 0) this.onWritten?.(id, first + rs.length);
     }
     if (b.buf.length === BATCH_BYTES && this.spare.length < 2) this.spare.push(b.buf);
   }

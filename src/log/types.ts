@@ -32,6 +32,13 @@ export interface LogConfig {
 export interface AppendInput { key: string; timestamp: number; headers: Buffer; value: Buffer }
 export interface LogRecord extends AppendInput { partition: number; offset: number }
 
+/**
+ * Told that records of `partition` became readable: their batch was written (under flush 'always': and fsynced),
+ * so read() returns them; `endOffset` is the offset after the last of them. Called synchronously when the write
+ * completes, in offset order per partition, never for a failed write. A listener must not throw (errors are ignored).
+ */
+export type AppendListener = (partition: number, endOffset: number) => void;
+
 export interface SegmentStats { baseOffset: number; bytes: number }
 export interface PartitionStats { partition: number; segments: SegmentStats[]; startOffset: number; endOffset: number; bytes: number }
 
@@ -54,6 +61,8 @@ export interface PartitionedLog {
   /** Next offset to be written (offsets are assigned at append call time). */
   endOffset(partition: number): number;
   stats(): PartitionStats[];
+  /** Registers an append listener (see AppendListener); returns the function that removes it. Readers sleep on this instead of polling. */
+  onAppend(listener: AppendListener): () => void;
   /** fsync every partition (after the writes queued before the call). */
   flush(): Promise<void>;
   /** Waits for queued appends, fsyncs, closes files. Later calls reject. */

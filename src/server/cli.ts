@@ -14,6 +14,9 @@ const FLAGS: Record<string, { key: string; int: boolean }> = {
   'log-level': { key: 'log.level', int: false },
   'tls-cert': { key: 'tls.cert', int: false },
   'tls-key': { key: 'tls.key', int: false },
+  'tls-ca': { key: 'tls.ca', int: false },
+  'password-file': { key: 'auth.passwordFile', int: false },
+  'acl-file': { key: 'auth.aclFile', int: false },
 };
 
 export function loadConfig(argv: string[]): GatewayConfig {
@@ -78,6 +81,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Password file, ACL file and certificates are read again; connections stay.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading auth and tls files');
+    gateway.reload();
+  });
 }
 
 void main();

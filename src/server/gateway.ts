@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Broker } from '../core/broker.ts';
 import { DurableStore } from '../core/durable.ts';
-import { ConfigError, type GatewayConfig } from '../../config/schema.ts';
-import type { TlsFiles } from '../../protocols/tcp.ts';
+import { bindHosts, type GatewayConfig } from '../../config/schema.ts';
+import { GatewayAuth } from '../core/auth.ts';
+import { loadAuthSettings, loadTlsFiles } from './auth-files.ts';
 import { nodeFileIO, openKeyValueStore, openLog } from '../log/index.ts';
+import type { QueueMode } from '../core/queue.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
 import type { MqttOptions } from '../../protocols/mqtt/options.ts';
@@ -16,6 +18,7 @@ import { dashboardHandler } from './dashboard.ts';
 import { StompListener } from '../../protocols/stomp/listener.ts';
 import { stompOptions, type StompOptions } from '../../protocols/stomp/options.ts';
 import { SysTopics } from './sys-topics.ts';
+import { PendingWork } from '../core/backpressure.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 
@@ -36,7 +39,15 @@ export interface Gateway {
   readonly stomp: StompListener;
   /** This gateway's Prometheus registry and log latency histograms (served on GET /metrics). */
   readonly metrics: GatewayMetrics;
+  /** The authentication / ACL policy (available after start()). */
+  readonly auth: GatewayAuth;
   start(): Promise<GatewayPorts>;
+  /**
+   * SIGHUP: reads the password file, the ACL file and the TLS PEM files again. New handshakes and the next
+   * check of every connection use them; no connection is dropped. A file that fails to load keeps the old
+   * settings (logged); resolves true when everything reloaded.
+   */
+  reload(): boolean;
   /** Graceful stop: stop accepting, close sessions with "server shutting down", flush storage. */
   close(): Promise<void>;
 }
@@ -64,9 +75,15 @@ export function mqttOptions(config: GatewayConfig): MqttOptions {
 }
 
 export function stompListenerOptions(config: GatewayConfig): StompOptions {
-  const { host: _h, port: _p, maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes, ...rest } = config.stomp;
+  const { host: _h, port: _p, maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes, queueModes, ...rest } = config.stomp;
+  const modes: Record<string, QueueMode> = {};
+  for (const entry of queueModes) {
+    const eq = entry.lastIndexOf('=');
+    modes[entry.slice(0, eq)] = entry.slice(eq + 1) as QueueMode; // checked by config/schema.ts
+  }
   return stompOptions({
     ...rest,
+    queueModes: modes,
     limits: { maxFrameBytes, maxHeaders, maxHeaderBytes, maxBodyBytes },
     maxTopicLevels: config.mqtt.maxTopicLevels,
     session: {
@@ -76,18 +93,6 @@ export function stompListenerOptions(config: GatewayConfig): StompOptions {
       queueQos0: config.sessions.queueQos0,
     },
   });
-}
-
-/** Reads the PEM files named by tls.cert / tls.key; a missing file stops the start naming the key. */
-function readTlsFiles(config: GatewayConfig): TlsFiles {
-  const read = (key: 'cert' | 'key'): Buffer => {
-    try {
-      return readFileSync(config.tls[key]);
-    } catch (err) {
-      throw new ConfigError(`tls.${key}`, `cannot read ${config.tls[key]}: ${(err as Error).message}`);
-    }
-  };
-  return { cert: read('cert'), key: read('key') };
 }
 
 function flushPolicy(config: GatewayConfig): FlushPolicy {
@@ -132,9 +137,14 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let webTls: GatewayHttpServer | undefined;
   let sys: SysTopics | undefined;
   let started = false;
+  let auth: GatewayAuth | undefined;
   const metrics = new GatewayMetrics();
   return {
     metrics,
+    get auth(): GatewayAuth {
+      if (!auth) throw new Error('gateway not started');
+      return auth;
+    },
     get broker(): Broker {
       if (!broker) throw new Error('gateway not started');
       return broker;
@@ -148,16 +158,31 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       return stomp;
     },
     async start() {
-      // Files first: a bad certificate path stops the start before anything is opened.
-      const files = config.tls.cert ? readTlsFiles(config) : undefined;
+      // Files first: a bad certificate, password or ACL file stops the start before anything is opened.
+      const files = loadTlsFiles(config);
+      const loaded = loadAuthSettings(config);
+      auth = new GatewayAuth(loaded.settings);
+      if (config.auth.passwordFile || config.auth.aclFile) log.info({ ...loaded.report, passwordFile: config.auth.passwordFile, aclFile: config.auth.aclFile }, 'auth files loaded');
+      metrics.bindAuth(auth.counters);
+      metrics.requireToken(config.http.metricsToken);
+      const hosts = bindHosts(config);
       if (config.persistence.enabled) store = await openStore(config, log, metrics);
       // Logged once; /readyz fails from then on (the state store's write errors are sticky).
       if (store) store.onStateError = (err) => log.error({ err: err.message }, 'state store write failed: session state is no longer saved, /readyz reports not ready');
+      const pending = new PendingWork(config.persistence.maxPendingBytes);
+      // One info line for the first pause (then /metrics counts them); every transition at debug.
+      pending.onChange((paused) => {
+        const fields = { pendingBytes: pending.bytes, pendingMessages: pending.messages, pauses: pending.pauses, maxPendingBytes: pending.highWater };
+        if (paused && pending.pauses === 1) log.info(fields, 'inbound backpressure: the log is behind, reading from clients paused (counted in gateway_backpressure_pauses_total)');
+        else log.debug(fields, paused ? 'inbound backpressure: reading paused' : 'inbound backpressure: reading resumed');
+      });
       broker = new Broker({
+        auth,
         shareStrategy: config.shared.strategy,
         logger: log,
         persistence: store,
         onDrop: metrics.onDrop,
+        pending,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
         maxLag: config.sessions.maxLag,
       });
@@ -165,11 +190,17 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       const restored = await broker.restore();
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
       mqtt = new MqttListener(broker, options, log);
-      const port = await mqtt.listen(config.mqtt.port, config.mqtt.host);
-      log.info({ protocol: 'mqtt', transport: 'tcp', host: config.mqtt.host, port }, 'listening');
+      if (hosts.loopbackOnly) {
+        // Mosquitto 2's rule: until something checks who connects, listen where only this machine can reach.
+        log.warn({ host: hosts.mqtt }, 'no authentication configured (auth.passwordFile, tls.requireCertificate or auth.allowAnonymous: true): listening on 127.0.0.1 only; set mqtt.host / stomp.host / http.host to listen elsewhere');
+      }
+      mqtt.followBackpressure(pending);
+      const port = await mqtt.listen(config.mqtt.port, hosts.mqtt);
+      log.info({ protocol: 'mqtt', transport: 'tcp', host: hosts.mqtt, port, anonymous: String(config.auth.allowAnonymous) }, 'listening');
       stomp = new StompListener(broker, stompListenerOptions(config), log);
-      const stompPort = await stomp.listen(config.stomp.port, config.stomp.host);
-      log.info({ protocol: 'stomp', transport: 'tcp', host: config.stomp.host, port: stompPort }, 'listening');
+      stomp.followBackpressure(pending);
+      const stompPort = await stomp.listen(config.stomp.port, hosts.stomp);
+      log.info({ protocol: 'stomp', transport: 'tcp', host: hosts.stomp, port: stompPort }, 'listening');
       const maxMessageBytes = Math.max(config.mqtt.maxPacketSize, config.stomp.maxFrameBytes);
       // HTTP routes besides the WebSocket upgrades, tried in order (metrics, admin API, dashboard).
       const httpHandlers: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
@@ -180,11 +211,12 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         http: (req: IncomingMessage, res: ServerResponse) => httpHandlers.some((h) => h(req, res)),
         maxBufferedBytes: config.http.wsMaxBufferedBytes,
         onSlowConsumer: () => metrics.wsSlowConsumerClosed(),
+        allowedOrigins: config.http.allowedOrigins,
       };
       const paths = ['/', '/mqtt', '/stomp', '/metrics', '/healthz', '/readyz', '/api'];
       web = new GatewayHttpServer({ mqtt, stomp }, webOptions, log);
-      const httpPort = await web.listen(config.http.port, config.http.host);
-      log.info({ protocol: 'http', transport: 'tcp', host: config.http.host, port: httpPort, paths }, 'listening');
+      const httpPort = await web.listen(config.http.port, hosts.http);
+      log.info({ protocol: 'http', transport: 'tcp', host: hosts.http, port: httpPort, paths }, 'listening');
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
       metrics.bind(sources);
       httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
@@ -194,15 +226,41 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       if (files) {
         // The same routes over HTTPS: WSS for browsers, the dashboard, metrics and the admin API.
         webTls = new GatewayHttpServer({ mqtt, stomp }, { ...webOptions, tls: files }, log);
-        ports.httpTls = await webTls.listen(config.http.tlsPort, config.http.host);
-        log.info({ protocol: 'http', transport: 'tls', host: config.http.host, port: ports.httpTls, paths }, 'listening');
-        ports.mqttTls = await mqtt.listenTls(config.mqtt.tlsPort, config.mqtt.host, files);
-        log.info({ protocol: 'mqtt', transport: 'tls', host: config.mqtt.host, port: ports.mqttTls }, 'listening');
-        ports.stompTls = await stomp.listenTls(config.stomp.tlsPort, config.stomp.host, files);
-        log.info({ protocol: 'stomp', transport: 'tls', host: config.stomp.host, port: ports.stompTls }, 'listening');
+        ports.httpTls = await webTls.listen(config.http.tlsPort, hosts.http);
+        log.info({ protocol: 'http', transport: 'tls', host: hosts.http, port: ports.httpTls, paths }, 'listening');
+        const tlsInfo = { clientCertificates: files.ca ? (files.requireCertificate ? 'required' : 'optional') : 'off', minVersion: files.minVersion };
+        ports.mqttTls = await mqtt.listenTls(config.mqtt.tlsPort, hosts.mqtt, files);
+        log.info({ protocol: 'mqtt', transport: 'tls', host: hosts.mqtt, port: ports.mqttTls, ...tlsInfo }, 'listening');
+        ports.stompTls = await stomp.listenTls(config.stomp.tlsPort, hosts.stomp, files);
+        log.info({ protocol: 'stomp', transport: 'tls', host: hosts.stomp, port: ports.stompTls, ...tlsInfo }, 'listening');
       }
       started = true; // /readyz: every listener is bound and the log recovered
       return ports;
+    },
+    reload() {
+      if (!started || !auth) return false;
+      let ok = true;
+      try {
+        const loaded = loadAuthSettings(config);
+        auth.update(loaded.settings);
+        log.info({ ...loaded.report }, 'auth files reloaded');
+      } catch (err) {
+        ok = false;
+        log.error({ err: (err as Error).message }, 'auth files not reloaded; the previous ones stay in force');
+      }
+      try {
+        const files = loadTlsFiles(config);
+        if (files) {
+          mqtt!.reloadTls(files);
+          stomp!.reloadTls(files);
+          webTls?.reloadTls(files);
+          log.info('tls certificates reloaded');
+        }
+      } catch (err) {
+        ok = false;
+        log.error({ err: (err as Error).message }, 'tls certificates not reloaded; the previous ones stay in force');
+      }
+      return ok;
     },
     async close() {
       if (!started) return;

@@ -8,6 +8,9 @@
 //   gateway_bytes_total{protocol,direction}                      bytes over the wire per listener (in|out)
 //   gateway_messages_dropped_total{reason}                       queue-full | expired | offline-qos0 | slow-consumer
 //   gateway_ws_slow_consumer_closes_total                        WebSockets closed for exceeding http.wsMaxBufferedBytes
+//   gateway_backpressure_pending_bytes, _pending_messages        publishes handed to the log, not yet durable and routed
+//   gateway_backpressure_paused                                  1 while reading from clients is paused (persistence.maxPendingBytes)
+//   gateway_backpressure_pauses_total, _paused_seconds_total     how often and how long reading was paused
 //   gateway_retained_messages, gateway_sessions, gateway_sessions_connected, gateway_subscriptions
 //   gateway_log_append_seconds (histogram)                       call to durable under the flush policy
 //   gateway_log_fsync_seconds (histogram)                        one fsync of a segment data file
@@ -23,7 +26,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DropReason } from '../core/session.ts';
-import type { FileIO, FileLike, PartitionedLog, AppendInput, LogRecord, PartitionStats } from '../log/index.ts';
+import type { AuthCounters } from '../core/auth.ts';
+import { timingSafeEqual } from 'node:crypto';
+import type { FileIO, FileLike, PartitionedLog, AppendInput, AppendListener, LogRecord, PartitionStats } from '../log/index.ts';
 import { connectionCounts, groupLags, partitionStats, type GatewaySources } from './view.ts';
 import { requestPath } from '../../protocols/ws/request-path.ts';
 
@@ -36,6 +41,8 @@ export class GatewayMetrics {
   /** Broker drops by reason (fed by BrokerOptions.onDrop). */
   readonly drops: Record<DropReason, number> = { 'queue-full': 0, expired: 0, 'offline-qos0': 0 };
   private wsSlowCloses = 0;
+  /** Bearer token GET /metrics must carry; '' = open (http.metricsToken). */
+  private token: Buffer | undefined;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -135,6 +142,33 @@ export class GatewayMetrics {
         this.inc({ reason: 'slow-consumer' }, src.mqtt.counters.slowConsumerDrops + src.stomp.counters.slowConsumerDrops);
       },
     });
+    const pw = b.pending;
+    if (pw) {
+      const gauge = (name: string, help: string, read: () => number): void => {
+        new Gauge({ name, help, registers: r, collect() { this.set(read()); } });
+      };
+      gauge('gateway_backpressure_pending_bytes', 'Bytes (payload + topic) of publishes handed to the log and not yet durable and routed', () => pw.bytes);
+      gauge('gateway_backpressure_pending_messages', 'Publishes handed to the log and not yet durable and routed', () => pw.messages);
+      gauge('gateway_backpressure_paused', '1 while reading from client sockets is paused (pending bytes above persistence.maxPendingBytes)', () => (pw.paused ? 1 : 0));
+      new Counter({
+        name: 'gateway_backpressure_pauses_total',
+        help: 'Times reading from client sockets was paused by inbound backpressure',
+        registers: r,
+        collect() {
+          this.reset();
+          this.inc(pw.pauses);
+        },
+      });
+      new Counter({
+        name: 'gateway_backpressure_paused_seconds_total',
+        help: 'Seconds reading from client sockets was paused by inbound backpressure',
+        registers: r,
+        collect() {
+          this.reset();
+          this.inc((pw.pausedMs + (pw.paused ? Date.now() - pw.pausedAt : 0)) / 1000);
+        },
+      });
+    }
     new Counter({
       name: 'gateway_ws_slow_consumer_closes_total',
       help: 'WebSockets closed because their unsent bytes exceeded http.wsMaxBufferedBytes',
@@ -216,9 +250,52 @@ export class GatewayMetrics {
     perGroup('gateway_consumer_group_lag', 'End offset minus committed offset per consumer group and partition', true);
   }
 
+  /** Requires `Authorization: Bearer <token>` on /metrics from now on ('' = open). */
+  requireToken(token: string): void {
+    this.token = token === '' ? undefined : Buffer.from(`Bearer ${token}`, 'utf8');
+  }
+
+  /**
+   * Authentication and authorization counters (src/core/auth.ts GatewayAuth.counters), read at scrape time:
+   * gateway_auth_failures_total{reason="bad_credentials"|"not_authorized"}, gateway_acl_denied_total{action="publish"|"subscribe"}.
+   */
+  bindAuth(c: AuthCounters): void {
+    const r = [this.registry];
+    new Counter({
+      name: 'gateway_auth_failures_total',
+      help: 'Refused CONNECTs (MQTT and STOMP): wrong user or password, or anonymous not allowed',
+      labelNames: ['reason'],
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc({ reason: 'bad_credentials' }, c.badCredentials);
+        this.inc({ reason: 'not_authorized' }, c.notAuthorized);
+      },
+    });
+    new Counter({
+      name: 'gateway_acl_denied_total',
+      help: 'Publishes and subscriptions the ACL refused (a refused v3 publish is dropped and counted here)',
+      labelNames: ['action'],
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc({ action: 'publish' }, c.publishDenied);
+        this.inc({ action: 'subscribe' }, c.subscribeDenied);
+      },
+    });
+  }
+
   /** HTTP route: GET /metrics in the Prometheus text format. */
   readonly handler = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (requestPath(req.url) !== '/metrics') return false;
+    const token = this.token;
+    if (token) {
+      const got = Buffer.from(req.headers.authorization ?? '', 'utf8');
+      if (got.length !== token.length || !timingSafeEqual(got, token)) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('unauthorized\n');
+        return true;
+      }
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return true;
@@ -281,6 +358,9 @@ class TimedLog implements PartitionedLog {
       () => undefined,
     );
     return p;
+  }
+  onAppend(listener: AppendListener): () => void {
+    return this.log.onAppend(listener);
   }
   read(partition: number, offset: number, maxRecords: number, maxBytes?: number): Promise<LogRecord[]> {
     return this.log.read(partition, offset, maxRecords, maxBytes);

@@ -51,6 +51,22 @@ export function logContract(name: string, open: (dir: string) => Promise<Partiti
       }
     });
 
+    it('tells append listeners when records become readable (per partition, end offset after them); removal stops it', async () => {
+      const l = log!;
+      const told: { partition: number; end: number; readable: Promise<number> }[] = [];
+      const off = l.onAppend((partition, end) => told.push({ partition, end, readable: l.read(partition, end - 1, 1).then((r) => r.length) }));
+      const a = await l.append(rec('notify/a', 1));
+      const b = await l.append(rec('notify/a', 2));
+      const hit = told.filter((x) => x.partition === a.partition);
+      assert.equal(hit[hit.length - 1]!.end, b.offset + 1, 'end offset after the last record');
+      assert.ok(hit.some((x) => x.end === a.offset + 1), 'told about the first append too');
+      for (const x of told) assert.equal(await x.readable, 1, 'the record is readable when the listener runs');
+      off();
+      const n = told.length;
+      await l.append(rec('notify/a', 3));
+      assert.equal(told.length, n, 'a removed listener is not called');
+    });
+
     it('keeps per-key order and reads back exactly what was appended', async () => {
       const l = log!;
       const inputs = Array.from({ length: 300 }, (_, i) => rec('same/key', i));

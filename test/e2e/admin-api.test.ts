@@ -6,7 +6,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { connectClient, uniqueId, waitUntil, withTimeout, type TestClient } from '../helpers/mqtt-clients.ts';
 import { offsetKey } from '../../src/core/consumer-group.ts';
 
-const TOKEN = 's3cret-token';
+const TOKEN = 's3cret-token-of-16+';
 
 async function api(port: number, path: string, opts: { method?: string; token?: string | null } = {}): Promise<{ status: number; body: unknown }> {
   const headers: Record<string, string> = {};

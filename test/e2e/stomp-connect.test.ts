@@ -225,6 +225,7 @@ describe('stomp: authentication and limits', () => {
         },
         authorizePublish: (_who, topic) => !topic.startsWith('private/'),
         authorizeSubscribe: () => true,
+        authorizeRead: () => true,
       },
     });
     const l = new StompListener(broker, stompOptions({ limits: { maxHeaders: 4 } }), log);

@@ -1,4 +1,4 @@
-// Smoke test of the load generator itself: its codec pieces, then qos0/qos1 runs against the in-process trivial forwarder. Imports loadtest/*.ts.
+// Smoke test of the load generator itself: its codec pieces, qos0/qos1 runs against the in-process trivial forwarder, and the NATS peer started and measured. Imports loadtest/*.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
@@ -7,6 +7,7 @@ import { runWorkload } from '../../loadtest/driver.ts';
 import { buildWorkload } from '../../loadtest/scenarios.ts';
 import { SeqTracker } from '../../loadtest/seq-tracker.ts';
 import { encodePublish, PacketReader } from '../../loadtest/wire.ts';
+import { startNats } from '../../loadtest/targets.ts';
 
 test('SeqTracker tells duplicates from reordering', () => {
   const t = new SeqTracker();
@@ -49,3 +50,26 @@ for (const scenario of ['qos0', 'qos1'] as const) {
     }
   });
 }
+
+// nats-server comes from test/install-system-deps.sh (run by npm test); nothing here is skipped.
+test('NATS peer: nats-server starts with JetStream and its MQTT listener carries qos1 with nothing lost, then stops', async () => {
+  const nats = await startNats();
+  let closed = false;
+  try {
+    assert.ok(nats.pid !== null && nats.port > 0);
+    const w = buildWorkload('qos1', nats.host, nats.port, 'smoke-nats');
+    const r = await runWorkload(w, { warmupS: 0.2, durationS: 0.6, brokerPid: nats.pid, label: null });
+    assert.ok(r.sent > 500, `sent only ${r.sent}`);
+    assert.equal(r.acked, r.sent);
+    assert.equal(r.unique, r.sent);
+    assert.equal(r.lost, 0);
+    assert.equal(r.duplicates, 0);
+    assert.ok(r.brokerCpuPct !== null && r.brokerCpuPct > 0, 'CPU of nats-server measured');
+    assert.equal(nats.exited(), null);
+    await nats.close();
+    closed = true;
+    assert.throws(() => process.kill(nats.pid!, 0), 'nats-server is gone after close()');
+  } finally {
+    if (!closed) await nats.close();
+  }
+});

@@ -152,3 +152,66 @@ test('group: the commit is the lowest unacknowledged offset; members share parti
   two.subs.closeAll();
   subs.closeAll();
 });
+
+test('group on a notifying log: a backlog of filtered-out records is read through, not slept on; then it sleeps until the next append', async () => {
+  class NotifyingLog extends MemLog {
+    private listeners: ((p: number, end: number) => void)[] = [];
+    onAppend(l: (p: number, end: number) => void): () => void {
+      this.listeners.push(l);
+      return () => undefined;
+    }
+    override append(partition: number, topic: string, payload: string, qos: 0 | 1 = 1): void {
+      super.append(partition, topic, payload, qos);
+      for (const l of this.listeners) l(partition, this.parts[partition]!.length);
+    }
+  }
+  const log = new NotifyingLog(1);
+  const store = new MemStore();
+  const session = new Session('c1', { maxInflight: 4, maxQueued: 100, maxQueuedBytes: 1 << 20, dropPolicy: 'drop-oldest', queueQos0: false });
+  session.attach(session.limits, Date.now());
+  const sent: Extract<Outbound, { type: 'publish' }>[] = [];
+  const target = { id: 'c1', session, link: { send: (out: readonly Outbound[]) => { for (const o of out) if (o.type === 'publish') sent.push(o); } } };
+  const subs = new LogSubscriptions({ target, log, store, pollMs: 60_000 }); // a poll would never come in time
+  for (let i = 0; i < 600; i++) log.append(0, 'noise/x', `n${i}`);
+  log.append(0, 'jobs/1', 'wanted');
+  subs.add('$group/fg/jobs/#', parseLogFilter('$group/fg/jobs/#') as LogFilter, opts);
+  await until(() => sent.length === 1, 'the matching record behind 600 filtered-out ones');
+  assert.equal(sent[0]!.msg.payload.toString(), 'wanted');
+  log.append(0, 'jobs/2', 'later');
+  await until(() => sent.length === 2, 'woken by the append');
+  subs.closeAll();
+});
+
+test('idle $log and $group subscriptions on a notifying log hold no timers; each wakes on an append it reads', async () => {
+  class NotifyingLog extends MemLog {
+    private listeners: ((p: number, end: number) => void)[] = [];
+    onAppend(l: (p: number, end: number) => void): () => void {
+      this.listeners.push(l);
+      return () => undefined;
+    }
+    override append(partition: number, topic: string, payload: string, qos: 0 | 1 = 1): void {
+      super.append(partition, topic, payload, qos);
+      for (const l of this.listeners) l(partition, this.parts[partition]!.length);
+    }
+  }
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const log = new NotifyingLog(2);
+  const store = new MemStore();
+  const session = new Session('c1', { maxInflight: 1000, maxQueued: 100, maxQueuedBytes: 1 << 20, dropPolicy: 'drop-oldest', queueQos0: false });
+  session.attach(session.limits, Date.now());
+  const sent: Extract<Outbound, { type: 'publish' }>[] = [];
+  const target = { id: 'c1', session, link: { send: (out: readonly Outbound[]) => { for (const o of out) if (o.type === 'publish') sent.push(o); } } };
+  const before = timers();
+  const subs = new LogSubscriptions({ target, log, store, pollMs: 1 }); // a poll, if any, would show as timers
+  for (let i = 0; i < 100; i++) {
+    subs.add(`$log/next/r/${i}/#`, parseLogFilter(`$log/next/r/${i}/#`) as LogFilter, opts);
+    subs.add(`$group/ig${i}/g/${i}/#`, parseLogFilter(`$group/ig${i}/g/${i}/#`) as LogFilter, opts);
+  }
+  await sleep(50);
+  assert.equal(timers(), before, '200 idle subscriptions, no timer');
+  log.append(0, 'r/7/x', 'to the reader');
+  log.append(1, 'g/9/x', 'to the group');
+  await until(() => sent.length === 2, 'both woken');
+  assert.deepEqual(sent.map((o) => o.msg.payload.toString()).sort(), ['to the group', 'to the reader']);
+  subs.closeAll();
+});

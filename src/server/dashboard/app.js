@@ -211,6 +211,24 @@
     el.textContent = text;
   }
 
+  // Login: when the gateway has http.adminToken, the dashboard connects as `$admin` with the token as password
+  // (src/core/auth.ts). The token comes from `#token=<token>` in the address (then removed from it) or the form,
+  // and is kept in sessionStorage for this tab only. Without a token the dashboard connects anonymously
+  // (allowed on loopback by default).
+  const TOKEN_KEY = 'gateway-admin-token';
+  const fromHash = /^#token=(.+)$/.exec(location.hash);
+  if (fromHash) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(fromHash[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  const token = sessionStorage.getItem(TOKEN_KEY) || '';
+  const loginForm = $('login');
+  loginForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $('login-token').value);
+    location.reload();
+  });
+
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`;
   const client = mqtt.connect(url, {
     clientId: `dashboard-${Math.random().toString(16).slice(2, 10)}`,
@@ -218,11 +236,27 @@
     protocolVersion: 4,
     reconnectPeriod: 2000,
     connectTimeout: 5000,
+    ...(token ? { username: '$admin', password: token } : {}),
   });
-  client.on('connect', () => setStatus('live', 'live'));
+  client.on('connect', () => {
+    loginForm.hidden = true;
+    setStatus('live', 'live');
+  });
   client.on('reconnect', () => setStatus('connecting', 'reconnecting'));
-  client.on('close', () => setStatus('down', 'disconnected'));
-  client.on('error', (err) => setStatus('down', `error: ${err.message}`));
+  let refused = '';
+  client.on('close', () => setStatus('down', refused || 'disconnected'));
+  client.on('error', (err) => {
+    // CONNACK 4 (bad user name or password) / 5 (not authorized): ask for the admin token; stop retrying.
+    if (err && (err.code === 4 || err.code === 5)) {
+      if (token) sessionStorage.removeItem(TOKEN_KEY);
+      loginForm.hidden = false;
+      refused = token ? 'admin token refused' : 'log in with the admin token';
+      client.end(true);
+      setStatus('down', refused);
+      return;
+    }
+    setStatus('down', `error: ${err.message}`);
+  });
   // Queued until CONNACK; mqtt.js re-subscribes after a reconnect.
   client.subscribe(['#', '$SYS/#'], { qos: 0 });
 
