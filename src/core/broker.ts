@@ -494,6 +494,17 @@ export class Broker {
       if (e.session.version !== e.savedVersion || routed - (e.savedRouted ?? 0) > IDLE_RESAVE_RECORDS) this.saveCursor(e);
     }
     this.groups?.saveCursors();
+    this.saveRoutedMark(routed);
+  }
+
+  /** Sum of the watermarks in the last `m/routed` write. */
+  private markedRouted = -1;
+
+  private saveRoutedMark(routed: number): void {
+    const p = this.persistence;
+    if (!p || routed === this.markedRouted) return;
+    this.markedRouted = routed;
+    p.saveRoutedMark().catch((err: unknown) => this.logger.debug({ err }, 'routed mark not saved'));
   }
 
   /** Session expired or ended: publish a pending will [MQTT-3.1.3-9], drop subscriptions and state. */
@@ -543,7 +554,7 @@ export class Broker {
         msg.ref = ref;
         p.markRouted(ref);
         const retained = this.route(msg);
-        const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref) : undefined;
+        const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref, msg.createdAt) : undefined;
         return receipt && retained ? Promise.all([receipt, retained]).then(() => undefined) : (receipt ?? retained);
       }, (err: unknown) => {
         this.pending?.done(size);
@@ -697,7 +708,11 @@ export class Broker {
       if (this.router.sharedMembers(key).length === 0) continue;
       if (cursor.some((c, i) => c < p.routed(i))) this.groups?.start(key, cursor);
     }
-    const replayed = await p.scanReceipts(from, (sessionId, packetId) => this.entries.get(sessionId)?.session.receiveQos2(packetId));
+    // A receipt a crash cut off belongs to a record at or above both the stored routed mark (written after
+    // every receipt below it) and the publisher's own stored position: scan only from the higher of the two.
+    const mark = p.loadRoutedMark();
+    const scanFrom = Array.from({ length: p.partitions }, (_, i) => Math.min(p.routed(i), Math.max(from[i] ?? p.routed(i), mark?.[i] ?? 0)));
+    const replayed = await p.scanReceipts(scanFrom, (sessionId, packetId) => this.entries.get(sessionId)?.session.receiveQos2(packetId));
     for (const e of this.entries.values()) {
       // The crash closed every connection: pending wills and expiry run as after an abnormal close.
       if (e.will) {

@@ -17,6 +17,9 @@
 //                               PUBREC; `released` before PUBCOMP. A header-only scan of the log tail at start restores
 //                               receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
 //   sg/<$share/group/filter>    cursor of a behind `$share` group v1 {v, cursor}
+//   m/routed                    routed watermarks v1 {v, cursor}, written once a second when they moved: every
+//                               receipt of a record below them was queued before it, so the restart scan for
+//                               cut-off receipts starts here (about a second of log), not at the oldest session
 //   queue/<name>/<p>, g/<group>/<p>   queue and consumer-group offsets (queue.ts, consumer-group.ts; not read here)
 // So a SUBSCRIBE / UNSUBSCRIBE writes one small key, an ack at most one bounded cursor record a second;
 // nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
@@ -113,8 +116,8 @@ export class DurableStore implements MessagePersistence {
   }
 
   /** The QoS 2 receipt for a persistent publisher, written after the append and before PUBREC. */
-  recordQos2(inboundQos2: { sessionId: string; packetId: number }, ref: LogRef): Promise<void> {
-    return this.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, encodeReceipt({ p: ref.partition, o: ref.offset, released: false }));
+  recordQos2(inboundQos2: { sessionId: string; packetId: number }, ref: LogRef, createdAt: number): Promise<void> {
+    return this.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, encodeReceipt({ p: ref.partition, o: ref.offset, released: false, t: createdAt }));
   }
 
   /** First offset of partition p not yet routed (the routed watermark). */
@@ -406,6 +409,12 @@ export class DurableStore implements MessagePersistence {
    * resent PUBLISH is acknowledged but not routed twice. Returns how many records it scanned.
    */
   async scanReceipts(from: number[], unreleased: (sessionId: string, packetId: number) => void): Promise<number> {
+    // A publisher reuses a packet id only after the flow completed, so only the NEWEST record per
+    // (publisher, packet id) can be cut off: an older one is superseded by a newer record or receipt.
+    type Seen = { sessionId: string; packetId: number; p: number; o: number; t: number };
+    const newer = (a: { p: number; o: number; t?: number }, b: { p: number; o: number; t: number }): boolean =>
+      a.p === b.p ? a.o > b.o : a.t !== undefined && a.t > b.t;
+    const latest = new Map<string, Seen>();
     let n = 0;
     for (let p = 0; p < this.log.partitions; p++) {
       let off = Math.max(from[p] ?? this.log.endOffset(p), this.log.startOffset(p));
@@ -418,13 +427,21 @@ export class DurableStore implements MessagePersistence {
           // flags bit 4 = inbound packet id present (record-codec.ts); skip the full decode otherwise.
           if (r.headers.length < 2 || (r.headers[1]! & 16) === 0) continue;
           const h = decodeHeaders(r.headers);
-          const cur = this.state.get(`q/${h.senderId}/${h.inboundPacketId}`);
-          const rc = cur ? decodeReceipt(cur) : undefined;
-          if (!(rc?.ok && rc.value.p === r.partition && rc.value.o === r.offset && rc.value.released)) unreleased(h.senderId, h.inboundPacketId);
+          const key = `${h.senderId}\u0000${h.inboundPacketId}`;
+          const seen: Seen = { sessionId: h.senderId, packetId: h.inboundPacketId, p: r.partition, o: r.offset, t: r.timestamp };
+          const prev = latest.get(key);
+          if (!prev || newer(seen, prev)) latest.set(key, seen);
         }
         off = recs[recs.length - 1]!.offset + 1;
       }
       this.unrouted[p] = Math.max(this.unrouted[p]!, end);
+    }
+    for (const s of latest.values()) {
+      const cur = this.state.get(`q/${s.sessionId}/${s.packetId}`);
+      const rc = cur ? decodeReceipt(cur) : undefined;
+      if (rc?.ok && rc.value.p === s.p && rc.value.o === s.o) continue; // its receipt is there (released or not: loadSessions reads it)
+      if (rc?.ok && newer(rc.value, s)) continue; // a newer flow with this id completed its receipt: this one is done
+      unreleased(s.sessionId, s.packetId);
     }
     return n;
   }
@@ -432,6 +449,18 @@ export class DurableStore implements MessagePersistence {
   /** A behind `$share` group's cursor (`$share/<group>/<filter>`), JSON {v:1, cursor}. */
   saveGroupCursor(key: string, cursor: readonly number[]): Promise<void> {
     return this.put(`sg/${key}`, encodeGroupCursor({ cursor: [...cursor] }));
+  }
+
+  /** `m/routed`: the routed watermarks now (see the layout above); resolves once durable. */
+  saveRoutedMark(): Promise<void> {
+    return this.put('m/routed', encodeGroupCursor({ cursor: [...this.unrouted] }));
+  }
+
+  /** The stored routed watermarks, if readable. */
+  loadRoutedMark(): number[] | undefined {
+    const v = this.state.get('m/routed');
+    const c = v ? decodeGroupCursor(v) : undefined;
+    return c?.ok ? c.value.cursor : undefined;
   }
 
   deleteGroupCursor(key: string): Promise<void> {

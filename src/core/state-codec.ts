@@ -43,6 +43,8 @@ export interface Receipt {
   p: number;
   o: number;
   released: boolean;
+  /** The record's timestamp (Message.createdAt): orders receipts of one packet id across partitions. Optional (older receipts lack it). */
+  t?: number;
 }
 
 /** `sg/<$share/group/filter>` v1: a behind `$share` group's cursor. */
@@ -163,7 +165,7 @@ export function decodeCursor(buf: Buffer): Decoded<SessionCursor> {
 // ---- receipts, group cursors ----
 
 export function encodeReceipt(r: Receipt): Buffer {
-  return enc({ v: 1, p: r.p, o: r.o, released: r.released });
+  return enc({ v: 1, p: r.p, o: r.o, released: r.released, ...(r.t !== undefined ? { t: r.t } : {}) });
 }
 
 export function decodeReceipt(buf: Buffer): Decoded<Receipt> {
@@ -172,7 +174,12 @@ export function decodeReceipt(buf: Buffer): Decoded<Receipt> {
   const o = r.value;
   if (o.v !== undefined && o.v !== 1) return { ok: false, why: `unknown receipt version ${String(o.v)}` };
   if (!isNonNegInt(o.p) || !isNonNegInt(o.o) || typeof o.released !== 'boolean') return { ok: false, why: 'bad receipt' };
-  return { ok: true, value: { p: o.p, o: o.o, released: o.released } };
+  const out: Receipt = { p: o.p, o: o.o, released: o.released };
+  if (o.t !== undefined) {
+    if (typeof o.t !== 'number' || !Number.isFinite(o.t)) return { ok: false, why: 'bad receipt time' };
+    out.t = o.t;
+  }
+  return { ok: true, value: out };
 }
 
 export function encodeGroupCursor(c: GroupCursor): Buffer {
