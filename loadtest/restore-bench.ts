@@ -44,9 +44,9 @@ function rssMb(pid: number): number {
 }
 
 /** `onMessage` is attached before CONNECT: messages can arrive in the same read as the CONNACK. */
-function connect(url: string, clientId: string, onMessage?: (payload: Buffer) => void): Promise<MqttClient> {
+function connect(url: string, clientId: string, onMessage?: (payload: Buffer) => void, clean = false): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(url, { clientId, clean: false, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 });
+    const c = mqtt.connect(url, { clientId, clean, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 });
     if (onMessage) c.on('message', (_t, payload) => onMessage(payload));
     c.once('connect', () => resolve(c));
     c.once('error', reject);
@@ -74,7 +74,7 @@ export async function runRestoreBench(o: RestoreBenchOptions): Promise<RestoreBe
       await c.subscribeAsync(topicOf(i), { qos: 1 });
       await c.endAsync();
     });
-    const pub = await connect(g.url, 'rb-publisher');
+    const pub = await connect(g.url, 'rb-publisher', undefined, true); // clean: only the N subscribers are persistent
     const pad = 'x'.repeat(Math.max(0, o.bytes - 12));
     const topics = o.topics === 'shared' ? 1 : o.sessions;
     for (let t = 0; t < topics; t++) {
