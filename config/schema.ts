@@ -132,11 +132,16 @@ export const CONFIG_SCHEMA = section('Gateway configuration', {
   sys: section('$SYS topics', {
     intervalMs: int(1000, 0, 3_600_000, '$SYS topics are published (retained, QoS 0) every this many ms; 0 = off.'),
   }),
-  sessions: section('Session queues (MQTT persistent sessions, STOMP subscriptions)', {
-    maxQueued: int(10_000, 0, BIG, 'Messages queued per offline or slow session before the drop policy applies.'),
-    maxQueuedBytes: int(64 * 1024 * 1024, 0, BIG, 'Payload bytes queued per session before the drop policy applies.'),
-    dropPolicy: oneOf(['drop-oldest', 'drop-newest'], 'drop-oldest', 'Which message a full session queue drops (counted).'),
+  sessions: section('Sessions (MQTT persistent sessions, STOMP subscriptions): read-ahead and lag', {
+    maxQueued: int(10_000, 0, BIG,
+      'Read-ahead per session, messages. With persistence on, a subscriber whose read-ahead is full loses no log-backed message: it falls behind and reads them from the log (lag). Only messages not in the log (QoS 0 unless persistence.persistQos0) obey dropPolicy. With persistence off these are hard caps and dropPolicy applies to everything.'),
+    maxQueuedBytes: int(64 * 1024 * 1024, 0, BIG, 'Read-ahead per session, payload bytes (same rules as maxQueued).'),
+    dropPolicy: oneOf(['drop-oldest', 'drop-newest'], 'drop-oldest', 'Which message a full read-ahead drops when it cannot fall behind (messages not in the log; everything with persistence off); counted.'),
     queueQos0: bool(false, 'Queue QoS 0 messages for offline persistent sessions too.'),
+    maxLag: section('How far a behind session or `$share` group may lag before it skips ahead, counted in gateway_lag_skipped_messages_total{reason="max-lag"}; 0 = no bound (default): only retention bounds the backlog', {
+      messages: int(0, 0, BIG, 'Log records a behind subscriber may lag per partition; 0 = no bound.'),
+      ageMs: int(0, 0, BIG, 'Records older than this are skipped by a behind subscriber, ms; 0 = no bound.'),
+    }),
   }),
   shared: section('Shared subscriptions ($share/<group>/<filter>)', {
     strategy: oneOf(['round-robin', 'sticky'], 'round-robin', 'round-robin: next member per message; sticky: a topic stays on one member.'),

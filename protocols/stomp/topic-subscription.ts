@@ -1,16 +1,18 @@
 // A STOMP SUBSCRIBE to `/topic/<filter>`: one broker session per subscription, so each has its own ack mode and window. Imports core broker/session types and ./subscription.ts.
 //
 // Shape (plain): clientId `<connection session id>/<n>` (unique per SUBSCRIBE), clean start, session
-// expiry 0 (the session ends with the subscription). ack:auto subscribes at QoS 0 (at most once, no
-// window); client / client-individual at QoS 1 with maxInflight = prefetch, so ACK frees a slot and NACK
-// puts the message back at the head (Session.requeue). Tokens are the session's packet ids. Redelivery
+// expiry 0 (the session ends with the subscription). Every mode subscribes at QoS 1 with maxInflight =
+// prefetch, so a slow reader makes the session fall behind and read the log (never drop an acknowledged
+// message). client / client-individual: ACK frees a slot and NACK puts the message back at the head
+// (Session.requeue). ack:auto: each MESSAGE is settled once written AND the connection's outgoing buffer
+// is under its bound (DeliverySink.whenWritable), so the window follows socket backpressure. Tokens are the session's packet ids. Redelivery
 // counts are kept per Message object (a WeakMap), so nothing is copied.
 // Shape (durable: SUBSCRIBE `durable:true` + `id`, CONNECT `client-id`): clientId
 // `stomp/<client-id>/<subscription id>`, resumed (clean start off), expiry never, always QoS 1 so the
 // session queues while the client is away and the broker persists it across restarts. On the next
 // SUBSCRIBE with the same client-id and id, unacknowledged MESSAGEs go out again first (redelivered:true)
-// then the queue. ack:auto on a durable subscription settles each message as it is written (at most once
-// once written; nothing is lost while disconnected). A SUBSCRIBE with another destination replaces the
+// then the queue. ack:auto on a durable subscription settles the same way (at most once once written;
+// nothing is lost while disconnected). A SUBSCRIBE with another destination replaces the
 // stored filter. Retained messages: only when the subscription is new (retain handling 1).
 import type { Logger } from 'pino';
 import type { ClientIdentity } from '../../src/core/auth.ts';
@@ -28,6 +30,9 @@ export class TopicSubscription implements StompSubscription, SessionLink {
   private entry: SessionEntry | undefined;
   private readonly redeliveries = new WeakMap<Message, number>();
   private closed = false;
+  /** ack:auto: packet ids written, settled once the sink is writable again. */
+  private unsettled: number[] = [];
+  private settling = false;
 
   constructor(
     readonly id: string,
@@ -48,6 +53,7 @@ export class TopicSubscription implements StompSubscription, SessionLink {
   start(filter: string, limits: Omit<SessionLimits, 'maxInflight'>, prefetch: number): void {
     const { entry, resend } = this.broker.connect({
       clientId: this.identity.clientId,
+      internal: true, // its own keyspace: no client id can reach it
       cleanStart: !this.durable,
       expiryInterval: this.durable ? NEVER : 0,
       limits: { ...limits, maxInflight: prefetch },
@@ -59,7 +65,7 @@ export class TopicSubscription implements StompSubscription, SessionLink {
       for (const f of [...entry.session.subscriptions.keys()]) if (f !== filter) this.broker.unsubscribe(entry, f);
     }
     const options: SubscriptionOptions = {
-      qos: this.ackMode === 'auto' && !this.durable ? 0 : 1,
+      qos: 1,
       noLocal: false,
       retainAsPublished: false,
       retainHandling: this.durable ? 1 : 0,
@@ -74,31 +80,45 @@ export class TopicSubscription implements StompSubscription, SessionLink {
     return this.durable && this.entry ? this.broker.sessionSaved(this.entry) : undefined;
   }
 
-  /** SessionLink: PUBLISH items become MESSAGE frames. A durable ack:auto subscription settles each one as written. */
+  /** SessionLink: PUBLISH items become MESSAGE frames. ack:auto settles them once the sink is writable again. */
   send(out: readonly Outbound[]): void {
-    let batch: readonly Outbound[] = out;
-    // Bounded: each round settles what it wrote, and the session hands over at most a window's worth.
-    for (let round = 0; batch.length !== 0 && round < 1_000_000; round++) {
-      let settled: Outbound[] | undefined;
-      for (const o of batch) {
-        if (o.type !== 'publish' || this.closed) continue;
-        if (!this.broker.auth.authorizeRead(this.identity, o.msg.topic)) {
-          // ACL at delivery, for what was queued before the check could run (a durable session restored from disk): settled unsent.
-          const e = this.entry;
-          if (e && o.qos !== 0) (settled ??= []).push(...e.session.onPuback(o.packetId, Date.now()));
-          continue;
-        }
-        const redeliveries = this.redeliveries.get(o.msg) ?? (o.dup ? 1 : 0);
-        if (this.ackMode === 'auto' && o.qos !== 0) {
-          this.sink.deliver(this, o.msg, undefined, redeliveries);
-          const e = this.entry;
-          if (e) (settled ??= []).push(...e.session.onPuback(o.packetId, Date.now()));
-        } else {
-          this.sink.deliver(this, o.msg, o.qos === 0 ? undefined : o.packetId, redeliveries);
-        }
+    for (const o of out) {
+      if (o.type !== 'publish' || this.closed) continue;
+      if (!this.broker.auth.authorizeRead(this.identity, o.msg.topic)) {
+        // ACL at delivery, for what was queued before the check could run (a durable session restored from disk): settled unsent.
+        if (o.qos !== 0) this.unsettled.push(o.packetId);
+        continue;
       }
-      batch = settled ?? [];
+      const redeliveries = this.redeliveries.get(o.msg) ?? (o.dup ? 1 : 0);
+      if (this.ackMode === 'auto' && o.qos !== 0) {
+        // A token (the packet id) marks it as one that must not be dropped by the sink's at-most-once rule;
+        // an ack:auto subscription's MESSAGE carries no ack header, so the client never sees it.
+        this.sink.deliver(this, o.msg, o.packetId, redeliveries);
+        this.unsettled.push(o.packetId);
+      } else {
+        this.sink.deliver(this, o.msg, o.qos === 0 ? undefined : o.packetId, redeliveries);
+      }
     }
+    if (this.unsettled.length !== 0 && !this.settling) {
+      this.settling = true;
+      this.sink.whenWritable().then(
+        () => this.settle(),
+        () => this.settle(),
+      );
+    }
+  }
+
+  /** ack:auto: the written MESSAGEs left the connection's buffer bound; free their slots and send what fits. */
+  private settle(): void {
+    this.settling = false;
+    const ids = this.unsettled;
+    this.unsettled = [];
+    const e = this.entry;
+    if (!e || this.closed) return;
+    const now = Date.now();
+    const next: Outbound[] = [];
+    for (const id of ids) for (const o of e.session.onPuback(id, now)) next.push(o);
+    if (next.length !== 0) this.send(next);
   }
 
   /** SessionLink: the broker ended this session's connection. */

@@ -1,14 +1,16 @@
 // The one publish path and session registry every protocol adapter calls. Imports core modules only (no sockets, no log).
 import type { Logger } from 'pino';
 import { ALLOW_ALL, type AuthHooks, type ClientIdentity } from './auth.ts';
-import type { ErrorCode } from './errors.ts';
+import { gatewayError, type ErrorCode } from './errors.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { DurableStore } from './durable.ts';
 import type { PendingWork } from './backpressure.ts';
 import { RetainedStore } from './retained.ts';
 import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
-import { Session, type DropReason, type Outbound, type SessionLimits } from './session.ts';
+import { Session, type DeliveryRequest, type DropReason, type Outbound, type SessionLimits } from './session.ts';
 import { parseShared } from './topic.ts';
+import { ShareBacklog } from './share-backlog.ts';
+import { CatchUpReader, NO_MAX_LAG, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
 
 /** The adapter side of a connected session. */
 export interface SessionLink {
@@ -25,9 +27,31 @@ export interface Will {
   delay: number;
 }
 
+/**
+ * Session keyspaces. A client session's key is its client id. A gateway-internal session (a STOMP
+ * subscription `stomp-<connection>/<n>` or durable `stomp/<client-id>/<id>`) is keyed INTERNAL_KEY + its name: U+0000 cannot occur in any client id (MQTT forbids it in every
+ * string [MQTT-1.5.4-2]; the MQTT adapter refuses it and connect() refuses a client key starting
+ * with it), so no client id on any protocol can name, take over or wipe an internal session.
+ */
+export const INTERNAL_KEY = '\u0000';
+
+/** How a session id reads in logs, metrics and the dashboard: `internal:<name>` for the internal keyspace. */
+export function displaySessionId(id: string): string {
+  return id.charCodeAt(0) === 0 ? `internal:${id.slice(1)}` : id;
+}
+
+/** Session images written before the internal keyspace existed: ids the STOMP adapter made, taken back as internal. */
+function isLegacyInternalId(id: string): boolean {
+  return id.startsWith('stomp/') || /^stomp-[0-9a-f]{16}\//.test(id);
+}
+
 /** A session with its current connection; the router's subscriber object. */
 export interface SessionEntry {
+  /** Unique key in the broker (client id, or INTERNAL_KEY + name). */
   readonly id: string;
+  /** The name its owner connected with (client id, or the internal session's name). */
+  readonly name: string;
+  readonly internal: boolean;
   readonly session: Session;
   link: SessionLink | undefined;
   will: Will | undefined;
@@ -37,10 +61,24 @@ export interface SessionEntry {
   detachedAt: number;
   /** Who last connected to this session (ACL checks while it is offline); unset on sessions restored from disk. */
   identity?: ClientIdentity;
-  /** Set on sessions rebuilt at start: per partition, the first log offset replay must route to them. */
-  replayFrom?: number[];
-  /** The latest session image write (key/value writes complete in order, so it covers the earlier ones). */
+  /** The latest state write for this session (key/value writes complete in order, so it covers the earlier ones). */
   lastSave?: Promise<void>;
+  /** Session.version when the cursor record was last written. */
+  savedVersion?: number;
+  /** Sum of the routed watermarks when the cursor record was last written (an idle session re-saves after it moved far). */
+  savedRouted?: number;
+  /** Reads the log for this session while it is behind (persistence on); created on first need. */
+  reader?: CatchUpReader;
+  /** This session's plain subscriptions alone, to match log records while behind; dropped on every (un)subscribe. */
+  matcher?: Router<SessionEntry>;
+}
+
+/** Lag of one subscriber: log records between its cursor and the routed watermark, plus its buffered messages. */
+export interface LagEntry {
+  id: string;
+  kind: 'session' | 'group';
+  lag: number;
+  behind: boolean;
 }
 
 export interface BrokerOptions {
@@ -52,12 +90,16 @@ export interface BrokerOptions {
   logger: Logger;
   /** Called on every counted drop (metrics). */
   onDrop?: (reason: DropReason, msg: Message) => void;
+  /** `sessions.maxLag`: how far a behind session or `$share` group may fall before skipping ahead (default: no bound). */
+  maxLag?: MaxLag;
   /** Inbound backpressure: bytes handed to the log and not yet settled (./backpressure.ts). */
   pending?: PendingWork;
 }
 
 export interface ConnectRequest {
   clientId: string;
+  /** Gateway-internal session (its own keyspace, see INTERNAL_KEY): the STOMP adapter's topic subscriptions. Default false. */
+  internal?: boolean;
   cleanStart: boolean;
   /** Seconds; 0 ends the session with the connection, 0xFFFFFFFF never. */
   expiryInterval: number;
@@ -69,6 +111,12 @@ export interface ConnectRequest {
 export interface BrokerStats {
   /** Messages dropped by a session's limits or expiry (by reason: the onDrop hook). */
   dropped: number;
+  /** Times a session or `$share` group fell behind the live stream and switched to reading the log. */
+  behindEntered: number;
+  /** Log records a behind subscriber could not read because retention had deleted them. */
+  retentionSkipped: number;
+  /** Log records a behind subscriber skipped under the `sessions.maxLag` policy. */
+  maxLagSkipped: number;
 }
 
 /**
@@ -82,24 +130,30 @@ export interface QosStats {
 }
 
 const NEVER = 0xffffffff;
+/** An unchanged session's cursor record is re-written once the log moved this many records past it (bounds the restart scan). */
+const IDLE_RESAVE_RECORDS = 10_000;
 
 export class Broker {
   readonly router: Router<SessionEntry>;
   readonly retained = new RetainedStore();
   readonly auth: AuthHooks;
-  readonly stats: BrokerStats = { dropped: 0 };
+  readonly stats: BrokerStats = { dropped: 0, behindEntered: 0, retentionSkipped: 0, maxLagSkipped: 0 };
   readonly qosStats: QosStats = { in: { mqtt: [0, 0, 0], stomp: [0, 0, 0], gateway: [0, 0, 0] }, out: { mqtt: [0, 0, 0], stomp: [0, 0, 0] } };
   private readonly entries = new Map<string, SessionEntry>();
+  /** `$share` groups with a log cursor (behind); undefined when persistence is off. */
+  private readonly groups: ShareBacklog | undefined;
   private readonly persistence: DurableStore | undefined;
   private readonly restoreLimits: SessionLimits | undefined;
   private snapshotTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
   private readonly onDropHook: BrokerOptions['onDrop'];
+  private readonly maxLag: MaxLag;
   readonly pending: PendingWork | undefined;
   private closed = false;
 
   constructor(opts: BrokerOptions) {
-    this.router = new Router<SessionEntry>({ shareStrategy: opts.shareStrategy, isAvailable: (e) => e.link !== undefined });
+    // `$share`: prefer connected members with room in their read-ahead buffer.
+    this.router = new Router<SessionEntry>({ shareStrategy: opts.shareStrategy, isAvailable: (e) => e.link !== undefined && e.session.hasRoom() });
     this.persistence = opts.persistence;
     this.restoreLimits = opts.restoreLimits;
     if (this.persistence) {
@@ -110,6 +164,22 @@ export class Broker {
     this.auth = opts.auth ?? ALLOW_ALL;
     this.logger = opts.logger;
     this.onDropHook = opts.onDrop;
+    this.maxLag = opts.maxLag ?? NO_MAX_LAG;
+    const store = this.persistence;
+    if (store) {
+      const broker = this;
+      this.groups = new ShareBacklog({
+        store,
+        router: this.router,
+        logger: this.logger,
+        maxLag: this.maxLag,
+        isClosed: () => broker.closed,
+        sendTo: (e, out) => broker.sendTo(e, out),
+        mayRead: (e, topic) => broker.mayRead(e, topic),
+        skipped: (id, partition, from, to, reason) => broker.countSkipped(id, partition, from, to, reason),
+        behindEntered: () => void broker.stats.behindEntered++,
+      });
+    }
     this.pending = opts.pending;
   }
 
@@ -137,8 +207,14 @@ export class Broker {
     return this.persistence?.state;
   }
 
+  /** An internal session by name (`stomp/<client-id>/<id>`, `stomp-<hex>/<n>`). */
+  getInternalSession(name: string): SessionEntry | undefined {
+    return this.entries.get(INTERNAL_KEY + name);
+  }
+
+  /** A client session by client id (never an internal one). */
   getSession(clientId: string): SessionEntry | undefined {
-    return this.entries.get(clientId);
+    return clientId.charCodeAt(0) === 0 ? undefined : this.entries.get(clientId);
   }
 
   /**
@@ -147,7 +223,10 @@ export class Broker {
    * out right after CONNACK (unacknowledged PUBLISHes with DUP, PUBRELs, then the queue).
    */
   connect(req: ConnectRequest, now = Date.now()): { entry: SessionEntry; sessionPresent: boolean; resend: Outbound[] } {
-    let entry = this.entries.get(req.clientId);
+    const internal = req.internal === true;
+    if (!internal && req.clientId.charCodeAt(0) === 0) throw gatewayError('CLIENT_ID_INVALID', 'a client id may not start with U+0000');
+    const key = internal ? INTERNAL_KEY + req.clientId : req.clientId;
+    let entry = this.entries.get(key);
     if (entry?.link) {
       const old = entry.link;
       entry.link = undefined;
@@ -180,10 +259,10 @@ export class Broker {
       entry.link = req.link;
       resend = entry.session.attach(req.limits, now);
     } else {
-      const session = new Session(req.clientId, req.limits);
-      session.onDrop = (reason, msg) => this.countDrop(reason, msg);
-      entry = { id: req.clientId, session, link: req.link, will: undefined, willTimer: undefined, expiryTimer: undefined, detachedAt: 0 };
-      this.entries.set(req.clientId, entry);
+      const session = new Session(key, req.limits);
+      entry = { id: key, name: req.clientId, internal, session, link: req.link, will: undefined, willTimer: undefined, expiryTimer: undefined, detachedAt: 0 };
+      this.wire(entry);
+      this.entries.set(key, entry);
       session.attach(req.limits, now);
     }
     entry.session.expiryInterval = req.expiryInterval;
@@ -191,6 +270,9 @@ export class Broker {
     entry.will = req.will;
     entry.detachedAt = 0;
     this.saveSession(entry);
+    // A resumed session that is behind reads its backlog once the resend is out (the reader starts on a later turn).
+    const resumed = entry;
+    if (resumed.session.behind || (this.groups?.size ?? 0) !== 0) queueMicrotask(() => this.onRoom(resumed));
     return { entry, sessionPresent, resend };
   }
 
@@ -243,13 +325,157 @@ export class Broker {
     entry.expiryTimer.unref();
   }
 
-  /** Writes the session image (persistent sessions only); failures are logged, the next image retries. */
+  /** Hooks a session to the broker: drop counting and, with a log, behind mode and its catch-up reader. */
+  private wire(entry: SessionEntry): void {
+    const s = entry.session;
+    s.onDrop = (reason, msg) => this.countDrop(reason, msg);
+    const p = this.persistence;
+    if (!p) return; // no log: the buffer is the queue, bounded with its drop policy
+    s.logPosition = () => p.watermarks();
+    s.onBehind = () => {
+      this.stats.behindEntered++;
+      this.kickReader(entry);
+    };
+    s.onRoom = () => this.onRoom(entry);
+  }
+
+  /** The session's buffer drained (or it connected): its own reader and every behind `$share` group may continue. */
+  private onRoom(entry: SessionEntry): void {
+    if (entry.session.behind) this.kickReader(entry);
+    this.groups?.kickAll();
+  }
+
+  private kickReader(entry: SessionEntry): void {
+    const p = this.persistence;
+    if (!p || !entry.session.behind || !entry.link || this.closed) return;
+    entry.reader ??= new CatchUpReader(p, this.sessionTarget(entry), (err) => this.logger.error({ err, clientId: displaySessionId(entry.id) }, 'catch-up read failed'), this.maxLag);
+    entry.reader.kick();
+  }
+
+  private sessionTarget(entry: SessionEntry): CatchUpTarget {
+    const s = entry.session;
+    return {
+      cursor: () => s.cursor,
+      active: () => entry.link !== undefined && !this.closed && this.entries.get(entry.id) === entry,
+      canTake: () => s.hasRoom(),
+      offer: (msg) => this.offerToSession(entry, msg),
+      advance: (partition, offset) => s.advance(partition, offset),
+      requestRoom: () => {
+        s.wantRoom = true;
+      },
+      caughtUp: () => s.leaveBehind(),
+      skipped: (partition, from, to, reason) => this.countSkipped(displaySessionId(entry.id), partition, from, to, reason),
+    };
+  }
+
+  /** ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity). */
+  private mayRead(entry: SessionEntry, topic: string): boolean {
+    const who = entry.link?.identity ?? entry.identity;
+    return !who || this.auth.authorizeRead(who, topic);
+  }
+
+  /** A log record for a behind session: the same rules as live routing (collapse, no-local, QoS min, ids, retain-as-published, expiry), plain subscriptions only. */
+  private offerToSession(entry: SessionEntry, msg: Message): void {
+    const now = Date.now();
+    if (isExpired(msg, now) || !this.mayRead(entry, msg.topic)) return;
+    let m = entry.matcher;
+    if (m === undefined) {
+      m = new Router<SessionEntry>({ shareStrategy: 'round-robin' });
+      for (const [filter, options] of entry.session.subscriptions) if (!parseShared(filter)) m.subscribe(entry, filter, options);
+      entry.matcher = m;
+    }
+    m.match(msg.topic, msg.senderId, (d) => {
+      const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
+      this.sendTo(entry, entry.session.feed({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now));
+    });
+  }
+
+  private countSkipped(id: string, partition: number, from: number, to: number, reason: SkipReason): void {
+    if (reason === 'retention') {
+      this.stats.retentionSkipped += to - from;
+      this.logger.warn({ subscriber: id, partition, from, to }, 'log records deleted by retention before this subscriber read them');
+    } else {
+      this.stats.maxLagSkipped += to - from;
+      this.logger.info({ subscriber: id, partition, from, to }, 'subscriber skipped ahead under sessions.maxLag');
+    }
+  }
+
+  /** Hands outbound items to the session's link (when connected), counting by QoS. */
+  private sendTo(entry: SessionEntry, out: Outbound[]): void {
+    if (out.length === 0) return;
+    const link = entry.link;
+    if (!link) return;
+    const byQos = this.qosStats.out[link.identity.protocol];
+    for (const o of out) if (o.type === 'publish') byQos[o.qos]!++;
+    link.send(out);
+  }
+
+  /**
+   * Lag per session and per behind `$share` group: log records between the cursor and the routed
+   * watermark (records, before filtering) plus messages waiting in the read-ahead buffer.
+   */
+  lag(): LagEntry[] {
+    const p = this.persistence;
+    const behindBy = (c: readonly number[] | undefined): number => {
+      if (!c || !p) return 0;
+      let n = 0;
+      for (let i = 0; i < p.partitions; i++) n += Math.max(0, p.routed(i) - (c[i] ?? 0));
+      return n;
+    };
+    const out: LagEntry[] = [];
+    for (const e of this.entries.values()) {
+      const c = e.session.cursor;
+      out.push({ id: displaySessionId(e.id), kind: 'session', lag: behindBy(c) + e.session.queuedCount, behind: c !== undefined });
+    }
+    if (this.groups) for (const l of this.groups.lag(behindBy)) out.push(l);
+    return out;
+  }
+
+  /** Total lag, how many subscribers are behind, and the `top` largest lags (bounded, for metrics and the dashboard). */
+  lagSummary(top = 10): { total: number; behind: number; top: LagEntry[] } {
+    const all = this.lag();
+    let total = 0;
+    let behind = 0;
+    const best: LagEntry[] = [];
+    for (const l of all) {
+      total += l.lag;
+      if (l.behind) behind++;
+      if (l.lag === 0 || top <= 0) continue;
+      if (best.length < top) best.push(l);
+      else if (l.lag > best[best.length - 1]!.lag) best[best.length - 1] = l;
+      else continue;
+      best.sort((a, b) => b.lag - a.lag);
+    }
+    return { total, behind, top: best };
+  }
+
+  /** Writes meta and cursor (persistent sessions only: connect, disconnect, restore, shutdown). Failures fail /readyz (DurableStore.onStateError). */
   private saveSession(entry: SessionEntry): void {
     const p = this.persistence;
     if (!p || entry.session.expiryInterval === 0) return;
-    const saved = p.saveSession(entry.session.snapshot(), entry.detachedAt, entry.will);
+    this.track(entry, p.saveSessionMeta(entry.id, entry.session.expiryInterval, entry.detachedAt, entry.will));
+    this.saveCursor(entry);
+  }
+
+  /** Writes the bounded cursor / in-flight record (see durable.ts). */
+  private saveCursor(entry: SessionEntry): void {
+    const p = this.persistence;
+    if (!p || entry.session.expiryInterval === 0) return;
+    entry.savedVersion = entry.session.version;
+    entry.savedRouted = this.routedSum();
+    this.track(entry, p.saveCursor(entry.session.snapshot(), entry.session.cursor));
+  }
+
+  private routedSum(): number {
+    const p = this.persistence;
+    let n = 0;
+    if (p) for (let i = 0; i < p.partitions; i++) n += p.routed(i);
+    return n;
+  }
+
+  private track(entry: SessionEntry, saved: Promise<void>): void {
     entry.lastSave = saved;
-    saved.catch((err: unknown) => this.logger.error({ err, clientId: entry.id }, 'session image not saved'));
+    saved.catch((err: unknown) => this.logger.debug({ err, clientId: displaySessionId(entry.id) }, 'session state not saved'));
   }
 
   /**
@@ -260,8 +486,25 @@ export class Broker {
     return entry.lastSave;
   }
 
+  /** Once a second: cursor records of persistent sessions whose flows, buffer or cursor changed (or whose stored position fell far behind an idle log). */
   private saveConnectedSessions(): void {
-    for (const e of this.entries.values()) if (e.link) this.saveSession(e);
+    const routed = this.routedSum();
+    for (const e of this.entries.values()) {
+      if (e.session.expiryInterval === 0 || !(e.link || e.session.behind)) continue;
+      if (e.session.version !== e.savedVersion || routed - (e.savedRouted ?? 0) > IDLE_RESAVE_RECORDS) this.saveCursor(e);
+    }
+    this.groups?.saveCursors();
+    this.saveRoutedMark(routed);
+  }
+
+  /** Sum of the watermarks in the last `m/routed` write. */
+  private markedRouted = -1;
+
+  private saveRoutedMark(routed: number): void {
+    const p = this.persistence;
+    if (!p || routed === this.markedRouted) return;
+    this.markedRouted = routed;
+    p.saveRoutedMark().catch((err: unknown) => this.logger.debug({ err }, 'routed mark not saved'));
   }
 
   /** Session expired or ended: publish a pending will [MQTT-3.1.3-9], drop subscriptions and state. */
@@ -277,6 +520,7 @@ export class Broker {
     if (entry.willTimer) clearTimeout(entry.willTimer);
     this.router.unsubscribeAll(entry.id);
     entry.session.clear();
+    entry.matcher = undefined;
     this.entries.delete(entry.id);
     this.persistence?.deleteSession(entry.id).catch((err: unknown) => this.logger.error({ err, clientId: entry.id }, 'session image not deleted'));
   }
@@ -305,10 +549,12 @@ export class Broker {
         this.pending?.done(size);
         // Route and advance the watermark in the same turn the append resolves (appends resolve in
         // offset order per partition), so a session image never skips a message still being routed.
+        // The watermark moves first: a session that falls behind while this message is routed gets a
+        // cursor AT it (below the watermark), so its catch-up reader reads it.
         msg.ref = ref;
-        const retained = this.route(msg);
         p.markRouted(ref);
-        const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref) : undefined;
+        const retained = this.route(msg);
+        const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref, msg.createdAt) : undefined;
         return receipt && retained ? Promise.all([receipt, retained]).then(() => undefined) : (receipt ?? retained);
       }, (err: unknown) => {
         this.pending?.done(size);
@@ -345,22 +591,26 @@ export class Broker {
   private routeLive(msg: Message): void {
     const now = Date.now();
     if (isExpired(msg, now)) return;
+    const logged = msg.ref !== undefined && this.persistence !== undefined;
     this.router.match(msg.topic, msg.senderId, (d: Delivery<SessionEntry>) => {
       const entry = d.subscriber;
       // ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity).
-      const who = entry.link?.identity ?? entry.identity;
-      if (who && !this.auth.authorizeRead(who, msg.topic)) return;
+      if (!this.mayRead(entry, msg.topic)) return;
       const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
       // Live messages carry RETAIN 0 unless the subscription asked for retain-as-published [MQTT-3.3.1-12], [MQTT-3.3.1-13].
-      const out = entry.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
-      if (out.length !== 0) {
-        const link = entry.link;
-        if (link) {
-          const byQos = this.qosStats.out[link.identity.protocol];
-          for (const o of out) if (o.type === 'publish') byQos[o.qos]!++;
-          link.send(out);
+      const req: DeliveryRequest = { msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds };
+      if (d.shareKey !== undefined) {
+        req.shared = true;
+        if (logged) {
+          if (this.groups?.isBehind(d.shareKey)) return; // the group's reader delivers it, in order
+          if (!entry.session.canAccept(req)) {
+            this.groups?.fallBehind(d.shareKey, msg);
+            return;
+          }
         }
       }
+      // A behind session skips log-backed plain deliveries here (Session.deliver); its reader delivers them.
+      this.sendTo(entry, entry.session.deliver(req, now));
     });
   }
 
@@ -371,7 +621,10 @@ export class Broker {
   subscribe(entry: SessionEntry, filter: string, options: SubscriptionOptions, now = Date.now()): Message[] {
     const { existed } = this.router.subscribe(entry, filter, options);
     entry.session.subscriptions.set(filter, options);
-    this.saveSession(entry);
+    entry.matcher = undefined;
+    // One key per filter: a SUBSCRIBE writes O(its filters), never the session's whole state.
+    const p = this.persistence;
+    if (p && entry.session.expiryInterval !== 0) this.track(entry, p.saveFilter(entry.id, filter, options));
     if (parseShared(filter)) return [];
     if (options.retainHandling === 2 || (options.retainHandling === 1 && existed)) return [];
     return this.retained.match(filter, now);
@@ -385,59 +638,82 @@ export class Broker {
     for (const msg of msgs) {
       if (who && !this.auth.authorizeRead(who, msg.topic)) continue; // retained messages pass the same ACL
       const qos = (msg.qos < options.qos ? msg.qos : options.qos) as QoS;
-      for (const o of entry.session.deliver({ msg, qos, retain: true, subscriptionIds: ids }, now)) out.push(o);
+      for (const o of entry.session.deliver({ msg, qos, retain: true, subscriptionIds: ids, retained: true }, now)) out.push(o);
     }
     if (out.length !== 0) entry.link?.send(out);
   }
 
   unsubscribe(entry: SessionEntry, filter: string): boolean {
     entry.session.subscriptions.delete(filter);
+    entry.matcher = undefined;
     const existed = this.router.unsubscribe(entry.id, filter);
-    this.saveSession(entry);
+    const p = this.persistence;
+    if (p && entry.session.expiryInterval !== 0) this.track(entry, p.deleteFilter(entry.id, filter));
     return existed;
   }
 
   /**
    * Rebuilds state from storage before any listener opens: retained messages, persistent sessions
-   * (subscriptions, in-flight and queued refs, wills, remaining expiry), then replays the log tail
-   * each session's image had not seen, so nothing acknowledged is lost across a crash.
+   * (subscriptions, in-flight and buffered refs, wills, remaining expiry). Nothing is replayed into
+   * memory: a session whose stored watermarks are below the log's end starts behind at them and reads
+   * its backlog lazily once its client is back (`$share` groups: from the lowest watermark of their
+   * members, or their stored cursor if lower). Inbound QoS 2 receipts a crash cut off are restored
+   * from a header-only scan of the log tail.
    */
   async restore(now = Date.now()): Promise<{ retained: number; sessions: number; replayed: number }> {
     const p = this.persistence;
     if (!p) return { retained: 0, sessions: 0, replayed: 0 };
     const limits = this.restoreLimits!;
-    for (const m of p.loadRetained()) this.retained.set(m);
-    const restored = await p.loadSessions();
+    for (const m of p.loadRetained((key, why) => this.logger.error({ key, why }, 'stored retained message unreadable, skipped'))) this.retained.set(m);
+    const restored = await p.loadSessions((key, why) => this.logger.error({ key: displaySessionId(key), why }, 'stored session state unreadable, skipped'));
     const from: number[] = [];
+    const groupFrom = new Map<string, number[]>();
+    const lower = (into: number[], w: readonly number[]): void => {
+      for (let i = 0; i < p.partitions; i++) into[i] = Math.min(into[i] ?? Infinity, w[i] ?? p.routed(i));
+    };
+    for (const [key, cursor] of p.loadGroupCursors()) lower(groupFrom.get(key) ?? groupFrom.set(key, []).get(key)!, cursor);
     for (const r of restored) {
+      const storedId = r.snapshot.id;
+      if (storedId.charCodeAt(0) !== 0 && isLegacyInternalId(storedId)) {
+        // Written before the internal keyspace: move it there (the old image is replaced by the new key's).
+        r.snapshot.id = INTERNAL_KEY + storedId;
+        p.deleteSession(storedId).catch((err: unknown) => this.logger.warn({ err, clientId: storedId }, 'legacy session image not deleted'));
+      }
       const session = Session.restore(r.snapshot, limits);
-      session.onDrop = (reason, msg) => this.countDrop(reason, msg);
+      const internal = session.id.charCodeAt(0) === 0;
       const entry: SessionEntry = {
         id: session.id,
+        name: internal ? session.id.slice(1) : session.id,
+        internal,
         session,
         link: undefined,
         will: r.will,
         willTimer: undefined,
         expiryTimer: undefined,
         detachedAt: r.detachedAt || now,
-        replayFrom: r.watermarks,
       };
+      this.wire(entry);
       this.entries.set(entry.id, entry);
-      for (const [filter, options] of session.subscriptions) this.router.subscribe(entry, filter, options);
-      r.watermarks.forEach((w, i) => (from[i] = Math.min(from[i] ?? w, w)));
+      for (const [filter, options] of session.subscriptions) {
+        this.router.subscribe(entry, filter, options);
+        if (parseShared(filter)) lower(groupFrom.get(filter) ?? groupFrom.set(filter, []).get(filter)!, r.watermarks);
+      }
+      const w = r.watermarks;
+      let behind = false;
+      for (let i = 0; i < p.partitions; i++) if ((w[i] ?? p.routed(i)) < p.routed(i)) behind = true;
+      if (behind) session.goBehind(Array.from({ length: p.partitions }, (_, i) => w[i] ?? p.routed(i)));
+      lower(from, w);
     }
-    const replayed = await p.replay(from, (msg, unreleased) => {
-      if (unreleased) this.entries.get(unreleased.sessionId)?.session.receiveQos2(unreleased.packetId);
-      this.router.match(msg.topic, msg.senderId, (d) => {
-        const e = d.subscriber;
-        const mark = e.replayFrom?.[msg.ref!.partition];
-        if (mark === undefined || msg.ref!.offset < mark) return;
-        const qos = (msg.qos < d.qos ? msg.qos : d.qos) as QoS;
-        e.session.deliver({ msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds }, now);
-      });
-    });
+    for (const [key, cursor] of groupFrom) {
+      if (this.router.sharedMembers(key).length === 0) continue;
+      if (cursor.some((c, i) => c < p.routed(i))) this.groups?.start(key, cursor);
+    }
+    // A receipt a crash cut off belongs to a record at or above both the stored routed mark (written after
+    // every receipt below it) and the publisher's own stored position: scan only from the higher of the two.
+    const mark = p.loadRoutedMark();
+    const scanFrom = Array.from({ length: p.partitions }, (_, i) => Math.min(p.routed(i), Math.max(from[i] ?? p.routed(i), mark?.[i] ?? 0)));
+    const replayed = await p.scanReceipts(scanFrom, (sessionId, packetId) => this.entries.get(sessionId)?.session.receiveQos2(packetId));
     for (const e of this.entries.values()) {
-      e.replayFrom = undefined;
       // The crash closed every connection: pending wills and expiry run as after an abnormal close.
       if (e.will) {
         const delayMs = Math.min(e.will.delay, e.session.expiryInterval) * 1000;
@@ -472,5 +748,6 @@ export class Broker {
       }
       this.saveSession(entry);
     }
+    this.groups?.saveCursors();
   }
 }

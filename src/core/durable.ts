@@ -1,39 +1,51 @@
 // Durable state for the broker over the log and key/value ports: messages, retained, sessions as log cursors, QoS 2 receipts. Imports core types and codecs only.
 //
-// Key/value layout (values are binary unless noted):
-//   r/<topic>                 retained message (record-codec encodeMessage)
-//   s/<sessionId>             session image, JSON: StoredSession (messages as log refs, never payloads)
-//   q/<sessionId>/<packetId>  inbound QoS 2 receipt, JSON {p, o, released}: written after the append and
-//                             before PUBREC; `released` set before PUBCOMP. Replay of the log tail restores
-//                             receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
+// Key/value layout. Every value carries a format version (state-codec.ts; record-codec.ts for binary
+// messages); the golden files under test/unit/files/ pin each one. <id> is a session key: a client id,
+// or U+0000 + name for an internal session (broker.ts INTERNAL_KEY).
+//   r/<topic>                   retained message: record-codec encodeMessage (header version byte 1)
+//   s/<id>                      session meta v2 {v, expiry, detachedAt, will?}: written at connect and disconnect
+//   f/<id>U+0000<filter>        one subscription v1 {v, qos, nl, rap, rh, sid?}: written by SUBSCRIBE, deleted by
+//                               UNSUBSCRIBE (filters never contain U+0000 [MQTT-1.5.4-2], so the last one splits)
+//   c/<id>                      cursor / in-flight v1 {v, w, next, inflight, extra}: per partition the first offset
+//                               the session still has to read, its outbound QoS 1/2 flows as log refs, and the few
+//                               buffered deliveries the log cannot re-derive (retained, `$share`). Its size is
+//                               bounded by the window, never by the backlog. Written at connect and disconnect, and
+//                               at most once a second while it changes; a crash can redeliver (never lose) what
+//                               was acknowledged in that second.
+//   q/<id>/<packetId>           inbound QoS 2 receipt v1 {v, p, o, released, t?}: written after the append and before
+//                               PUBREC; `released` before PUBCOMP. A header-only scan of the log tail at start restores
+//                               receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
+//   sg/<$share/group/filter>    cursor of a behind `$share` group v1 {v, cursor}
+//   m/routed                    routed watermarks v1 {v, cursor}, written once a second when they moved: every
+//                               receipt of a record below them was queued before it, so the restart scan for
+//                               cut-off receipts starts here (about a second of log), not at the oldest session
+//   queue/<name>/<p>, g/<group>/<p>   queue and consumer-group offsets (queue.ts, consumer-group.ts; not read here)
+// So a SUBSCRIBE / UNSUBSCRIBE writes one small key, an ack at most one bounded cursor record a second;
+// nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
+// are read and rewritten in this layout at start.
 import type { LogRef, Message } from './message.ts';
 import type { MessageLogPort, MessagePersistence, StatePort } from './persistence.ts';
 import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMessage } from './record-codec.ts';
 import type { SubscriptionOptions } from './router.ts';
 import type { DeliveryRequest, SessionSnapshot } from './session.ts';
-
-interface StoredRequest {
-  p: number;
-  o: number;
-  qos: 0 | 1 | 2;
-  retain: boolean;
-  ids: number[];
-}
-
-/** The stored image of one persistent session. */
-export interface StoredSession {
-  id: string;
-  expiryInterval: number;
-  /** Epoch ms the session lost its connection (0 while connected at the time of the image). */
-  detachedAt: number;
-  subscriptions: [string, SubscriptionOptions][];
-  inflight: { packetId: number; state: 'publish' | 'pubrel'; req: StoredRequest }[];
-  queue: StoredRequest[];
-  nextPacketId: number;
-  /** Per partition: the first offset NOT reflected in this image; replay re-routes from here. */
-  watermarks: number[];
-  will?: { delay: number; msg: string /* base64 encodeMessage */ };
-}
+import type { CatchUpBatch } from './catch-up.ts';
+import {
+  decodeCursor,
+  decodeFilter,
+  decodeGroupCursor,
+  decodeLegacySession,
+  decodeReceipt,
+  decodeSessionMeta,
+  encodeCursor,
+  encodeFilter,
+  encodeGroupCursor,
+  encodeReceipt,
+  encodeSessionMeta,
+  type SessionCursor,
+  type SessionMeta,
+  type StoredRef,
+} from './state-codec.ts';
 
 export interface RestoredSession {
   snapshot: SessionSnapshot;
@@ -42,15 +54,24 @@ export interface RestoredSession {
   will?: { delay: number; msg: Message };
 }
 
-interface Receipt {
-  p: number;
-  o: number;
-  released: boolean;
-}
+/** Separates the session key from the filter in `f/` keys. */
+const SEP = '\u0000';
+
+/** Catch-up reads: bytes per read, batches kept for sharing, payload size below which it is copied out. */
+const READ_BYTES = 256 * 1024;
+const READ_CACHE_BATCHES = 64;
+const COPY_BELOW = 64 * 1024;
 
 export class DurableStore implements MessagePersistence {
   /** Per partition: the first offset not yet routed (appends resolve in offset order per partition). */
   private readonly unrouted: number[];
+  /** Recent catch-up reads by `partition:from:max`, insertion order = age. */
+  private readonly readCache = new Map<string, Promise<CatchUpBatch>>();
+
+  /** The first state-store write error (the store is sticky: every later write fails too). */
+  stateError: Error | undefined;
+  /** Called once, with the first state-store write error (the gateway logs it and fails /readyz). */
+  onStateError?: (err: Error) => void;
 
   constructor(
     readonly log: MessageLogPort,
@@ -58,6 +79,25 @@ export class DurableStore implements MessagePersistence {
     private readonly persistQos0: boolean,
   ) {
     this.unrouted = Array.from({ length: log.partitions }, (_, p) => log.endOffset(p));
+  }
+
+  /** Every state write goes through here, so a failure is never silent. */
+  private put(key: string, value: Buffer): Promise<void> {
+    return this.state.put(key, value).catch((err: unknown) => this.failed(err));
+  }
+
+  private del(key: string): Promise<void> {
+    if (this.state.get(key) === undefined) return Promise.resolve();
+    return this.state.delete(key).catch((err: unknown) => this.failed(err));
+  }
+
+  private failed(err: unknown): never {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (this.stateError === undefined) {
+      this.stateError = e;
+      this.onStateError?.(e);
+    }
+    throw e;
   }
 
   wants(msg: Message): boolean {
@@ -76,9 +116,57 @@ export class DurableStore implements MessagePersistence {
   }
 
   /** The QoS 2 receipt for a persistent publisher, written after the append and before PUBREC. */
-  recordQos2(inboundQos2: { sessionId: string; packetId: number }, ref: LogRef): Promise<void> {
-    const r: Receipt = { p: ref.partition, o: ref.offset, released: false };
-    return this.state.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, Buffer.from(JSON.stringify(r)));
+  recordQos2(inboundQos2: { sessionId: string; packetId: number }, ref: LogRef, createdAt: number): Promise<void> {
+    return this.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, encodeReceipt({ p: ref.partition, o: ref.offset, released: false, t: createdAt }));
+  }
+
+  /** First offset of partition p not yet routed (the routed watermark). */
+  routed(p: number): number {
+    return this.unrouted[p]!;
+  }
+
+  /** Copy of the routed watermark of every partition. */
+  watermarks(): number[] {
+    return [...this.unrouted];
+  }
+
+  get partitions(): number {
+    return this.log.partitions;
+  }
+
+  startOffset(p: number): number {
+    return this.log.startOffset(p);
+  }
+
+  offsetForTime(p: number, ts: number): Promise<number> {
+    return this.log.offsetForTime(p, ts);
+  }
+
+  /**
+   * Up to `max` messages of partition p from `from`, for catch-up readers. One read is shared: concurrent
+   * requests for the same range wait on the same read, and recent batches are kept in a small cache, so
+   * sessions reading the same stretch in step get the same Message objects. Payloads of records smaller
+   * than COPY_BELOW are copied out of the read buffer, so a buffered message does not pin the whole chunk.
+   */
+  readMessages(p: number, from: number, max: number): Promise<CatchUpBatch> {
+    const key = `${p}:${from}:${max}`;
+    const cached = this.readCache.get(key);
+    if (cached !== undefined) return cached;
+    const routedAtIssue = this.unrouted[p]!;
+    const read = this.log.read(p, from, max, READ_BYTES).then((recs): CatchUpBatch => {
+      const msgs = recs.map((r) => {
+        const m = recordToMessage(r);
+        if (r.value.length < COPY_BELOW) m.payload = Buffer.from(r.value);
+        return m;
+      });
+      // A short batch may miss records appended later: only full batches stay cached for other readers.
+      if (msgs.length < max) this.readCache.delete(key);
+      return { msgs, routedAtIssue };
+    });
+    this.readCache.set(key, read);
+    if (this.readCache.size > READ_CACHE_BATCHES) this.readCache.delete(this.readCache.keys().next().value as string);
+    read.catch(() => this.readCache.delete(key));
+    return read;
   }
 
   /** The broker routed the message at `ref`: session images taken from now on need not replay it. */
@@ -91,137 +179,302 @@ export class DurableStore implements MessagePersistence {
     const key = `q/${sessionId}/${packetId}`;
     const cur = this.state.get(key);
     if (!cur) return undefined;
-    const r = JSON.parse(cur.toString()) as Receipt;
-    r.released = true;
-    return this.state.put(key, Buffer.from(JSON.stringify(r)));
+    const r = decodeReceipt(cur);
+    if (!r.ok) return this.del(key); // unreadable: nothing left to release
+    return this.put(key, encodeReceipt({ ...r.value, released: true }));
   }
 
   saveRetained(msg: Message): Promise<void> {
     const key = `r/${msg.topic}`;
-    if (msg.payload.length === 0) return this.state.get(key) ? this.state.delete(key) : Promise.resolve();
-    return this.state.put(key, encodeMessage(msg));
+    if (msg.payload.length === 0) return this.del(key);
+    return this.put(key, encodeMessage(msg));
   }
 
-  loadRetained(): Message[] {
+  /** Every stored retained message; an unreadable value is reported through `bad` and skipped. */
+  loadRetained(bad: (key: string, why: string) => void = () => undefined): Message[] {
     const out: Message[] = [];
-    for (const [, v] of this.state.entries('r/')) out.push(decodeMessage(v));
+    for (const [k, v] of this.state.entries('r/')) {
+      try {
+        out.push(decodeMessage(v));
+      } catch (err) {
+        bad(k, err instanceof Error ? err.message : String(err));
+      }
+    }
     return out;
   }
 
-  saveSession(s: SessionSnapshot, detachedAt: number, will: { delay: number; msg: Message } | undefined): Promise<void> {
-    const toStored = (r: DeliveryRequest): StoredRequest | undefined =>
-      r.msg.ref ? { p: r.msg.ref.partition, o: r.msg.ref.offset, qos: r.qos, retain: r.retain, ids: [...r.subscriptionIds] } : undefined;
-    const stored: StoredSession = {
-      id: s.id,
-      expiryInterval: s.expiryInterval,
-      detachedAt,
-      subscriptions: s.subscriptions,
-      inflight: [],
-      queue: [],
-      nextPacketId: s.nextPacketId,
-      watermarks: [...this.unrouted],
-    };
-    // Messages without a log ref (QoS 0 never appended) are not part of the durable promise.
-    for (const f of s.inflight) {
-      const req = toStored(f.req);
-      if (req) stored.inflight.push({ packetId: f.packetId, state: f.state, req });
-    }
-    for (const q of s.queue) {
-      const req = toStored(q);
-      if (req) stored.queue.push(req);
-    }
-    if (will) stored.will = { delay: will.delay, msg: encodeMessage(will.msg).toString('base64') };
-    return this.state.put(`s/${s.id}`, Buffer.from(JSON.stringify(stored)));
+  /** `s/<id>`: expiry, detach time and will (connect / disconnect). */
+  saveSessionMeta(id: string, expiryInterval: number, detachedAt: number, will: { delay: number; msg: Message } | undefined): Promise<void> {
+    const meta: SessionMeta = { expiryInterval, detachedAt };
+    if (will) meta.will = { delay: will.delay, msg: encodeMessage(will.msg).toString('base64') };
+    return this.put(`s/${id}`, encodeSessionMeta(meta));
   }
 
+  /**
+   * `c/<id>`: the session's position. `cursor` set = the session is behind (stored as its watermarks),
+   * else the routed watermarks; lowered per partition to the first buffered plain delivery, which the
+   * log re-derives on restore (so the buffer itself is never stored). Retained and `$share` deliveries
+   * in the buffer cannot be re-derived and are kept as `extra` refs.
+   */
+  saveCursor(s: SessionSnapshot, cursor?: readonly number[]): Promise<void> {
+    const w = cursor ? [...cursor] : [...this.unrouted];
+    const ref = (r: DeliveryRequest): StoredRef | undefined => {
+      const at = r.msg.ref;
+      if (!at) return undefined; // not in the log (QoS 0): not part of the durable promise
+      const out: StoredRef = { p: at.partition, o: at.offset, qos: r.qos, retain: r.retain, ids: [...r.subscriptionIds] };
+      if (r.shared) out.shared = true;
+      return out;
+    };
+    const c: SessionCursor = { watermarks: w, nextPacketId: s.nextPacketId, inflight: [], extra: [] };
+    for (const f of s.inflight) {
+      const r = ref(f.req);
+      if (r) c.inflight.push({ packetId: f.packetId, state: f.state, ref: r });
+    }
+    for (const q of s.queue) {
+      const r = ref(q);
+      if (!r) continue;
+      if (q.shared || q.retained) c.extra.push(r);
+      else if (r.o < (w[r.p] ?? 0)) w[r.p] = r.o;
+    }
+    return this.put(`c/${s.id}`, encodeCursor(c));
+  }
+
+  /** `f/<id>U+0000<filter>`: one SUBSCRIBE writes one small key. */
+  saveFilter(id: string, filter: string, options: SubscriptionOptions): Promise<void> {
+    return this.put(`f/${id}${SEP}${filter}`, encodeFilter(options));
+  }
+
+  deleteFilter(id: string, filter: string): Promise<void> {
+    return this.del(`f/${id}${SEP}${filter}`);
+  }
+
+  /** Every key of the session: meta, cursor, subscriptions, receipts. */
   async deleteSession(id: string): Promise<void> {
-    const work: Promise<void>[] = [];
-    if (this.state.get(`s/${id}`)) work.push(this.state.delete(`s/${id}`));
-    for (const [k] of this.state.entries(`q/${id}/`)) work.push(this.state.delete(k));
+    const work: Promise<void>[] = [this.del(`s/${id}`), this.del(`c/${id}`)];
+    for (const [k] of this.state.entries(`f/${id}${SEP}`)) work.push(this.del(k));
+    const q = `q/${id}/`;
+    for (const [k] of this.state.entries(q)) if (/^\d+$/.test(k.slice(q.length))) work.push(this.del(k));
     await Promise.all(work);
   }
 
-  private async readRef(p: number, o: number): Promise<Message | undefined> {
-    const recs = await this.log.read(p, o, 1);
-    const r = recs[0];
-    return r && r.offset === o ? recordToMessage(r) : undefined;
-  }
-
-  /** Loads every stored session, resolving log refs (records deleted by retention are dropped). */
-  async loadSessions(): Promise<RestoredSession[]> {
-    const out: RestoredSession[] = [];
-    for (const [, v] of this.state.entries('s/')) {
-      const st = JSON.parse(v.toString()) as StoredSession;
-      const resolve = async (r: StoredRequest): Promise<DeliveryRequest | undefined> => {
-        const msg = await this.readRef(r.p, r.o);
-        return msg ? { msg, qos: r.qos, retain: r.retain, subscriptionIds: r.ids } : undefined;
-      };
-      const inflight: SessionSnapshot['inflight'] = [];
-      for (const f of st.inflight) {
-        const req = await resolve(f.req);
-        if (req) inflight.push({ packetId: f.packetId, state: f.state, req });
+  /**
+   * Resolves log refs in bounded batch reads (sorted per partition), one Message per record shared by
+   * every session that references it; payloads are copied out of the read buffers. Refs retention
+   * deleted are missing from the result.
+   */
+  private async resolveRefs(refs: Iterable<StoredRef>): Promise<Map<string, Message>> {
+    const byPartition = new Map<number, Set<number>>();
+    for (const r of refs) {
+      let set = byPartition.get(r.p);
+      if (!set) byPartition.set(r.p, (set = new Set()));
+      set.add(r.o);
+    }
+    const out = new Map<string, Message>();
+    for (const [p, set] of byPartition) {
+      if (p >= this.log.partitions) continue;
+      const offs = [...set].sort((a, b) => a - b);
+      let i = 0;
+      while (i < offs.length) {
+        const recs = await this.log.read(p, offs[i]!, 256, READ_BYTES);
+        if (recs.length === 0) break;
+        for (const r of recs) {
+          if (!set.has(r.offset)) continue;
+          const m = recordToMessage(r);
+          m.payload = Buffer.from(r.value);
+          out.set(`${p}:${r.offset}`, m);
+        }
+        const last = recs[recs.length - 1]!.offset;
+        while (i < offs.length && offs[i]! <= last) i++;
       }
-      const queue: DeliveryRequest[] = [];
-      for (const q of st.queue) {
-        const req = await resolve(q);
-        if (req) queue.push(req);
-      }
-      const inboundQos2: number[] = [];
-      for (const [k, rv] of this.state.entries(`q/${st.id}/`)) {
-        const r = JSON.parse(rv.toString()) as Receipt;
-        if (!r.released) inboundQos2.push(Number(k.slice(k.lastIndexOf('/') + 1)));
-      }
-      const restored: RestoredSession = {
-        snapshot: {
-          id: st.id,
-          expiryInterval: st.expiryInterval,
-          subscriptions: st.subscriptions,
-          inflight,
-          queue,
-          inboundQos2,
-          nextPacketId: st.nextPacketId,
-        },
-        detachedAt: st.detachedAt,
-        watermarks: st.watermarks,
-      };
-      if (st.will) restored.will = { delay: st.will.delay, msg: decodeMessage(Buffer.from(st.will.msg, 'base64')) };
-      out.push(restored);
     }
     return out;
   }
 
   /**
-   * Reads every record from `from[p]` to the end of each partition, in offset order per partition,
-   * calling `visit` with the message and, for a QoS 2 publish whose receipt a crash cut off, the
-   * publisher's packet id that must be treated as received-not-released.
+   * Loads every stored session (one pass over the key/value store), resolving only the in-flight and
+   * `extra` refs; the rest of a session's backlog stays in the log behind its watermarks. A record that
+   * does not decode is reported through `bad` and skipped (a session without a readable meta is
+   * dropped; one without a readable cursor restarts at the routed watermarks).
    */
-  async replay(from: number[], visit: (msg: Message, unreleasedQos2: { sessionId: string; packetId: number } | undefined) => void): Promise<number> {
+  async loadSessions(bad: (key: string, why: string) => void = () => undefined): Promise<RestoredSession[]> {
+    const metas = new Map<string, SessionMeta>();
+    const filters = new Map<string, [string, SubscriptionOptions][]>();
+    const cursors = new Map<string, SessionCursor>();
+    const receipts = new Map<string, number[]>();
+    const legacy: string[] = [];
+    for (const [k, v] of this.state.entries()) {
+      if (k.startsWith('s/')) {
+        const id = k.slice(2);
+        const m = decodeSessionMeta(v);
+        if (m.ok) {
+          metas.set(id, m.value);
+          continue;
+        }
+        const old = decodeLegacySession(v);
+        if (!old.ok) {
+          bad(k, m.why);
+          continue;
+        }
+        // Pre-v2 image: split it into the v2 keys now.
+        const l = old.value;
+        metas.set(id, l.meta);
+        cursors.set(id, l.cursor);
+        filters.set(id, l.subscriptions);
+        legacy.push(id);
+      } else if (k.startsWith('f/')) {
+        const cut = k.lastIndexOf(SEP);
+        const f = decodeFilter(v);
+        if (cut < 2 || !f.ok) {
+          bad(k, f.ok ? 'no filter in key' : f.why);
+          continue;
+        }
+        const id = k.slice(2, cut);
+        let list = filters.get(id);
+        if (!list) filters.set(id, (list = []));
+        list.push([k.slice(cut + 1), f.value]);
+      } else if (k.startsWith('c/')) {
+        const c = decodeCursor(v);
+        if (c.ok) cursors.set(k.slice(2), c.value);
+        else bad(k, c.why);
+      } else if (k.startsWith('q/')) {
+        const cut = k.lastIndexOf('/');
+        const packetId = Number(k.slice(cut + 1));
+        const r = decodeReceipt(v);
+        if (!r.ok || !Number.isInteger(packetId) || packetId < 1 || packetId > 0xffff) {
+          bad(k, r.ok ? 'bad packet id' : r.why);
+          continue;
+        }
+        if (r.value.released) continue;
+        const id = k.slice(2, cut);
+        let list = receipts.get(id);
+        if (!list) receipts.set(id, (list = []));
+        list.push(packetId);
+      }
+    }
+    const refs: StoredRef[] = [];
+    for (const [id, c] of cursors) {
+      if (!metas.has(id)) continue;
+      for (const f of c.inflight) refs.push(f.ref);
+      for (const e of c.extra) refs.push(e);
+    }
+    const msgs = await this.resolveRefs(refs);
+    const req = (r: StoredRef): DeliveryRequest | undefined => {
+      const msg = msgs.get(`${r.p}:${r.o}`);
+      if (!msg) return undefined; // deleted by retention
+      const d: DeliveryRequest = { msg, qos: r.qos, retain: r.retain, subscriptionIds: r.ids };
+      if (r.shared) d.shared = true;
+      return d;
+    };
+    const out: RestoredSession[] = [];
+    for (const [id, meta] of metas) {
+      let c = cursors.get(id);
+      if (!c) {
+        bad(`c/${id}`, 'missing: the session restarts at the routed watermarks');
+        c = { watermarks: [...this.unrouted], nextPacketId: 1, inflight: [], extra: [] };
+      }
+      const inflight: SessionSnapshot['inflight'] = [];
+      for (const f of c.inflight) {
+        const r = req(f.ref);
+        if (r) inflight.push({ packetId: f.packetId, state: f.state, req: r });
+      }
+      const queue: DeliveryRequest[] = [];
+      for (const e of c.extra) {
+        const r = req(e);
+        if (r) queue.push(r);
+      }
+      const restored: RestoredSession = {
+        snapshot: {
+          id,
+          expiryInterval: meta.expiryInterval,
+          subscriptions: filters.get(id) ?? [],
+          inflight,
+          queue,
+          inboundQos2: receipts.get(id) ?? [],
+          nextPacketId: c.nextPacketId,
+        },
+        detachedAt: meta.detachedAt,
+        watermarks: c.watermarks,
+      };
+      if (meta.will) restored.will = { delay: meta.will.delay, msg: decodeMessage(Buffer.from(meta.will.msg, 'base64')) };
+      out.push(restored);
+    }
+    // Legacy images: write their subscriptions as v2 keys (the broker writes meta and cursor right after restore).
+    for (const id of legacy) for (const [f, o] of filters.get(id) ?? []) this.saveFilter(id, f, o).catch(() => undefined);
+    return out;
+  }
+
+  /**
+   * Reads the record headers from `from[p]` to the end of each partition and reports every QoS 2 publish
+   * whose receipt a crash cut off (appended, receipt missing or not released), so that the publisher's
+   * resent PUBLISH is acknowledged but not routed twice. Returns how many records it scanned.
+   */
+  async scanReceipts(from: number[], unreleased: (sessionId: string, packetId: number) => void): Promise<number> {
+    // A publisher reuses a packet id only after the flow completed, so only the NEWEST record per
+    // (publisher, packet id) can be cut off: an older one is superseded by a newer record or receipt.
+    type Seen = { sessionId: string; packetId: number; p: number; o: number; t: number };
+    const newer = (a: { p: number; o: number; t?: number }, b: { p: number; o: number; t: number }): boolean =>
+      a.p === b.p ? a.o > b.o : a.t !== undefined && a.t > b.t;
+    const latest = new Map<string, Seen>();
     let n = 0;
     for (let p = 0; p < this.log.partitions; p++) {
-      let off = from[p] ?? this.log.endOffset(p);
+      let off = Math.max(from[p] ?? this.log.endOffset(p), this.log.startOffset(p));
       const end = this.log.endOffset(p);
       while (off < end) {
-        const recs = await this.log.read(p, off, 512);
+        const recs = await this.log.read(p, off, 4096);
         if (recs.length === 0) break;
         for (const r of recs) {
-          const msg = recordToMessage(r);
-          const h = decodeHeaders(r.headers);
-          let unreleased: { sessionId: string; packetId: number } | undefined;
-          if (h.inboundPacketId) {
-            const cur = this.state.get(`q/${h.senderId}/${h.inboundPacketId}`);
-            const rc = cur ? (JSON.parse(cur.toString()) as Receipt) : undefined;
-            if (!(rc && rc.p === r.partition && rc.o === r.offset && rc.released)) {
-              unreleased = { sessionId: h.senderId, packetId: h.inboundPacketId };
-            }
-          }
-          visit(msg, unreleased);
           n++;
+          // flags bit 4 = inbound packet id present (record-codec.ts); skip the full decode otherwise.
+          if (r.headers.length < 2 || (r.headers[1]! & 16) === 0) continue;
+          const h = decodeHeaders(r.headers);
+          const key = `${h.senderId}\u0000${h.inboundPacketId}`;
+          const seen: Seen = { sessionId: h.senderId, packetId: h.inboundPacketId, p: r.partition, o: r.offset, t: r.timestamp };
+          const prev = latest.get(key);
+          if (!prev || newer(seen, prev)) latest.set(key, seen);
         }
         off = recs[recs.length - 1]!.offset + 1;
       }
       this.unrouted[p] = Math.max(this.unrouted[p]!, end);
     }
+    for (const s of latest.values()) {
+      const cur = this.state.get(`q/${s.sessionId}/${s.packetId}`);
+      const rc = cur ? decodeReceipt(cur) : undefined;
+      if (rc?.ok && rc.value.p === s.p && rc.value.o === s.o) continue; // its receipt is there (released or not: loadSessions reads it)
+      if (rc?.ok && newer(rc.value, s)) continue; // a newer flow with this id completed its receipt: this one is done
+      unreleased(s.sessionId, s.packetId);
+    }
     return n;
+  }
+
+  /** A behind `$share` group's cursor (`$share/<group>/<filter>`), JSON {v:1, cursor}. */
+  saveGroupCursor(key: string, cursor: readonly number[]): Promise<void> {
+    return this.put(`sg/${key}`, encodeGroupCursor({ cursor: [...cursor] }));
+  }
+
+  /** `m/routed`: the routed watermarks now (see the layout above); resolves once durable. */
+  saveRoutedMark(): Promise<void> {
+    return this.put('m/routed', encodeGroupCursor({ cursor: [...this.unrouted] }));
+  }
+
+  /** The stored routed watermarks, if readable. */
+  loadRoutedMark(): number[] | undefined {
+    const v = this.state.get('m/routed');
+    const c = v ? decodeGroupCursor(v) : undefined;
+    return c?.ok ? c.value.cursor : undefined;
+  }
+
+  deleteGroupCursor(key: string): Promise<void> {
+    return this.del(`sg/${key}`);
+  }
+
+  loadGroupCursors(): [string, number[]][] {
+    const out: [string, number[]][] = [];
+    for (const [k, v] of this.state.entries('sg/')) {
+      const c = decodeGroupCursor(v);
+      // Unreadable: ignored; the members' watermarks still bound the group's cursor.
+      if (c.ok) out.push([k.slice(3), c.value.cursor]);
+    }
+    return out;
   }
 
   async close(): Promise<void> {

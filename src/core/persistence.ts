@@ -9,6 +9,7 @@ export interface MessageLogPort {
     partition: number,
     offset: number,
     maxRecords: number,
+    maxBytes?: number,
   ): Promise<{ key: string; timestamp: number; headers: Buffer; value: Buffer; partition: number; offset: number }[]>;
   endOffset(partition: number): number;
   startOffset(partition: number): number;

@@ -29,6 +29,8 @@ export interface Delivery<S> {
   readonly retainAsPublished: boolean;   // true if any collapsed subscription had it
   readonly subscriptionIds: number[];    // all subscription ids of the collapsed subscriptions [MQTT-3.3.4-4]; empty array when none (a frozen shared constant, do not mutate)
   readonly shared: boolean;
+  /** For a shared subscription: its full filter `$share/<group>/<filter>` (the group's key). */
+  readonly shareKey?: string;
 }
 
 export type ShareStrategy = 'round-robin' | 'sticky';
@@ -97,8 +99,9 @@ interface Scratch<S> {
   pending: SubscriberState<S>[];
 }
 
-function makeDelivery<S>(subscriber: S, o: SubscriptionOptions, shared: boolean): Delivery<S> {
+function makeDelivery<S>(subscriber: S, o: SubscriptionOptions, shared: boolean, filter: string): Delivery<S> {
   const ids = o.subscriptionId === undefined ? NO_IDS : (Object.freeze([o.subscriptionId]) as unknown as number[]);
+  if (shared) return { subscriber, qos: o.qos, retainAsPublished: o.retainAsPublished, subscriptionIds: ids, shared, shareKey: filter };
   return { subscriber, qos: o.qos, retainAsPublished: o.retainAsPublished, subscriptionIds: ids, shared };
 }
 
@@ -141,19 +144,19 @@ export class Router<S extends { readonly id: string }> {
     } else if (state.subscriber !== subscriber) {
       // Same id, new object (e.g. a resumed session): every delivery must carry the newest one.
       state.subscriber = subscriber;
-      for (const sub of state.subs.values()) sub.delivery = makeDelivery(subscriber, sub.options, sub.group !== undefined);
+      for (const sub of state.subs.values()) sub.delivery = makeDelivery(subscriber, sub.options, sub.group !== undefined, sub.filter);
     }
     const existing = state.subs.get(filter);
     if (existing !== undefined) {
       existing.options = opts;
-      existing.delivery = makeDelivery(subscriber, opts, existing.group !== undefined);
+      existing.delivery = makeDelivery(subscriber, opts, existing.group !== undefined, filter);
       return { existed: true };
     }
     const shared = parseShared(filter);
     const node = this.insertPath(shared ? shared.filter : filter);
     const sub: Sub<S> = {
       state, filter, options: opts, node, group: undefined, index: 0,
-      delivery: makeDelivery(subscriber, opts, shared !== undefined),
+      delivery: makeDelivery(subscriber, opts, shared !== undefined, filter),
     };
     if (shared) {
       node.shared ??= new Map();
@@ -193,6 +196,19 @@ export class Router<S extends { readonly id: string }> {
     state.subs.clear();
     this.bySubscriber.delete(subscriberId);
     return n;
+  }
+
+  /** The members of the shared group with full filter `$share/<group>/<filter>`, sorted by subscriber id; empty when none. */
+  sharedMembers(fullFilter: string): readonly Delivery<S>[] {
+    const shared = parseShared(fullFilter);
+    if (shared === undefined) return [];
+    let node: Node<S> | undefined = this.root;
+    for (const level of shared.filter.split('/')) {
+      if (node === undefined) return [];
+      node = level === '+' ? node.plus : level === '#' ? node.hash : node.children?.get(level);
+    }
+    const group = node?.shared?.get(shared.group);
+    return group === undefined ? [] : group.members.map((m) => m.delivery);
   }
 
   /** Every subscription, for admin listings and persistence. */

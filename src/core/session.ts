@@ -24,6 +24,16 @@ import type { SubscriptionOptions } from './router.ts';
  *   (PUBRELs always go out, and count); the rest are resent, still DUP=1 with the same id, as acks
  *   free slots, before anything from the queue.
  * - Inbound QoS 2 (client -> server) is a separate id space: the set of ids awaiting PUBREL.
+ * - Read-ahead and "behind" (the log is the queue): when the owner sets `logPosition` (persistence on),
+ *   the queue is only a read-ahead buffer over the durable log. A log-backed message (msg.ref set) that
+ *   would overflow it is not dropped: the session enters behind mode with a per-partition `cursor` =
+ *   logPosition() (the broker's routed watermarks), except the overflowing message's own partition,
+ *   whose cursor is that message's offset. While behind, `deliver` skips log-backed plain deliveries
+ *   (the owner's catch-up reader reads them from the log from `cursor` and hands them over with `feed`);
+ *   `leaveBehind()` returns it to live delivery once the cursor reached the routed watermark.
+ *   `onRoom` fires (once per `wantRoom = true`) when the buffer drained to half of its bounds.
+ *   Messages without a log ref, and every message when `logPosition` is unset (persistence off), keep
+ *   the old bounded queue with its drop policy.
  */
 
 export type DropPolicy = 'drop-oldest' | 'drop-newest';
@@ -41,6 +51,10 @@ export interface SessionLimits {
 
 export interface DeliveryRequest {
   msg: Message;
+  /** Routed to this session as one member of a `$share` group (the group, not the session, keeps the log cursor for these). */
+  shared?: boolean;
+  /** A retained message delivered at SUBSCRIBE (not re-derivable from the log position). */
+  retained?: boolean;
   /** Delivery QoS: min(message QoS, subscription QoS), decided by the router. */
   qos: QoS;
   retain: boolean;
@@ -148,6 +162,17 @@ export class Session {
   readonly subscriptions = new Map<string, SubscriptionOptions>();
   /** Optional hook called on every drop (for metrics / logs), after the state is updated. */
   onDrop?: (reason: DropReason, msg: Message) => void;
+  /**
+   * Set by the owner when a durable log backs log-ref'd messages: the routed watermark per partition
+   * (first offset not yet routed). Enables behind mode instead of dropping on overflow.
+   */
+  logPosition?: () => readonly number[];
+  /** Called when the session enters behind mode (the owner starts its catch-up reader). */
+  onBehind?: () => void;
+  /** Called once after `wantRoom` was set, when the buffer has drained to half of its bounds (or is empty). */
+  onRoom?: () => void;
+  /** Set by a waiting reader; cleared when onRoom fires. */
+  wantRoom = false;
 
   private _limits: SessionLimits;
   private window: number;
@@ -163,6 +188,10 @@ export class Session {
   /** Inbound QoS 2 ids received and PUBRECed, awaiting PUBREL [MQTT-4.3.3-9..11]. */
   private readonly inboundQos2 = new Set<number>();
   private nextPacketId = 1;
+  /** Bumped by every change of flows, buffer or cursor: the owner re-saves the cursor record only when it moved. */
+  private _version = 0;
+  /** Behind mode: per partition, the next log offset the catch-up reader must read for this session. */
+  private _cursor: number[] | undefined;
   private readonly _drops: Record<DropReason, number> = { 'queue-full': 0, expired: 0, 'offline-qos0': 0 };
 
   constructor(id: string, limits: SessionLimits) {
@@ -190,6 +219,78 @@ export class Session {
   get inboundQos2Count(): number {
     return this.inboundQos2.size;
   }
+  /** Changes with every change of outbound flows, buffer or cursor (see _version). */
+  get version(): number {
+    return this._version;
+  }
+
+  /** Per partition, the next offset to read from the log while behind; undefined when live. */
+  get cursor(): readonly number[] | undefined {
+    return this._cursor;
+  }
+  get behind(): boolean {
+    return this._cursor !== undefined;
+  }
+  /** Whether the read-ahead buffer can take `bytes` more payload without passing its bounds. */
+  hasRoom(bytes = 0): boolean {
+    const l = this._limits;
+    return this.queue.size < l.maxQueued && this._queuedBytes + bytes <= l.maxQueuedBytes;
+  }
+  /** Whether `deliver(req)` would send or keep it without passing the buffer bounds (or drop it by QoS 0 rules, not for lack of room). */
+  canAccept(req: DeliveryRequest): boolean {
+    if (this._connected) {
+      if (req.qos === 0) return true;
+      if (this.queue.size === 0 && this.pendingResend.size === 0 && this.used < this.window) return true;
+    } else if (req.qos === 0 && !this._limits.queueQos0) {
+      return true;
+    }
+    return this.hasRoom(payloadBytes(req));
+  }
+
+  /** Messages the buffer can still take (by count; bytes are checked by hasRoom). */
+  get room(): number {
+    return this.hasRoom() ? this._limits.maxQueued - this.queue.size : 0;
+  }
+
+  /** Enter behind mode at `cursor` (restore: the stored watermarks). Replaces an existing cursor. */
+  goBehind(cursor: readonly number[]): void {
+    this._version++;
+    this._cursor = [...cursor];
+  }
+  /** The catch-up reader consumed the record at `offset` of `partition` (matched or not). */
+  advance(partition: number, offset: number): void {
+    this._version++;
+    const c = this._cursor;
+    if (c && offset >= (c[partition] ?? 0)) c[partition] = offset + 1;
+  }
+  /** Caught up with the routed watermark: live routing reaches this session again. */
+  leaveBehind(): void {
+    this._version++;
+    this._cursor = undefined;
+  }
+
+  /**
+   * Catch-up delivery from the log: like `deliver` but never enters behind mode and is not bounded by
+   * the buffer limits (the reader checks `hasRoom` first); expired messages are dropped [MQTT-3.3.2-5].
+   */
+  feed(req: DeliveryRequest, now: number): Outbound[] {
+    if (isExpired(req.msg, now)) {
+      this.drop('expired', req.msg);
+      return NONE;
+    }
+    if (this._connected) {
+      if (req.qos === 0) return [publishOf(req, 0, false)];
+      if (this.queue.size === 0 && this.pendingResend.size === 0 && this.used < this.window) return [this.sendNew(req)];
+    } else if (req.qos === 0 && !this._limits.queueQos0) {
+      this.drop('offline-qos0', req.msg);
+      return NONE;
+    }
+    this.queue.push(req);
+    this._queuedBytes += payloadBytes(req);
+    this._version++;
+    return NONE;
+  }
+
   /** Counted drops by reason (never silent). Live view; not persisted. */
   get drops(): Readonly<Record<DropReason, number>> {
     return this._drops;
@@ -207,6 +308,8 @@ export class Session {
    * An already expired message is dropped ('expired') [MQTT-3.3.2-5].
    */
   deliver(req: DeliveryRequest, now: number): Outbound[] {
+    // Behind: the catch-up reader delivers this one from the log, in order after the buffer.
+    if (this._cursor !== undefined && req.msg.ref !== undefined && req.shared !== true && req.retained !== true && this.logPosition !== undefined) return NONE;
     if (isExpired(req.msg, now)) {
       this.drop('expired', req.msg);
       return NONE;
@@ -232,6 +335,7 @@ export class Session {
     if (req === undefined || req.qos !== 1) return NONE;
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    this._version++;
     return this.drain(now);
   }
 
@@ -246,6 +350,7 @@ export class Session {
     if (req === undefined || req.qos !== 1) return NONE;
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    this._version++;
     this.queue.unshift(req);
     this._queuedBytes += payloadBytes(req);
     return this.drain(now);
@@ -264,6 +369,7 @@ export class Session {
     }
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    this._version++;
     this.awaitingComp.set(packetId, req);
     return [{ type: 'pubrel', packetId }];
   }
@@ -274,11 +380,13 @@ export class Session {
     if (req === undefined || req.qos !== 2) return NONE;
     this.awaitingAck.delete(packetId);
     this.pendingResend.delete(packetId);
+    this._version++;
     return this.drain(now);
   }
 
   /** PUBCOMP: frees id and window slot, returns queued PUBLISHes that now fit. Unknown id -> []. */
   onPubcomp(packetId: number, now: number): Outbound[] {
+    this._version++;
     if (!this.awaitingComp.delete(packetId)) return NONE;
     return this.drain(now);
   }
@@ -343,6 +451,7 @@ export class Session {
 
   /** Drop everything (clean start / session ended): flows, queue, inbound ids, subscriptions. Not counted as drops; drop counters are kept. */
   clear(): void {
+    this._version++;
     this.awaitingAck.clear();
     this.awaitingComp.clear();
     this.pendingResend.clear();
@@ -351,6 +460,7 @@ export class Session {
     this.inboundQos2.clear();
     this.subscriptions.clear();
     this.nextPacketId = 1;
+    this._cursor = undefined;
   }
 
   /** Plain-data image for persistence; messages stay as Message objects (the persistence layer turns them into log refs). */
@@ -404,6 +514,7 @@ export class Session {
   }
 
   private sendNew(req: DeliveryRequest): Outbound {
+    this._version++;
     const packetId = this.allocateId();
     this.awaitingAck.set(packetId, req);
     return publishOf(req, packetId, false);
@@ -437,14 +548,29 @@ export class Session {
   }
 
   private dequeue(): void {
+    this._version++;
     const req = this.queue.shift();
     if (req !== undefined) this._queuedBytes -= payloadBytes(req);
+    if (this.wantRoom && this.queue.size <= this._limits.maxQueued >> 1 && this._queuedBytes <= this._limits.maxQueuedBytes / 2) {
+      this.wantRoom = false;
+      this.onRoom?.();
+    }
   }
 
   /** Add to the queue under the limits and the drop policy. A message bigger than the whole byte bound is dropped without evicting others. */
   private enqueue(req: DeliveryRequest, now: number): void {
     const bytes = payloadBytes(req);
     const l = this._limits;
+    const ref = req.msg.ref;
+    const position = this.logPosition;
+    if (ref !== undefined && position !== undefined && req.shared !== true && req.retained !== true && (this.queue.size >= l.maxQueued || this._queuedBytes + bytes > l.maxQueuedBytes)) {
+      // The log is the queue: remember where to read from instead of dropping [see file contract].
+      const cursor = [...position()];
+      cursor[ref.partition] = ref.offset;
+      this._cursor = cursor;
+      this.onBehind?.();
+      return;
+    }
     if (l.maxQueued < 1 || bytes > l.maxQueuedBytes) {
       this.drop('queue-full', req.msg);
       return;
@@ -463,6 +589,7 @@ export class Session {
     }
     this.queue.push(req);
     this._queuedBytes += bytes;
+    this._version++;
   }
 
   private drop(reason: DropReason, msg: Message): void {

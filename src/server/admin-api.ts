@@ -14,6 +14,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { groupLags, listClients, partitionStats, type GatewaySources } from './view.ts';
+import { displaySessionId } from '../core/broker.ts';
 import { decodePathSegment, requestPath } from '../../protocols/ws/request-path.ts';
 
 const PREVIEW_BYTES = 64;
@@ -67,7 +68,7 @@ const GETS: Record<string, (src: GatewaySources) => unknown> = {
   '/api/clients': (src) => listClients(src),
   '/api/sessions': (src) =>
     [...src.broker.sessions()].map((e) => ({
-      id: e.id,
+      id: displaySessionId(e.id),
       connected: e.link !== undefined,
       expiryInterval: e.session.expiryInterval,
       detachedAt: e.detachedAt,
@@ -78,7 +79,7 @@ const GETS: Record<string, (src: GatewaySources) => unknown> = {
     })),
   '/api/subscriptions': (src) =>
     [...src.broker.router.entries()].map((s) => ({
-      clientId: s.subscriber.id,
+      clientId: displaySessionId(s.subscriber.id),
       filter: s.filter,
       qos: s.options.qos,
       noLocal: s.options.noLocal,

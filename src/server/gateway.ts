@@ -184,6 +184,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       metrics.requireToken(config.http.metricsToken);
       const hosts = bindHosts(config);
       if (config.persistence.enabled) store = await openOrExplain(() => openStore(config, log, metrics), config.dataDir);
+      // Logged once; /readyz fails from then on (the state store's write errors are sticky).
+      if (store) store.onStateError = (err) => log.error({ err: err.message }, 'state store write failed: session state is no longer saved, /readyz reports not ready');
       const pending = new PendingWork(config.persistence.maxPendingBytes);
       // One info line for the first pause (then /metrics counts them); every transition at debug.
       pending.onChange((paused) => {
@@ -199,6 +201,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         onDrop: metrics.onDrop,
         pending,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
+        maxLag: config.sessions.maxLag,
       });
       broker.retained.setLimits(config.limits.maxRetainedMessages, config.limits.maxRetainedBytes);
       const t0 = Date.now();
@@ -222,7 +225,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       httpHandlers.push(dashboardHandler()); // claims only `/` and /dashboard/*
       const webOptions = {
         maxMessageBytes,
-        ready: () => started,
+        ready: () => started && store?.stateError === undefined,
         http: (req: IncomingMessage, res: ServerResponse) => httpHandlers.some((h) => h(req, res)),
         maxBufferedBytes: config.http.wsMaxBufferedBytes,
         onSlowConsumer: () => metrics.wsSlowConsumerClosed(),

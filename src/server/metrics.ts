@@ -23,6 +23,11 @@
 //   gateway_unfinished_bytes                                     bytes held for unfinished packets/frames (limits.maxUnfinishedBytes)
 //   gateway_connections_admitted                                 connections counted against limits.maxConnections
 //   gateway_retained_bytes                                       retained payload + topic bytes (limits.maxRetainedBytes)
+//   gateway_subscriber_lag_messages{subscriber,kind}             the 10 largest lags (log records behind + buffered), kind session|group
+//   gateway_subscribers_lag_messages                             lag summed over every session and behind $share group
+//   gateway_subscribers_behind                                   sessions / $share groups reading the log (behind the live stream)
+//   gateway_behind_entered_total                                 times a subscriber fell behind (read-ahead full) instead of dropping
+//   gateway_lag_skipped_messages_total{reason}                   log records a behind subscriber skipped: retention | max-lag
 //   nodejs_* / process_* default metrics (event-loop lag, heap, RSS, GC, handles) from prom-client
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -215,6 +220,39 @@ export class GatewayMetrics {
         },
       });
     };
+    // Label cardinality stays bounded: only the 10 largest lags get their own series.
+    new Gauge({
+      name: 'gateway_subscriber_lag_messages',
+      help: 'Log records behind plus buffered messages, for the 10 most lagging sessions / $share groups',
+      labelNames: ['subscriber', 'kind'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const l of b.lagSummary(10).top) this.set({ subscriber: l.id, kind: l.kind }, l.lag);
+      },
+    });
+    gauge('gateway_subscribers_lag_messages', 'Lag summed over every session and behind $share group', () => b.lagSummary(0).total);
+    gauge('gateway_subscribers_behind', 'Sessions and $share groups reading their backlog from the log', () => b.lagSummary(0).behind);
+    new Counter({
+      name: 'gateway_behind_entered_total',
+      help: 'Times a session or $share group fell behind (read-ahead full) and switched to reading the log instead of dropping',
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(b.stats.behindEntered);
+      },
+    });
+    new Counter({
+      name: 'gateway_lag_skipped_messages_total',
+      help: 'Log records a behind subscriber skipped, by reason (retention: deleted before it read them; max-lag: sessions.maxLag)',
+      labelNames: ['reason'],
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc({ reason: 'retention' }, b.stats.retentionSkipped);
+        this.inc({ reason: 'max-lag' }, b.stats.maxLagSkipped);
+      },
+    });
     perGroup('gateway_consumer_group_committed_offset', 'Committed offset per consumer group and partition', false);
     perGroup('gateway_consumer_group_lag', 'End offset minus committed offset per consumer group and partition', true);
   }

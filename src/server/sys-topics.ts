@@ -33,6 +33,8 @@ export interface SysStats {
   messages: { in: number; out: number; inPerSecond: number; outPerSecond: number; dropped: number };
   partitions: { partition: number; startOffset: number; endOffset: number; bytes: number }[];
   groups: GroupLag[];
+  /** Subscriber lag (sessions and behind $share groups): total, how many read the log, the 10 largest. */
+  lag: { total: number; behind: number; top: { id: string; kind: 'session' | 'group'; lag: number }[] };
 }
 
 const MINUTE_MS = 60_000;
@@ -148,6 +150,7 @@ export class SysTopics {
       },
       partitions: partitionStats(b).map((p) => ({ partition: p.partition, startOffset: p.startOffset, endOffset: p.endOffset, bytes: p.bytes })),
       groups: groupLags(b),
+      lag: (({ total, behind, top }) => ({ total, behind, top: top.map((l) => ({ id: l.id, kind: l.kind, lag: l.lag })) }))(b.lagSummary(10)),
     };
   }
 }

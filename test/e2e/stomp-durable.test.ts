@@ -47,7 +47,7 @@ describe('stomp: durable subscriptions and queues survive disconnect and restart
       s.send('ACK', { id: header(first[0]!, 'ack') as string });
       await s.withReceipt('DISCONNECT', {});
       await s.waitClosed();
-      assert.ok(tg.gateway.broker.getSession('stomp/app1/d1'), 'the durable session outlives the connection');
+      assert.ok(tg.gateway.broker.getInternalSession('stomp/app1/d1'), 'the durable session outlives the connection');
       for (let i = 2; i < 5; i++) await m.publishAsync('dur/a', `m${i}`, { qos: 1 });
       s = await RawStomp.connect(tg.stompPort, { 'client-id': 'app1' });
       await s.withReceipt('SUBSCRIBE', { id: 'd1', destination: '/topic/dur/+', durable: 'true', ack: 'client-individual' });
@@ -58,7 +58,7 @@ describe('stomp: durable subscriptions and queues survive disconnect and restart
       for (const f of again) s.send('ACK', { id: header(f, 'ack') as string });
       // UNSUBSCRIBE with durable:true deletes it: nothing is kept afterwards.
       await s.withReceipt('UNSUBSCRIBE', { id: 'd1', durable: 'true' });
-      assert.equal(tg.gateway.broker.getSession('stomp/app1/d1'), undefined);
+      assert.equal(tg.gateway.broker.getInternalSession('stomp/app1/d1'), undefined);
       await m.publishAsync('dur/a', 'gone', { qos: 1 });
       await s.withReceipt('SUBSCRIBE', { id: 'd1', destination: '/topic/dur/+', durable: 'true', ack: 'client-individual' });
       assert.deepEqual(bodies(await s.drain(150)), []);

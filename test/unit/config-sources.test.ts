@@ -40,9 +40,9 @@ test('each leaf key round-trips through its variable at its default value', () =
   for (const k of CONFIG_KEYS) {
     const d = k.schema.default;
     const text = Array.isArray(d) ? JSON.stringify(d) : String(d);
-    const c = loadConfig(undefined, { [k.env]: text }, noFlags).config as unknown as Record<string, Record<string, unknown>>;
-    const [a, b] = k.path.split('.');
-    assert.deepEqual(b === undefined ? c[a!] : c[a!]![b], d, k.env);
+    const c: unknown = loadConfig(undefined, { [k.env]: text }, noFlags).config;
+    const got = k.path.split('.').reduce((o: unknown, part) => (o as Record<string, unknown>)[part], c);
+    assert.deepEqual(got, d, k.env);
   }
 });
 

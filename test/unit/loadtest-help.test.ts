@@ -10,6 +10,8 @@ const SCRIPTS: [string, RegExp][] = [
   ['loadtest/stomp-bench.ts', /--peers/],
   ['loadtest/crash-loop.ts', /--default-config/],
   ['loadtest/log-bench.ts', /--quick/],
+  ['loadtest/restore-bench.ts', /--sessions/],
+  ['loadtest/filters-bench.ts', /--filters/],
   ['loadtest/peers/aedes-server.ts', /--port/],
   ['loadtest/peers/forwarder.ts', /--port/],
   ['loadtest/peers/ws-forwarder.ts', /forwarders/],

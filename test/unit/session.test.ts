@@ -449,3 +449,93 @@ describe('session: requeue (STOMP NACK)', () => {
     assert.equal(s.queuedCount, 15);
   });
 });
+
+describe('session: read-ahead and behind mode (the log is the queue)', () => {
+  const logged = (name: string, partition: number, offset: number): Message => ({ ...msg(name), ref: { partition, offset } });
+
+  it('a log-backed message that overflows the buffer is not dropped: the session goes behind at that offset', () => {
+    const s = online({ maxInflight: 1, maxQueued: 2 });
+    const drops = recordDrops(s);
+    let routed = [5, 7];
+    s.logPosition = () => routed;
+    let behindCalls = 0;
+    s.onBehind = () => behindCalls++;
+    assert.deepEqual(show(s.deliver(req(logged('a', 0, 1), 1), 0)), ['P1:t/a']);
+    s.deliver(req(logged('b', 0, 2), 1), 0);
+    s.deliver(req(logged('c', 1, 3), 1), 0);
+    assert.equal(s.behind, false);
+    routed = [5, 8];
+    assert.deepEqual(s.deliver(req(logged('d', 1, 7), 1), 0), []);
+    assert.equal(s.behind, true);
+    assert.equal(behindCalls, 1);
+    assert.deepEqual(s.cursor, [5, 7], 'routed watermark elsewhere, the overflowing offset in its own partition');
+    assert.deepEqual(drops, [], 'nothing dropped');
+    assert.equal(s.queuedCount, 2, 'the buffer keeps what it had');
+  });
+
+  it('while behind, live log-backed plain deliveries are skipped; shared ones and ones without a log ref are not', () => {
+    const s = online({ maxInflight: 1, maxQueued: 1 });
+    s.logPosition = () => [0];
+    s.goBehind([0]);
+    assert.deepEqual(s.deliver(req(logged('skip', 0, 4), 1), 0), []);
+    assert.equal(s.queuedCount, 0, 'the reader will deliver it from the log');
+    assert.deepEqual(show(s.deliver({ ...req(logged('grp', 0, 5), 1), shared: true }, 0)), ['P1:t/grp']);
+    assert.deepEqual(show(s.deliver(req(msg('q0'), 0), 0)), ['P0:t/q0'], 'QoS 0 without a log ref still goes out live');
+  });
+
+  it('without logPosition (persistence off) the old bounded queue and drop policy apply', () => {
+    const s = online({ maxInflight: 1, maxQueued: 1 });
+    const drops = recordDrops(s);
+    s.deliver(req(logged('a', 0, 0), 1), 0);
+    s.deliver(req(logged('b', 0, 1), 1), 0);
+    s.deliver(req(logged('c', 0, 2), 1), 0);
+    assert.equal(s.behind, false);
+    assert.deepEqual(drops, [['queue-full', 't/b']]);
+  });
+
+  it('feed() takes catch-up messages past the bounds and in order after the buffer; onRoom fires once at half', () => {
+    const s = online({ maxInflight: 1, maxQueued: 4 });
+    s.logPosition = () => [0];
+    s.goBehind([0]);
+    assert.deepEqual(show(s.feed(req(logged('a', 0, 0), 1), 0)), ['P1:t/a']);
+    for (const n of ['b', 'c', 'd', 'e', 'f']) s.feed(req(logged(n, 0, 1), 1), 0);
+    assert.equal(s.queuedCount, 5, 'the reader checks hasRoom; feed itself never drops');
+    assert.equal(s.hasRoom(), false);
+    let rooms = 0;
+    s.onRoom = () => rooms++;
+    s.wantRoom = true;
+    assert.deepEqual(show(s.onPuback(1, 0)), ['P2:t/b']);
+    assert.deepEqual(show(s.onPuback(2, 0)), ['P3:t/c']);
+    assert.equal(rooms, 0, 'still above half');
+    assert.deepEqual(show(s.onPuback(3, 0)), ['P4:t/d']);
+    assert.equal(rooms, 1, '2 of 4 left: room');
+    assert.equal(s.wantRoom, false);
+    s.onPuback(4, 0);
+    assert.equal(rooms, 1, 'fires once per request');
+    assert.equal(s.hasRoom(), true);
+  });
+
+  it('advance() only moves forward; leaveBehind() returns to live; clear() forgets the cursor', () => {
+    const s = online();
+    s.goBehind([3, 9]);
+    s.advance(0, 5);
+    s.advance(0, 2);
+    assert.deepEqual(s.cursor, [6, 9]);
+    s.leaveBehind();
+    assert.equal(s.behind, false);
+    assert.equal(s.cursor, undefined);
+    s.goBehind([1]);
+    s.clear();
+    assert.equal(s.behind, false);
+  });
+
+  it('canAccept: QoS 0 online and a free window always; otherwise only with room', () => {
+    const s = online({ maxInflight: 1, maxQueued: 1 });
+    assert.equal(s.canAccept(req(msg('a'), 1)), true);
+    s.deliver(req(msg('a'), 1), 0);
+    assert.equal(s.canAccept(req(msg('b'), 1)), true, 'window full, buffer has room');
+    s.deliver(req(msg('b'), 1), 0);
+    assert.equal(s.canAccept(req(msg('c'), 1)), false);
+    assert.equal(s.canAccept(req(msg('z'), 0)), true);
+  });
+});

@@ -3,7 +3,8 @@
 // Inputs (contract: $SYS topics are retained, published by the gateway every sys.intervalMs):
 //   $SYS/gateway/stats   JSON { time, uptimeSeconds, clients: { mqtt, stomp, byTransport: { tcp, ws } }, sessions,
 //                        subscriptions, retained, messages: { in, out, inPerSecond, outPerSecond, dropped },
-//                        partitions: [{ partition, startOffset, endOffset, bytes }], groups: [{ group, partition, committed, end, lag }] }
+//                        partitions: [{ partition, startOffset, endOffset, bytes }], groups: [{ group, partition, committed, end, lag }],
+//                        lag: { total, behind, top: [{ id, kind, lag }] } }
 //   $SYS/gateway/clients JSON [{ clientId, protocol, transport, remote, connectedAt }]
 //   $SYS/broker/version  text
 //   #, $SYS/#            every other topic: last value per topic in the tree (`#` does not match `$` topics [MQTT-4.7.2-1])
@@ -98,6 +99,11 @@
     setText('clients-tcp', fmtNum(t.tcp));
     setText('clients-ws', fmtNum(t.ws));
     setText('sessions', fmtNum(s.sessions));
+    const lag = s.lag || { total: NaN, behind: NaN, top: [] };
+    setText('lag-total', fmtNum(lag.total));
+    setText('lag-behind', fmtNum(lag.behind));
+    const worst = Array.isArray(lag.top) && lag.top.length ? lag.top[0] : undefined;
+    setText('lag-top', worst ? `${worst.id} (${fmtNum(worst.lag)})` : '–');
     setText('subscriptions', fmtNum(s.subscriptions));
     setText('retained', fmtNum(s.retained));
     setText('uptime', fmtDuration(s.uptimeSeconds));
