@@ -479,6 +479,19 @@ export class Broker {
   }
 
   /**
+   * Outbound QoS 2 exactly-once across a crash: before a new QoS 2 PUBLISH or a PUBREL goes out, the adapter
+   * writes the session's in-flight record (packet id -> log ref, state) and waits for it. After a kill -9 the
+   * restored session resends that PUBLISH with DUP and the same id (the client, still holding the id, does not
+   * deliver it again [MQTT-4.3.3-10]) or that PUBREL, instead of reading the message from the log as new.
+   * Undefined when the session is not persistent (it does not survive a crash anyway) or persistence is off.
+   */
+  saveFlows(entry: SessionEntry): Promise<void> | undefined {
+    if (!this.persistence || entry.session.expiryInterval === 0) return undefined;
+    this.saveCursor(entry);
+    return entry.lastSave;
+  }
+
+  /**
    * Resolves once the session's latest image (e.g. the one a SUBSCRIBE just wrote) is durable;
    * undefined when the session is not persistent. Adapters hold SUBACK / RECEIPT on it.
    */
