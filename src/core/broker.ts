@@ -10,6 +10,9 @@ import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } f
 import { Session, type DeliveryRequest, type DropReason, type Outbound, type SessionLimits } from './session.ts';
 import { parseShared } from './topic.ts';
 import { ShareBacklog } from './share-backlog.ts';
+import { follow, type Follower, type FollowOptions, type StartPoint, type Visitor } from './consumer.ts';
+import { LogSubscriptions, type LogSubscriptionsOptions } from './log-subscriptions.ts';
+import { QueueRegistry } from './queue-registry.ts';
 import { CatchUpReader, NO_MAX_LAG, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
 
 /** The adapter side of a connected session. */
@@ -197,14 +200,51 @@ export class Broker {
     return this.entries.values();
   }
 
-  /** The durable log for readers (replay, consumer groups); undefined when persistence is off. */
+  /**
+   * The durable log; undefined when persistence is off. A storage handle, for src/server (metrics, view, admin)
+   * and core modules only: adapters call the operations below (hasLog, follow, logSubscriptions, queues).
+   */
   get log(): DurableStore['log'] | undefined {
     return this.persistence?.log;
   }
 
-  /** The key/value state store (consumer-group offsets live under `g/`); undefined when persistence is off. */
+  /**
+   * The key/value state store (consumer-group offsets live under `g/`); undefined when persistence is off.
+   * A storage handle, for src/server and core modules only (see `log`).
+   */
   get state(): DurableStore['state'] | undefined {
     return this.persistence?.state;
+  }
+
+  /** Whether there is a durable log to read (persistence on): `$log`, `$group`, `$queue`, `x-stream-offset` need it. */
+  get hasLog(): boolean {
+    return this.persistence !== undefined;
+  }
+
+  /**
+   * Reads the durable log from `from` and keeps following it (consumer.ts follow): `visit` gets every stored
+   * message matching `filter`, in per-partition order, its promise awaited before the next (backpressure); a
+   * caught-up follower sleeps until an append. Undefined when persistence is off. Throws GatewayError
+   * TOPIC_FILTER_INVALID for a bad filter.
+   */
+  follow(filter: string, from: StartPoint, visit: Visitor, options?: FollowOptions): Follower | undefined {
+    const log = this.persistence?.log;
+    return log ? follow(log, filter, from, visit, options) : undefined;
+  }
+
+  /**
+   * The log-backed subscriptions (`$log/`, `$group/`, `$queue/`) of one connection, over this broker's log,
+   * offset store and queues. Undefined when persistence is off.
+   */
+  logSubscriptions(opts: Omit<LogSubscriptionsOptions, 'log' | 'store' | 'queues'>): LogSubscriptions | undefined {
+    const p = this.persistence;
+    if (!p) return undefined;
+    return new LogSubscriptions({ ...opts, log: p.log, store: p.state, queues: QueueRegistry.for(this) });
+  }
+
+  /** The broker's queues and mode-based consumer groups (queue-registry.ts); undefined when persistence is off. */
+  get queues(): QueueRegistry | undefined {
+    return QueueRegistry.for(this);
   }
 
   /** An internal session by name (`stomp/<client-id>/<id>`, `stomp-<hex>/<n>`). */
