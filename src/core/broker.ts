@@ -99,6 +99,9 @@ export interface BrokerOptions {
   pending?: PendingWork;
 }
 
+/** How a subscriber answered an outbound delivery (Broker.settleOutbound). */
+export type OutboundSettle = 'puback' | 'pubrec' | 'pubrec-error' | 'pubcomp' | 'requeue';
+
 export interface ConnectRequest {
   clientId: string;
   /** Gateway-internal session (its own keyspace, see INTERNAL_KEY): the STOMP adapter's topic subscriptions. Default false. */
@@ -631,6 +634,60 @@ export class Broker {
     const known = entry.session.release(packetId);
     const done = known && entry.session.expiryInterval !== 0 ? this.persistence?.releaseQos2(entry.id, packetId) : undefined;
     return { known, done };
+  }
+
+  /**
+   * An inbound QoS 2 PUBLISH [MQTT-4.3.3-9..11]: true = first time (publish it), false = a duplicate awaiting
+   * PUBREL (PUBREC again, do not publish again). The adapter bounds the count by its Receive Maximum first.
+   */
+  receiveQos2(entry: SessionEntry, packetId: number): boolean {
+    return entry.session.receiveQos2(packetId);
+  }
+
+  /** Whether `packetId` is in use by an outbound QoS 1/2 flow of this session (v5 PUBREC / PUBREL 0x92 otherwise). */
+  isKnownOutbound(entry: SessionEntry, packetId: number): boolean {
+    return entry.session.isKnownOutbound(packetId);
+  }
+
+  /** The session's expiry interval in seconds (0 = ends with its connection). */
+  sessionExpiry(entry: SessionEntry): number {
+    return entry.session.expiryInterval;
+  }
+
+  /** An inbound QoS 2 id whose PUBLISH was refused or not made durable: forget it (no receipt was stored, nothing to undo). */
+  forgetQos2(entry: SessionEntry, packetId: number): void {
+    entry.session.release(packetId);
+  }
+
+  /**
+   * The subscriber answered an outbound delivery: `puback` (MQTT PUBACK, STOMP ACK), `pubrec` / `pubrec-error`
+   * (reason < / >= 0x80), `pubcomp`, or `requeue` (STOMP NACK: the message goes out again first, under a new id).
+   * Returns what now fits the window, for the adapter to send. Unknown ids -> [].
+   */
+  settleOutbound(entry: SessionEntry, packetId: number, how: OutboundSettle, now = Date.now()): Outbound[] {
+    const s = entry.session;
+    switch (how) {
+      case 'puback': return s.onPuback(packetId, now);
+      case 'pubrec': return s.onPubrec(packetId, now);
+      case 'pubrec-error': return s.onPubrecError(packetId, now);
+      case 'pubcomp': return s.onPubcomp(packetId, now);
+      case 'requeue': return s.requeue(packetId, now);
+    }
+  }
+
+  /** The message still awaiting an ack under `packetId` (an adapter counts its redeliveries), or undefined. */
+  unackedMessage(entry: SessionEntry, packetId: number): Message | undefined {
+    return entry.session.unackedMessage(packetId);
+  }
+
+  /** Session expiry changed after connect (MQTT 5 DISCONNECT [MQTT-3.14.2-2]; a STOMP durable subscription forgotten = 0). Stored at disconnect. */
+  setSessionExpiry(entry: SessionEntry, seconds: number): void {
+    entry.session.expiryInterval = seconds;
+  }
+
+  /** A session's current filters, read-only. */
+  subscriptionsOf(entry: SessionEntry): ReadonlyMap<string, SubscriptionOptions> {
+    return entry.session.subscriptions;
   }
 
   /** Retain (and store the retained change), then route. Returns the retained write when there is one. */
