@@ -75,8 +75,13 @@ export class DurableStore implements MessagePersistence {
 
   /** The broker's store over one storage backend (persistence.ts StorageBackend): how the gateway opens it. */
   static over(backend: StorageBackend, persistQos0: boolean): DurableStore {
-    return new DurableStore(backend.log, backend.state, persistQos0);
+    const store = new DurableStore(backend.log, backend.state, persistQos0);
+    store.backend = backend;
+    return store;
   }
+
+  /** Set by over(): close() closes the backend as one (else the log, then the state store). */
+  private backend: StorageBackend | undefined;
 
   constructor(
     readonly log: MessageLogPort,
@@ -483,6 +488,7 @@ export class DurableStore implements MessagePersistence {
   }
 
   async close(): Promise<void> {
+    if (this.backend) return this.backend.close();
     await this.log.close();
     await this.state.close();
   }

@@ -43,11 +43,13 @@ export async function openLocalBackend(opts: LocalBackendOptions): Promise<Local
     log,
     state,
     close(): Promise<void> {
-      // Both are closed even when one fails; the first error is reported.
-      closing ??= Promise.allSettled([log.close(), state.close()]).then(([a, b]) => {
-        if (a.status === 'rejected') throw a.reason;
-        if (b.status === 'rejected') throw b.reason;
-      });
+      // The log, then the state store (as before the backend existed); both are closed even when the first fails, and the first error is reported.
+      closing ??= (async () => {
+        let first: unknown;
+        await log.close().catch((err: unknown) => (first = err));
+        await state.close().catch((err: unknown) => (first ??= err));
+        if (first !== undefined) throw first;
+      })();
       return closing;
     },
   };
