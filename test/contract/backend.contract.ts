@@ -79,7 +79,7 @@ export function backendContract(name: string, open: (dir: string) => Promise<Sto
         const stop = s.log.onAppend((partition, end) => { if (partition === a.partition) { stop(); resolve(end); } });
       });
       const d = await s.log.append(rec('wake/a', 3));
-      assert.equal(await woke, d.offset + 1);
+      assert.equal(await Promise.race([woke, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no append notification within 5 s')), 5000).unref())]), d.offset + 1);
       off();
       const n = told.length;
       await s.log.append(rec('wake/a', 4));
