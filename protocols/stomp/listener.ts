@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../../src/core/broker.ts';
 import { StompConnection, type StompCounters } from './connection.ts';
 import type { StompOptions } from './options.ts';
-import { QueueRegistry } from '../../src/core/queue-registry.ts';
+import type { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { QueueAdmission } from './queue-limits.ts';
 import type { ErrorCode } from '../../src/core/errors.ts';
 
@@ -22,7 +22,7 @@ export class StompListener extends StreamListener<StompConnection> {
   ) {
     super();
     this.guards = opts.guards;
-    this.queues = QueueRegistry.for(broker);
+    this.queues = broker.queues;
     if (this.queues) {
       this.queues.configure({
         deadLetter: { maxRedeliveries: opts.maxRedeliveries, deadLetterTopic: opts.deadLetterTopic },

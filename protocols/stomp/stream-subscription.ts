@@ -1,7 +1,7 @@
-// A STOMP SUBSCRIBE to `/topic/<filter>` with `x-stream-offset`: reads the durable log from a start point, then keeps following it. Imports core consumer/broker/message types, the core dead-letter policy and ./subscription.ts.
+// A STOMP SUBSCRIBE to `/topic/<filter>` with `x-stream-offset`: reads the durable log from a start point (broker.follow), then keeps following it. Imports core consumer/broker/message types, the core dead-letter policy and ./subscription.ts.
 //
 // Contract:
-// - One follow() (src/core/consumer.ts) over broker.log with the subscription's filter, from the start
+// - One broker.follow() (src/core/consumer.ts follow over the durable log) with the subscription's filter, from the start
 //   point. It reads the log only: no broker session, no live routing, so the switch from history to
 //   live is the same loop reading the same log - no gap, no duplicate. A caught-up follower sleeps until the
 //   log reports an append (src/core/log-notifier.ts): no polling, no timer while idle.
@@ -20,7 +20,7 @@
 import type { Logger } from 'pino';
 import type { ClientIdentity } from '../../src/core/auth.ts';
 import type { Broker } from '../../src/core/broker.ts';
-import { follow, type Follower, type StartPoint } from '../../src/core/consumer.ts';
+import type { Follower, StartPoint } from '../../src/core/consumer.ts';
 import { isExpired, type Message } from '../../src/core/message.ts';
 import { exhausted } from '../../src/core/dead-letter.ts';
 import { publishDeadLetter, type AckMode, type DeadLetterOptions, type DeliverySink, type StompSubscription } from './subscription.ts';
@@ -57,10 +57,9 @@ export class StreamSubscription implements StompSubscription {
 
   /** Starts following; returns false when the broker has no durable log (persistence off). */
   start(filter: string, from: StartPoint): boolean {
-    const log = this.broker.log;
-    if (!log) return false;
     const batch = this.ackMode === 'auto' ? 256 : Math.max(1, Math.min(256, this.prefetch));
-    this.follower = follow(log, filter, from, (msg) => this.visit(msg), { pollMs: POLL_MS, batch });
+    this.follower = this.broker.follow(filter, from, (msg) => this.visit(msg), { pollMs: POLL_MS, batch });
+    if (!this.follower) return false;
     this.follower.done.catch((err: unknown) => {
       if (this.closed) return;
       this.log.warn({ err: String(err), subscription: this.id }, 'stomp stream subscription failed');

@@ -62,7 +62,7 @@ export class TopicSubscription implements StompSubscription, SessionLink {
     this.entry = entry;
     if (this.durable) {
       // One filter per durable subscription: a SUBSCRIBE to another destination replaces the stored one.
-      for (const f of [...entry.session.subscriptions.keys()]) if (f !== filter) this.broker.unsubscribe(entry, f);
+      for (const f of [...this.broker.subscriptionsOf(entry).keys()]) if (f !== filter) this.broker.unsubscribe(entry, f);
     }
     const options: SubscriptionOptions = {
       qos: 1,
@@ -117,7 +117,7 @@ export class TopicSubscription implements StompSubscription, SessionLink {
     if (!e || this.closed) return;
     const now = Date.now();
     const next: Outbound[] = [];
-    for (const id of ids) for (const o of e.session.onPuback(id, now)) next.push(o);
+    for (const id of ids) for (const o of this.broker.settleOutbound(e, id, 'puback', now)) next.push(o);
     if (next.length !== 0) this.send(next);
   }
 
@@ -131,23 +131,23 @@ export class TopicSubscription implements StompSubscription, SessionLink {
 
   ack(token: number): void {
     const e = this.entry;
-    if (e) this.send(e.session.onPuback(token, Date.now()));
+    if (e) this.send(this.broker.settleOutbound(e, token, 'puback'));
   }
 
   nack(token: number): void {
     const e = this.entry;
     if (!e) return;
-    const msg = e.session.unackedMessage(token);
+    const msg = this.broker.unackedMessage(e, token);
     if (!msg) return;
     const count = (this.redeliveries.get(msg) ?? 0) + 1;
     if (count > this.dl.maxRedeliveries) {
       this.redeliveries.delete(msg);
-      this.send(e.session.onPuback(token, Date.now()));
+      this.send(this.broker.settleOutbound(e, token, 'puback'));
       publishDeadLetter(this.broker, msg, count - 1, this.dl, this.log);
       return;
     }
     this.redeliveries.set(msg, count);
-    this.send(e.session.requeue(token, Date.now()));
+    this.send(this.broker.settleOutbound(e, token, 'requeue'));
   }
 
   /**
@@ -160,7 +160,7 @@ export class TopicSubscription implements StompSubscription, SessionLink {
     const e = this.entry;
     this.entry = undefined;
     if (!e) return;
-    if (this.durable && forget) e.session.expiryInterval = 0;
+    if (this.durable && forget) this.broker.setSessionExpiry(e, 0);
     this.broker.disconnect(e, this, false);
   }
 }

@@ -10,6 +10,9 @@ import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } f
 import { Session, type DeliveryRequest, type DropReason, type Outbound, type SessionLimits } from './session.ts';
 import { parseShared } from './topic.ts';
 import { ShareBacklog } from './share-backlog.ts';
+import { follow, type Follower, type FollowOptions, type StartPoint, type Visitor } from './consumer.ts';
+import { LogSubscriptions, type LogSubscriptionsOptions } from './log-subscriptions.ts';
+import { QueueRegistry } from './queue-registry.ts';
 import { CatchUpReader, NO_MAX_LAG, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
 
 /** The adapter side of a connected session. */
@@ -95,6 +98,9 @@ export interface BrokerOptions {
   /** Inbound backpressure: bytes handed to the log and not yet settled (./backpressure.ts). */
   pending?: PendingWork;
 }
+
+/** How a subscriber answered an outbound delivery (Broker.settleOutbound). */
+export type OutboundSettle = 'puback' | 'pubrec' | 'pubrec-error' | 'pubcomp' | 'requeue';
 
 export interface ConnectRequest {
   clientId: string;
@@ -197,14 +203,51 @@ export class Broker {
     return this.entries.values();
   }
 
-  /** The durable log for readers (replay, consumer groups); undefined when persistence is off. */
+  /**
+   * The durable log; undefined when persistence is off. A storage handle, for src/server (metrics, view, admin)
+   * and core modules only: adapters call the operations below (hasLog, follow, logSubscriptions, queues).
+   */
   get log(): DurableStore['log'] | undefined {
     return this.persistence?.log;
   }
 
-  /** The key/value state store (consumer-group offsets live under `g/`); undefined when persistence is off. */
+  /**
+   * The key/value state store (consumer-group offsets live under `g/`); undefined when persistence is off.
+   * A storage handle, for src/server and core modules only (see `log`).
+   */
   get state(): DurableStore['state'] | undefined {
     return this.persistence?.state;
+  }
+
+  /** Whether there is a durable log to read (persistence on): `$log`, `$group`, `$queue`, `x-stream-offset` need it. */
+  get hasLog(): boolean {
+    return this.persistence !== undefined;
+  }
+
+  /**
+   * Reads the durable log from `from` and keeps following it (consumer.ts follow): `visit` gets every stored
+   * message matching `filter`, in per-partition order, its promise awaited before the next (backpressure); a
+   * caught-up follower sleeps until an append. Undefined when persistence is off. Throws GatewayError
+   * TOPIC_FILTER_INVALID for a bad filter.
+   */
+  follow(filter: string, from: StartPoint, visit: Visitor, options?: FollowOptions): Follower | undefined {
+    const log = this.persistence?.log;
+    return log ? follow(log, filter, from, visit, options) : undefined;
+  }
+
+  /**
+   * The log-backed subscriptions (`$log/`, `$group/`, `$queue/`) of one connection, over this broker's log,
+   * offset store and queues. Undefined when persistence is off.
+   */
+  logSubscriptions(opts: Omit<LogSubscriptionsOptions, 'log' | 'store' | 'queues'>): LogSubscriptions | undefined {
+    const p = this.persistence;
+    if (!p) return undefined;
+    return new LogSubscriptions({ ...opts, log: p.log, store: p.state, queues: QueueRegistry.for(this) });
+  }
+
+  /** The broker's queues and mode-based consumer groups (queue-registry.ts); undefined when persistence is off. */
+  get queues(): QueueRegistry | undefined {
+    return QueueRegistry.for(this);
   }
 
   /** An internal session by name (`stomp/<client-id>/<id>`, `stomp-<hex>/<n>`). */
@@ -591,6 +634,60 @@ export class Broker {
     const known = entry.session.release(packetId);
     const done = known && entry.session.expiryInterval !== 0 ? this.persistence?.releaseQos2(entry.id, packetId) : undefined;
     return { known, done };
+  }
+
+  /**
+   * An inbound QoS 2 PUBLISH [MQTT-4.3.3-9..11]: true = first time (publish it), false = a duplicate awaiting
+   * PUBREL (PUBREC again, do not publish again). The adapter bounds the count by its Receive Maximum first.
+   */
+  receiveQos2(entry: SessionEntry, packetId: number): boolean {
+    return entry.session.receiveQos2(packetId);
+  }
+
+  /** Whether `packetId` is in use by an outbound QoS 1/2 flow of this session (v5 PUBREC / PUBREL 0x92 otherwise). */
+  isKnownOutbound(entry: SessionEntry, packetId: number): boolean {
+    return entry.session.isKnownOutbound(packetId);
+  }
+
+  /** The session's expiry interval in seconds (0 = ends with its connection). */
+  sessionExpiry(entry: SessionEntry): number {
+    return entry.session.expiryInterval;
+  }
+
+  /** An inbound QoS 2 id whose PUBLISH was refused or not made durable: forget it (no receipt was stored, nothing to undo). */
+  forgetQos2(entry: SessionEntry, packetId: number): void {
+    entry.session.release(packetId);
+  }
+
+  /**
+   * The subscriber answered an outbound delivery: `puback` (MQTT PUBACK, STOMP ACK), `pubrec` / `pubrec-error`
+   * (reason < / >= 0x80), `pubcomp`, or `requeue` (STOMP NACK: the message goes out again first, under a new id).
+   * Returns what now fits the window, for the adapter to send. Unknown ids -> [].
+   */
+  settleOutbound(entry: SessionEntry, packetId: number, how: OutboundSettle, now = Date.now()): Outbound[] {
+    const s = entry.session;
+    switch (how) {
+      case 'puback': return s.onPuback(packetId, now);
+      case 'pubrec': return s.onPubrec(packetId, now);
+      case 'pubrec-error': return s.onPubrecError(packetId, now);
+      case 'pubcomp': return s.onPubcomp(packetId, now);
+      case 'requeue': return s.requeue(packetId, now);
+    }
+  }
+
+  /** The message still awaiting an ack under `packetId` (an adapter counts its redeliveries), or undefined. */
+  unackedMessage(entry: SessionEntry, packetId: number): Message | undefined {
+    return entry.session.unackedMessage(packetId);
+  }
+
+  /** Session expiry changed after connect (MQTT 5 DISCONNECT [MQTT-3.14.2-2]; a STOMP durable subscription forgotten = 0). Stored at disconnect. */
+  setSessionExpiry(entry: SessionEntry, seconds: number): void {
+    entry.session.expiryInterval = seconds;
+  }
+
+  /** A session's current filters, read-only. */
+  subscriptionsOf(entry: SessionEntry): ReadonlyMap<string, SubscriptionOptions> {
+    return entry.session.subscriptions;
   }
 
   /** Retain (and store the retained change), then route. Returns the retained write when there is one. */

@@ -25,7 +25,7 @@
 // nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
 // are read and rewritten in this layout at start.
 import type { LogRef, Message } from './message.ts';
-import type { MessageLogPort, MessagePersistence, StatePort } from './persistence.ts';
+import type { MessageLogPort, MessagePersistence, StatePort, StorageBackend } from './persistence.ts';
 import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMessage } from './record-codec.ts';
 import type { SubscriptionOptions } from './router.ts';
 import type { DeliveryRequest, SessionSnapshot } from './session.ts';
@@ -72,6 +72,16 @@ export class DurableStore implements MessagePersistence {
   stateError: Error | undefined;
   /** Called once, with the first state-store write error (the gateway logs it and fails /readyz). */
   onStateError?: (err: Error) => void;
+
+  /** The broker's store over one storage backend (persistence.ts StorageBackend): how the gateway opens it. */
+  static over(backend: StorageBackend, persistQos0: boolean): DurableStore {
+    const store = new DurableStore(backend.log, backend.state, persistQos0);
+    store.backend = backend;
+    return store;
+  }
+
+  /** Set by over(): close() closes the backend as one (else the log, then the state store). */
+  private backend: StorageBackend | undefined;
 
   constructor(
     readonly log: MessageLogPort,
@@ -478,6 +488,7 @@ export class DurableStore implements MessagePersistence {
   }
 
   async close(): Promise<void> {
+    if (this.backend) return this.backend.close();
     await this.log.close();
     await this.state.close();
   }

@@ -113,7 +113,7 @@ export interface FeedTarget {
 export interface LogSubscriptionsOptions {
   target: FeedTarget;
   log: ConsumerLogPort;
-  /** Where group offsets live (broker.state). */
+  /** Where group offsets live: the backend's key/value store (adapters get all three through broker.logSubscriptions). */
   store: OffsetStorePort;
   /** The broker's queues (QueueRegistry.for(broker)); without it `$queue/` and mode-based groups are refused. */
   queues?: QueueRegistry;

@@ -42,3 +42,40 @@ export interface MessagePersistence {
   /** Retained store change (an empty payload deletes). */
   saveRetained(msg: Message): Promise<void>;
 }
+
+/** The message log of a storage backend: the port above with append notification and key placement required. */
+export interface BackendLog extends MessageLogPort {
+  onAppend(listener: (partition: number, endOffset: number) => void): () => void;
+  partitionFor(key: string): number;
+}
+
+/**
+ * One storage backend: everything the broker keeps durable, behind one object, so a second backend
+ * (NATS JetStream, a later issue) plugs in by passing test/contract/backend.contract.ts.
+ * The local one (src/server/local-backend.ts) is src/log's PartitionedLog + compacted key/value file.
+ *
+ * Contract:
+ * - log: `partitions` >= 1 and fixed for the life of the data; a key (topic) always maps to the same
+ *   partition (`partitionFor`), and append puts it there.
+ * - Offsets are dense per partition, from `startOffset(p)` (moves up only, by retention) to `endOffset(p)`
+ *   (the next offset to assign). Appends to one partition resolve in offset order; records are read back in
+ *   offset order, byte for byte. `read` below the start starts at the start; at or past the end gives [];
+ *   it returns at least one record when any exists, and honours maxRecords / maxBytes otherwise.
+ * - `offsetForTime(p, ts)`: the first offset whose timestamp is >= ts (endOffset when none), never below the start.
+ * - Durability: once append / put / delete resolves, the change is acknowledged: it is visible to every
+ *   later read / get, and survives close + reopen (and, per the flush policy, a crash). A rejected write
+ *   may or may not have happened; the broker then reports the failure and never acknowledges it.
+ * - Notification: `onAppend` listeners run after a record is readable, with its partition and the end
+ *   offset after it; at least once per resolved append (several appends may share one call). The function
+ *   it returns removes the listener; a removed listener is not called again. Readers sleep on it, never poll.
+ * - Key/value: `get` sees the last put / delete at once (before its promise resolves); writes apply in call
+ *   order; `entries(prefix)` lists live keys with that prefix; values are copies.
+ * - Cursors (session, queue and consumer-group positions) are key/value entries pointing at log offsets; the
+ *   backend needs no other cursor primitive.
+ * - close() flushes and releases; afterwards append / put / delete reject, and close() again resolves.
+ */
+export interface StorageBackend {
+  readonly log: BackendLog;
+  readonly state: StatePort;
+  close(): Promise<void>;
+}

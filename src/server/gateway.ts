@@ -1,14 +1,15 @@
 // createGateway(config) -> { start, close }: wires storage, the broker and the protocol listeners. Imports core, log, protocols and config.
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Broker } from '../core/broker.ts';
 import { DurableStore } from '../core/durable.ts';
 import { bindHosts, type GatewayConfig } from '../../config/schema.ts';
 import { GatewayAuth } from '../core/auth.ts';
 import { loadAuthSettings, loadTlsFiles } from './auth-files.ts';
-import { nodeFileIO, openKeyValueStore, openLog } from '../log/index.ts';
+import { nodeFileIO } from '../log/index.ts';
+import { openLocalBackend } from './local-backend.ts';
 import type { QueueMode } from '../core/queue.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
@@ -84,10 +85,9 @@ async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMet
   const p = config.persistence;
   const dir = config.dataDir;
   mkdirSync(dir, { recursive: true });
-  const events = log.child({ component: 'log' });
-  const messages = await openLog(
-    {
-      dir: join(dir, 'log'),
+  const backend = await openLocalBackend({
+    dir,
+    log: {
       partitions: p.partitions,
       segmentBytes: p.segmentBytes,
       segmentMs: 24 * 3600 * 1000,
@@ -97,11 +97,11 @@ async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMet
       flush: flushPolicy(config),
       maxRecordBytes: config.mqtt.maxPacketSize + 64 * 1024,
     },
-    events,
-    { io: metrics.timedFileIO(nodeFileIO) },
-  );
-  const state = await openKeyValueStore(join(dir, 'state'), flushPolicy(config), { logger: events });
-  return new DurableStore(metrics.timedLog(messages), state, p.persistQos0);
+    events: log.child({ component: 'log' }),
+    io: metrics.timedFileIO(nodeFileIO),
+    wrapLog: (l) => metrics.timedLog(l),
+  });
+  return DurableStore.over(backend, p.persistQos0);
 }
 
 /** The package version ($SYS/broker/version). */

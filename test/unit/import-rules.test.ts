@@ -47,3 +47,25 @@ test('every source file opens with a one-line comment saying what it is', () => 
   const missing = [...files('src'), ...files('protocols'), ...files('config')].filter((f) => !readFileSync(join(root, f), 'utf8').startsWith('//'));
   assert.deepEqual(missing, []);
 });
+
+/**
+ * Adapters call broker operations (hasLog, follow, logSubscriptions, queues, settleOutbound, ...), never the storage handles
+ * broker.log / broker.state, and never change a Session themselves (docs/ARCHITECTURE.md "Storage backend"). Files still to move are listed; empty the list as they do.
+ */
+const STORAGE_HANDLE_PENDING = new Set(['protocols/mqtt/connection.ts', 'protocols/stomp/connection.ts']);
+
+test('protocols read no storage handle (broker.log / broker.state) and mutate no session', () => {
+  const offenders: string[] = [];
+  for (const f of files('protocols')) {
+    const text = readFileSync(join(root, f), 'utf8');
+    const lines = text.split('\n');
+    lines.forEach((line, i) => {
+      const code = line.replace(/\/\/.*$/, '');
+      if (STORAGE_HANDLE_PENDING.has(f)) return;
+      if (/\bbroker\.(log|state)\b/.test(code)) offenders.push(`${f}:${i + 1} reads a storage handle`);
+      // Sessions change through broker operations (settleOutbound, setSessionExpiry, forgetQos2, ...), not from adapters.
+      if (/\.session\.\w+\s*\(|\.session\.\w+\s*=[^=]/.test(code)) offenders.push(`${f}:${i + 1} mutates a session`);
+    });
+  }
+  assert.deepEqual(offenders, []);
+});
