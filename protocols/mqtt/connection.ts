@@ -6,7 +6,7 @@ import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePa
 import type { Logger } from 'pino';
 import type { Broker, SessionEntry, SessionLink } from '../../src/core/broker.ts';
 import type { AuthResult, ClientIdentity } from '../../src/core/auth.ts';
-import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
+import { GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
@@ -14,7 +14,8 @@ import { validateTopicFilter, validateTopicName, parseShared } from '../../src/c
 import { PublishMeter } from '../../src/core/limits.ts';
 import { LogSubscriptions, parseLogFilter, withMode } from '../../src/core/log-subscriptions.ts';
 import { QueueRegistry } from '../../src/core/queue-registry.ts';
-import { connackProperties, decideConnect, v3ReturnCode, type ConnectDecision } from './connect.ts';
+import { connackProperties, decideConnect, type ConnectDecision } from './connect.ts';
+import { type MqttVersion, connackRefusal, disconnectReason, refusedPublishAck, subackFailure, unstoredPublishAck, unsubackCode, UNACCEPTABLE_PROTOCOL_LEVEL, reasonCode } from './reason-codes.ts';
 import { MqttFramer } from './framer.ts';
 import { peerInfo } from '../peer.ts';
 import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
@@ -42,7 +43,7 @@ interface PendingAck {
 
 export class MqttConnection implements SessionLink {
   identity: ClientIdentity = { clientId: '', protocol: 'mqtt' };
-  version: 3 | 4 | 5 = 4;
+  version: MqttVersion = 4;
   private state: State = 'awaiting-connect';
   private readonly framer: MqttFramer;
   /** mqtt-packet's parser, made when a packet needs it and dropped once CONNECT is done (idle connections stay small). */
@@ -180,7 +181,7 @@ export class MqttConnection implements SessionLink {
       const msg = parseError.message;
       if (this.state === 'awaiting-connect' && /protocol version/i.test(msg)) {
         // Unacceptable protocol level: CONNACK 0x01 then close [MQTT-3.1.2-2].
-        this.writeRaw(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }, { protocolVersion: 4 }));
+        this.writeRaw(mqttPacket.generate({ cmd: 'connack', returnCode: UNACCEPTABLE_PROTOCOL_LEVEL, sessionPresent: false }, { protocolVersion: 4 }));
         this.log.warn({ remote: this.identity.remoteAddress }, 'mqtt unsupported protocol version');
         this.destroy();
         return false;
@@ -262,7 +263,7 @@ export class MqttConnection implements SessionLink {
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
         if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(id, Date.now()));
         if (!this.session().isKnownOutbound(id)) {
-          return this.writeRaw(this.ackPacket('pubrel', id, ERRORS.PACKET_ID_NOT_FOUND.mqtt));
+          return this.writeRaw(this.ackPacket('pubrel', id, 'PACKET_ID_NOT_FOUND'));
         }
         return this.send(this.session().onPubrec(id, Date.now()));
       }
@@ -272,7 +273,7 @@ export class MqttConnection implements SessionLink {
         const id = packetIdOf(packet);
         const { known, done } = this.broker.releaseQos2(this.entry!, id);
         if (known) this.inboundInflight--;
-        const pubcomp = this.ackPacket('pubcomp', id, known ? 0 : ERRORS.PACKET_ID_NOT_FOUND.mqtt);
+        const pubcomp = this.ackPacket('pubcomp', id, known ? 0 : 'PACKET_ID_NOT_FOUND');
         // PUBCOMP only once the release is durable, so a crash cannot turn a new message with this id into a "duplicate".
         if (!done) return this.queueAck(pubcomp);
         const slot: PendingAck = { packet: undefined, fail: false };
@@ -314,25 +315,24 @@ export class MqttConnection implements SessionLink {
 
   private onConnect(p: IConnectPacket): void {
     this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5;
-    if (this.refusal) return this.refuse(ERRORS[this.refusal.code].mqtt, this.refusal.detail);
+    if (this.refusal) return this.refuse(this.refusal.code, this.refusal.detail);
     const d = decideConnect(p, this.opts, Date.now(), () => `auto-${randomBytes(8).toString('hex')}`);
     if (d.kind === 'refuse') return this.refuse(d.code, d.why);
     const maxSessions = this.opts.guards?.client.maxSessions ?? 0;
     if (maxSessions > 0 && d.expiry > 0 && this.broker.sessionCount >= maxSessions && !this.broker.getSession(d.clientId)) {
       // A new session that would outlive the connection, past limits.maxSessions: 0x97 (v3: 0x03 server unavailable).
       this.opts.guards!.counters.refused('sessions');
-      return this.refuse(ERRORS.QUOTA_EXCEEDED.mqtt, `${maxSessions} sessions exist (limits.maxSessions)`);
+      return this.refuse('QUOTA_EXCEEDED', `${maxSessions} sessions exist (limits.maxSessions)`);
     }
-    const v5 = this.version === 5;
     this.identity = { clientId: d.clientId, username: p.username, protocol: 'mqtt', ...peerInfo(this.stream) };
     const auth = this.broker.auth.authenticate(this.identity, p.password);
     const finish = (ok: AuthResult): void => {
       if (this.state === 'closed') return;
       // Bad credentials: CONNACK 4 / v5 0x86; not allowed to connect (anonymous): CONNACK 5 / v5 0x87 (MQTT 3.1.1 table 3.1, MQTT 5 3.2.2.2).
-      if (ok === false) return this.refuse(ERRORS.BAD_CREDENTIALS.mqtt, 'bad user name or password');
-      if (ok !== true) return this.refuse(ERRORS.NOT_AUTHORIZED.mqtt, 'not authorized');
+      if (ok === false) return this.refuse('BAD_CREDENTIALS', 'bad user name or password');
+      if (ok !== true) return this.refuse('NOT_AUTHORIZED', 'not authorized');
       // A will is a publish: its topic must be writable now (as Mosquitto 2 checks it at CONNECT).
-      if (d.will && !this.broker.auth.authorizePublish(this.identity, d.will.msg.topic)) return this.refuse(ERRORS.NOT_AUTHORIZED.mqtt, 'will topic not authorized');
+      if (d.will && !this.broker.auth.authorizePublish(this.identity, d.will.msg.topic)) return this.refuse('NOT_AUTHORIZED', 'will topic not authorized');
       this.completeConnect(d, !!p.clean);
     };
     if (typeof auth !== 'object') return finish(auth);
@@ -341,7 +341,7 @@ export class MqttConnection implements SessionLink {
       this.guarded(finish),
       this.guarded((err: unknown) => {
         this.log.error({ err, clientId: d.clientId }, 'authentication hook failed');
-        this.refuse(v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x03, 'authentication failed');
+        this.refuse('IMPLEMENTATION_SPECIFIC', 'authentication failed');
       }),
     );
   }
@@ -374,11 +374,10 @@ export class MqttConnection implements SessionLink {
   }
 
   /** Refuses a CONNECT with a CONNACK return/reason code, then closes [MQTT-3.2.2-7]. */
-  private refuse(code: number, why: string): void {
+  private refuse(code: ErrorCode | number, why: string): void {
     // Never the password; the username only as the client sent it.
     this.log.warn({ remote: this.identity.remoteAddress, clientId: this.identity.clientId, username: this.identity.username, code, why }, 'mqtt connect refused');
-    if (this.version === 5) this.writePacket({ cmd: 'connack', reasonCode: code, sessionPresent: false });
-    else this.writePacket({ cmd: 'connack', returnCode: v3ReturnCode(code), sessionPresent: false });
+    this.writePacket({ cmd: 'connack', sessionPresent: false, ...connackRefusal(code, this.version) });
     this.destroy();
   }
 
@@ -468,12 +467,12 @@ export class MqttConnection implements SessionLink {
     }
     const ackType = qos === 1 ? 'puback' : 'pubrec';
     if (v5 && props?.payloadFormatIndicator && !isUtf8(payload)) {
-      return this.rejectPublish(qos, ackType, packetId, ERRORS.PAYLOAD_FORMAT_INVALID.mqtt);
+      return this.rejectPublish(qos, ackType, packetId, 'PAYLOAD_FORMAT_INVALID');
     }
     if (!this.broker.auth.authorizePublish(this.identity, topic)) {
       // v5: PUBACK / PUBREC 0x87; v3 has no refusal, so the message is dropped (and counted) and acknowledged, as Mosquitto does.
       this.log.info({ clientId: this.clientId, username: this.identity.username, topic }, 'mqtt publish not authorized');
-      return this.rejectPublish(qos, ackType, packetId, ERRORS.NOT_AUTHORIZED.mqtt);
+      return this.rejectPublish(qos, ackType, packetId, 'NOT_AUTHORIZED');
     }
     if (retain && payload.length > 0) {
       // A new retained topic past the count / bytes limit: v5 0x97 Quota exceeded; v3 cannot be told, so dropped (counted).
@@ -481,7 +480,7 @@ export class MqttConnection implements SessionLink {
       if (over) {
         this.opts.guards?.counters.refused(over);
         this.log.info({ clientId: this.clientId, topic, limit: over }, 'mqtt retained message refused');
-        return this.rejectPublish(qos, ackType, packetId, ERRORS.QUOTA_EXCEEDED.mqtt);
+        return this.rejectPublish(qos, ackType, packetId, 'QUOTA_EXCEEDED');
       }
     }
     const now = Date.now();
@@ -503,7 +502,7 @@ export class MqttConnection implements SessionLink {
       done = this.broker.publish(msg, q2);
     } catch (err) {
       this.log.error({ err, clientId: this.clientId }, 'publish failed');
-      return this.rejectPublish(qos, ackType, packetId, ERRORS.IMPLEMENTATION_SPECIFIC.mqtt);
+      return this.rejectPublish(qos, ackType, packetId, 'IMPLEMENTATION_SPECIFIC');
     }
     if (qos === 0) {
       done?.catch((err: unknown) => this.log.warn({ err, topic }, 'QoS 0 publish not stored'));
@@ -521,18 +520,19 @@ export class MqttConnection implements SessionLink {
         // Never acknowledge what is not durable: v5 gets an error reason code, v3 a closed connection.
         this.log.error({ err: String(err), clientId: this.clientId, topic }, 'publish not durable; not acknowledged');
         if (qos === 2) this.entry?.session.release(packetId);
-        if (v5) slot.packet = this.ackPacket(ackType, packetId, ERRORS.PERSIST_FAILED.mqtt);
+        const reason = unstoredPublishAck(this.version);
+        if (reason !== undefined) slot.packet = this.ackPacket(ackType, packetId, reason);
         else slot.fail = true;
         this.flushAcks();
       }),
     );
   }
 
-  private rejectPublish(qos: QoS, ackType: 'puback' | 'pubrec', packetId: number, reason: number): void {
+  private rejectPublish(qos: QoS, ackType: 'puback' | 'pubrec', packetId: number, code: ErrorCode): void {
     if (qos === 0) return;
     if (qos === 2) this.entry!.session.release(packetId);
     // v3 has no failure acks: acknowledge and drop, as a v3 client cannot be told otherwise.
-    this.queueAck(this.ackPacket(ackType, packetId, this.version === 5 ? reason : 0));
+    this.queueAck(this.ackPacket(ackType, packetId, refusedPublishAck(code, this.version)));
   }
 
   private queueAck(packet: Buffer): void {
@@ -588,7 +588,7 @@ export class MqttConnection implements SessionLink {
       }
       const bad = validateTopicFilter(s.topic, this.opts.maxTopicLevels);
       if (bad) {
-        granted.push(v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80);
+        granted.push(subackFailure('TOPIC_FILTER_INVALID', this.version));
         continue;
       }
       const maxSubs = this.opts.guards?.client.maxSubscriptions ?? 0;
@@ -597,13 +597,13 @@ export class MqttConnection implements SessionLink {
         // A new filter past the per-client limit: 0x97 Quota exceeded (v3: 0x80 failure).
         this.opts.guards!.counters.refused('subscriptions');
         this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxSubs }, 'mqtt subscription refused: limit');
-        granted.push(v5 ? ERRORS.QUOTA_EXCEEDED.mqtt : 0x80);
+        granted.push(subackFailure('QUOTA_EXCEEDED', this.version));
         continue;
       }
       const shared = parseShared(s.topic);
       if (shared && v5 && s.nl) throw new GatewayError('PROTOCOL_ERROR', 'no-local on a shared subscription [MQTT-3.8.3-4]');
       if (!this.broker.auth.authorizeSubscribe(this.identity, s.topic)) {
-        granted.push(v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80);
+        granted.push(subackFailure('NOT_AUTHORIZED', this.version));
         continue;
       }
       const options: SubscriptionOptions = {
@@ -642,19 +642,19 @@ export class MqttConnection implements SessionLink {
    */
   private subscribeLog(s: ISubscribePacket['subscriptions'][number], parsed: NonNullable<ReturnType<typeof parseLogFilter>>, subId: number | undefined): number {
     const v5 = this.version === 5;
-    if ('error' in parsed) return v5 ? ERRORS[parsed.error].mqtt : 0x80;
+    if ('error' in parsed) return subackFailure(parsed.error, this.version);
     // Replay filters obey the same depth as every other filter (mqtt.maxTopicLevels).
-    if (validateTopicFilter(parsed.kind === 'queue' ? s.topic : parsed.filter, this.opts.maxTopicLevels)) return v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80;
+    if (validateTopicFilter(parsed.kind === 'queue' ? s.topic : parsed.filter, this.opts.maxTopicLevels)) return subackFailure('TOPIC_FILTER_INVALID', this.version);
     const maxLog = this.opts.guards?.client.maxLogSubscriptions ?? 0;
     if (maxLog > 0 && (this.logSubs?.size ?? 0) >= maxLog && !this.logSubs?.has(s.topic)) {
       this.opts.guards!.counters.refused('log-subscriptions');
       this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxLog }, 'mqtt log subscription refused: limit');
-      return v5 ? ERRORS.QUOTA_EXCEEDED.mqtt : 0x80;
+      return subackFailure('QUOTA_EXCEEDED', this.version);
     }
     const log = this.broker.log;
     const store = this.broker.state;
-    if (!log || !store) return v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x80; // persistence is off: no log to read
-    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.kind === 'queue' ? s.topic : parsed.filter)) return v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80;
+    if (!log || !store) return subackFailure('IMPLEMENTATION_SPECIFIC', this.version); // persistence is off: no log to read
+    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.kind === 'queue' ? s.topic : parsed.filter)) return subackFailure('NOT_AUTHORIZED', this.version);
     const entry = this.entry!;
     this.logSubs ??= new LogSubscriptions({
       target: entry,
@@ -672,7 +672,7 @@ export class MqttConnection implements SessionLink {
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       this.log.info({ clientId: this.clientId, topic: s.topic, err: err.message }, 'mqtt log subscription refused');
-      return v5 ? err.mqttReason : 0x80;
+      return subackFailure(err.code, this.version);
     }
     return qos;
   }
@@ -683,11 +683,11 @@ export class MqttConnection implements SessionLink {
     const granted: number[] = [];
     for (const f of p.unsubscriptions) {
       if (parseLogFilter(f)) {
-        granted.push(this.logSubs?.remove(f) ? 0x00 : 0x11);
+        granted.push(unsubackCode(!!this.logSubs?.remove(f)));
         continue;
       }
       const existed = this.broker.unsubscribe(this.entry!, f);
-      granted.push(existed ? 0x00 : 0x11);
+      granted.push(unsubackCode(existed));
     }
     if (this.version === 5) this.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted });
     else this.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted: [] });
@@ -786,7 +786,9 @@ export class MqttConnection implements SessionLink {
     return buf;
   }
 
-  private ackPacket(type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reason: number): Buffer {
+  /** An ack packet; `reason` (a code or an MQTT 5 reason) is carried by v5 only, v3 acks have none. */
+  private ackPacket(type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, code: ErrorCode | number): Buffer {
+    const reason = reasonCode(code);
     if (reason === 0 || this.version !== 5) return encodeAck(type, packetId);
     return mqttPacket.generate({ cmd: type, messageId: packetId, reasonCode: reason }, { protocolVersion: 5 });
   }
@@ -816,7 +818,8 @@ export class MqttConnection implements SessionLink {
   close(code: ErrorCode): void {
     if (this.state === 'closed') return;
     this.entry = undefined; // the broker already unbound us
-    if (this.version === 5) this.writePacket({ cmd: 'disconnect', reasonCode: ERRORS[code].mqtt });
+    const reason = disconnectReason(code, this.version);
+    if (reason !== undefined) this.writePacket({ cmd: 'disconnect', reasonCode: reason });
     this.destroy();
   }
 
@@ -824,9 +827,8 @@ export class MqttConnection implements SessionLink {
   fail(code: ErrorCode, detail: string): void {
     if (this.state === 'closed') return;
     this.log.warn({ clientId: this.clientId, remote: this.identity.remoteAddress, code, detail }, 'mqtt connection closed on error');
-    if (this.version === 5 && this.state === 'connected') {
-      this.writePacket({ cmd: 'disconnect', reasonCode: ERRORS[code].mqtt });
-    }
+    const reason = disconnectReason(code, this.version);
+    if (reason !== undefined && this.state === 'connected') this.writePacket({ cmd: 'disconnect', reasonCode: reason });
     this.destroy();
   }
 

@@ -27,7 +27,8 @@ import type { Logger } from 'pino';
 import type { AuthResult, ClientIdentity } from '../../src/core/auth.ts';
 import { peerInfo } from '../peer.ts';
 import type { Broker } from '../../src/core/broker.ts';
-import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
+import { GatewayError, type ErrorCode } from '../../src/core/errors.ts';
+import { bareErrorFrame, errorFrame, versionsHeader } from './error-frame.ts';
 import type { Message } from '../../src/core/message.ts';
 import { encodeFrame, header, HEARTBEAT, type StompFrame, type StompVersion } from './frame.ts';
 import { headersFromMessage, messageFromSend, parseSendDestination, parseStreamOffset, parseSubscribeDestination } from './mapping.ts';
@@ -223,7 +224,7 @@ export class StompConnection implements DeliverySink {
     }
     if (!version) {
       // 1.2 "Protocol Negotiation": ERROR with the versions we support, then close.
-      return this.fail('UNSUPPORTED_PROTOCOL_VERSION', `supported versions are ${SUPPORTED.join(',')}`, [['version', '1.2,1.1,1.0']]);
+      return this.fail('UNSUPPORTED_PROTOCOL_VERSION', `supported versions are ${SUPPORTED.join(',')}`, [versionsHeader(SUPPORTED)]);
     }
     const hb = header(f, 'heart-beat') ?? '0,0';
     const m = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(hb);
@@ -764,12 +765,10 @@ export class StompConnection implements DeliverySink {
     if (this.state === 'closed') return;
     this.counters.errors++;
     this.log.warn({ session: this.sessionId, remote: this.identity.remoteAddress, code, detail }, 'stomp connection closed on error');
-    const headers: [string, string][] = [['message', ERRORS[code].text], ...extra, ['content-type', 'text/plain']];
-    if (this.currentReceipt !== undefined) headers.push(['receipt-id', this.currentReceipt]);
     try {
-      this.writeFrame({ command: 'ERROR', headers, body: Buffer.from(detail, 'utf8') });
+      this.writeFrame(errorFrame(code, detail, this.currentReceipt, extra));
     } catch {
-      this.writeFrame({ command: 'ERROR', headers: [['message', ERRORS[code].text]], body: Buffer.alloc(0) });
+      this.writeFrame(bareErrorFrame(code));
     }
     this.destroy();
   }
