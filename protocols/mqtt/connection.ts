@@ -11,13 +11,13 @@ import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
-import { PublishMeter } from '../../src/core/limits.ts';
 import { LogSubscriptions, parseLogFilter, withMode } from '../../src/core/log-subscriptions.ts';
 import { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { connackProperties, decideConnect, type ConnectDecision } from './connect.ts';
 import { type MqttVersion, connackRefusal, disconnectReason, refusedPublishAck, subackFailure, unstoredPublishAck, unsubackCode, UNACCEPTABLE_PROTOCOL_LEVEL, reasonCode } from './reason-codes.ts';
 import { MqttFramer } from './framer.ts';
 import { peerInfo } from '../peer.ts';
+import { ConnectionShell, Pacer } from '../connection-shell.ts';
 import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
@@ -50,9 +50,11 @@ export class MqttConnection implements SessionLink {
   private parser: ReturnType<typeof mqttPacket.parser> | undefined;
   private entry: SessionEntry | undefined;
   private keepaliveMs = 0;
-  private lastSeen = Date.now();
   private readonly openedAt = Date.now();
-  private corked = false;
+  /** Reads, writes, timers and closing (../connection-shell.ts). */
+  private readonly io: ConnectionShell;
+  /** Inbound publish pacing; packets read while paused wait in it. */
+  private readonly pacer: Pacer<Buffer>;
   private willOnClose = true;
   private backlog: Buffer[] | undefined;
   private bytesSeen = 0;
@@ -70,11 +72,6 @@ export class MqttConnection implements SessionLink {
   private parseError: Error | undefined;
   /** Set when admission refused this connection: its CONNECT is answered with this refusal. */
   private refusal: { code: ErrorCode; detail: string } | undefined;
-  /** Inbound publish pacing (made on the first PUBLISH when a rate limit is configured). */
-  private meter: PublishMeter | undefined;
-  private paused = false;
-  /** Packets read after the publish rate paused us (at most one read's worth): handled in order on resume. */
-  private deferred: Buffer[] | undefined;
 
   constructor(
     private readonly stream: Duplex & { remoteAddress?: string; setNoDelay?: (v: boolean) => unknown },
@@ -86,9 +83,21 @@ export class MqttConnection implements SessionLink {
   ) {
     this.framer = new MqttFramer(opts.maxPacketSize, opts.guards?.unfinished);
     this.identity.remoteAddress = stream.remoteAddress;
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', (err: Error) => this.log.debug({ err: err.message, clientId: this.identity.clientId }, 'mqtt socket error'));
-    stream.on('close', () => this.onStreamClosed());
+    this.io = new ConnectionShell(
+      stream,
+      'mqtt',
+      log,
+      counters,
+      opts.maxWriteBuffer,
+      { data: (chunk) => this.onData(chunk), fail: (code, detail) => this.fail(code, detail), release: () => this.detach() },
+      () => ({ clientId: this.identity.clientId }),
+    );
+    this.pacer = new Pacer<Buffer>(
+      this.io,
+      opts.guards,
+      (p) => this.onPacketBytes(p),
+      () => (this.io.lastRead = Date.now()), // time spent paused by us does not count against keepalive
+    );
   }
 
   get clientId(): string {
@@ -103,7 +112,7 @@ export class MqttConnection implements SessionLink {
       this.log.info({ remote: this.identity.remoteAddress }, 'mqtt connection sent no CONNECT in time');
       this.opts.guards?.counters.timedOut('mqtt', 'connect');
       this.destroy();
-    } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastSeen > this.keepaliveMs * 1.5) {
+    } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.io.lastRead > this.keepaliveMs * 1.5) {
       this.log.info({ clientId: this.clientId }, 'mqtt keepalive timeout');
       this.fail('KEEPALIVE_TIMEOUT', 'no packet within 1.5x keepalive');
     }
@@ -112,7 +121,6 @@ export class MqttConnection implements SessionLink {
   // ---- inbound ----
 
   private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
     if (this.state === 'awaiting-connect' && this.bytesSeen === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
       // The first packet must be CONNECT [MQTT-3.1.0-1], fixed header flags 0 [MQTT-2.2.2-2]: known from
       // the first byte, so garbage (e.g. an HTTP request) is closed now, not after the CONNECT timeout.
@@ -121,20 +129,13 @@ export class MqttConnection implements SessionLink {
       return;
     }
     this.bytesSeen += chunk.length;
-    this.lastSeen = Date.now();
-    this.counters.bytesIn += chunk.length;
-    try {
-      this.framer.push(chunk, (p) => this.onPacketBytes(p));
-    } catch (err) {
-      if (err instanceof GatewayError) this.fail(err.code, err.message);
-      else this.fail('IMPLEMENTATION_SPECIFIC', String(err));
-    }
+    this.framer.push(chunk, (p) => this.onPacketBytes(p)); // a throw is mapped and closes (the shell's run())
   }
 
   private onPacketBytes(p: Buffer): boolean {
     if (this.state === 'closed') return false;
-    if (this.deferred) {
-      this.deferred.push(p);
+    if (this.pacer.holding) {
+      this.pacer.deferred!.push(p);
       return true;
     }
     if (this.state === 'authenticating') {
@@ -199,15 +200,7 @@ export class MqttConnection implements SessionLink {
 
   /** Runs one parsed packet's handler; a thrown GatewayError closes the connection with its reason. */
   private dispatch(packet: Packet): boolean {
-    try {
-      this.onPacket(packet);
-    } catch (err) {
-      if (err instanceof GatewayError) this.fail(err.code, err.message);
-      else {
-        this.log.error({ err, clientId: this.clientId }, 'mqtt handler failed');
-        this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
-      }
-    }
+    this.io.run(() => this.onPacket(packet));
     return !this.isClosed();
   }
 
@@ -216,17 +209,7 @@ export class MqttConnection implements SessionLink {
    * closes this connection with its reason, anything else is one error line and IMPLEMENTATION_SPECIFIC.
    */
   private guarded<T>(fn: (v: T) => void): (v: T) => void {
-    return (v: T) => {
-      try {
-        fn(v);
-      } catch (err) {
-        if (err instanceof GatewayError) this.fail(err.code, err.message);
-        else {
-          this.log.error({ err, clientId: this.clientId }, 'mqtt continuation failed');
-          this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
-        }
-      }
-    };
+    return this.io.guarded(fn);
   }
 
   private packetParser(): ReturnType<typeof mqttPacket.parser> {
@@ -386,38 +369,6 @@ export class MqttConnection implements SessionLink {
     this.refusal = { code, detail };
   }
 
-  /** Charges one inbound publish to the rate limit; over it the socket is paused (never a drop) until the debt is paid. */
-  private pace(payloadBytes: number): void {
-    const limits = this.opts.guards?.client;
-    if (!this.meter) {
-      if (!PublishMeter.wanted(limits)) return;
-      this.meter = new PublishMeter(limits!, Date.now());
-    }
-    const wait = this.meter.charge(payloadBytes, Date.now());
-    if (wait <= 0 || this.paused) return;
-    this.paused = true;
-    this.deferred = [];
-    this.opts.guards!.counters.ratePauses++;
-    this.opts.guards!.counters.refused('publish-rate');
-    this.stream.pause();
-    setTimeout(() => this.unpause(), wait).unref();
-  }
-
-  /** The rate debt is paid: handle what was read meanwhile, in order (pacing again if needed), then read on. */
-  private unpause(): void {
-    this.paused = false;
-    this.lastSeen = Date.now(); // time spent paused by us does not count against keepalive
-    const q = this.deferred ?? [];
-    this.deferred = undefined;
-    try {
-      for (const p of q) if (!this.onPacketBytes(p)) break; // once paced again, the rest lands in the new `deferred`
-    } catch (err) {
-      if (err instanceof GatewayError) this.fail(err.code, err.message);
-      else this.fail('IMPLEMENTATION_SPECIFIC', String(err));
-    }
-    if (!this.paused && this.state !== 'closed') this.stream.resume();
-  }
-
   // ---- PUBLISH in ----
 
   private onPublishPacket(p: IPublishPacket): void {
@@ -453,7 +404,7 @@ export class MqttConnection implements SessionLink {
     const bad = validateTopicName(topic, this.opts.maxTopicLevels);
     if (bad) throw new GatewayError(bad, JSON.stringify(topic.slice(0, 200)));
     this.counters.messagesIn++;
-    this.pace(payload.length);
+    this.pacer.charge(payload.length); // over the publish rate: reading pauses, never a drop
     const v5 = this.version === 5;
     if (qos > 0 && ++this.inboundInflight > this.opts.receiveMaximum && v5) {
       // More unacknowledged QoS 1/2 than our Receive Maximum [MQTT-3.3.4-8].
@@ -662,7 +613,7 @@ export class MqttConnection implements SessionLink {
       store,
       queues: QueueRegistry.for(this.broker),
       whenWritable: () =>
-        this.stream.writableLength > this.opts.maxWriteBuffer / 2 ? new Promise<void>((r) => this.stream.once('drain', () => r())) : undefined,
+        this.io.whenWritable(),
       onError: (err, topic) => this.log.warn({ err: String(err), clientId: this.clientId, topic }, 'mqtt log subscription stopped'),
     });
     const qos = (s.qos > 1 ? 1 : s.qos) as QoS;
@@ -722,7 +673,7 @@ export class MqttConnection implements SessionLink {
         this.discardOutbound(o, now);
         continue;
       }
-      if (o.qos === 0 && this.stream.writableLength > this.opts.maxWriteBuffer) {
+      if (o.qos === 0 && this.io.overWriteBuffer) {
         // A slow reader must not grow memory without bound: QoS 0 is dropped, and counted.
         this.counters.slowConsumerDrops++;
         continue;
@@ -797,19 +748,9 @@ export class MqttConnection implements SessionLink {
     this.writeRaw(mqttPacket.generate(p, { protocolVersion: this.version }));
   }
 
-  /** Writes are corked for the rest of the tick so one read's replies leave in one syscall. */
+  /** Corked, counted, never after the stream ended (../connection-shell.ts). */
   private writeRaw(buf: Buffer): void {
-    if (this.state === 'closed' && !this.stream.writable) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
-    }
-    this.counters.bytesOut += buf.length;
-    this.stream.write(buf);
+    this.io.write(buf);
   }
 
   // ---- closing ----
@@ -826,29 +767,20 @@ export class MqttConnection implements SessionLink {
   /** Protocol or limit failure: v5 gets DISCONNECT with the reason code first [MQTT-4.13.1-1]; one log line. */
   fail(code: ErrorCode, detail: string): void {
     if (this.state === 'closed') return;
-    this.log.warn({ clientId: this.clientId, remote: this.identity.remoteAddress, code, detail }, 'mqtt connection closed on error');
+    this.io.logFailure(code, detail);
     const reason = disconnectReason(code, this.version);
     if (reason !== undefined && this.state === 'connected') this.writePacket({ cmd: 'disconnect', reasonCode: reason });
     this.destroy();
   }
 
+  /** Ends the stream and releases (../connection-shell.ts: once, with the stream's own close). */
   private destroy(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.stream.end();
-    setTimeout(() => this.stream.destroy(), 1000).unref();
-    this.detach();
+    this.io.destroy();
   }
 
-  private onStreamClosed(): void {
-    if (this.state !== 'closed') this.state = 'closed';
-    this.detach();
-  }
-
-  private detached = false;
+  /** The MQTT part of releasing a connection; the shell runs it once, on our destroy or the stream's close. */
   private detach(): void {
-    if (this.detached) return;
-    this.detached = true;
+    this.state = 'closed';
     this.framer.reset(); // an unfinished packet's bytes go back to the shared budget
     this.logSubs?.closeAll();
     if (this.entry) this.broker.disconnect(this.entry, this, this.willOnClose);

@@ -38,7 +38,7 @@ import type { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { isQueueMode } from '../../src/core/queue.ts';
 import { QueueSubscription } from './queues.ts';
 import type { QueueAdmission } from './queue-limits.ts';
-import { PublishMeter } from '../../src/core/limits.ts';
+import { ConnectionShell, Pacer } from '../connection-shell.ts';
 import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
 import { StreamSubscription } from './stream-subscription.ts';
 import { TopicSubscription } from './topic-subscription.ts';
@@ -97,12 +97,11 @@ export class StompConnection implements DeliverySink {
   private holds = 0;
   private readonly transactions = new Map<string, Transaction>();
   private backlog: StompFrame[] | undefined;
-  private corked = false;
-  private lastRead = Date.now();
-  private lastWrite = Date.now();
-  private sendTimer: NodeJS.Timeout | undefined;
-  private recvTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** Reads, writes, timers and closing (../connection-shell.ts). */
+  private readonly io: ConnectionShell;
+  /** Inbound publish pacing; frames read while paused wait in it. */
+  private readonly pacer: Pacer<StompFrame>;
   /** Negotiated heart-beat intervals in ms (0 = off). */
   heartbeatOut = 0;
   heartbeatIn = 0;
@@ -122,16 +121,30 @@ export class StompConnection implements DeliverySink {
   ) {
     this.parser = new StompParser(opts.limits, '1.0', opts.guards?.unfinished);
     this.identity = { clientId: this.sessionId, protocol: 'stomp', ...peerInfo(stream) };
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', (err: Error) => this.log.debug({ err: err.message, session: this.sessionId }, 'stomp socket error'));
-    stream.on('close', () => this.onStreamClosed());
-    this.connectTimer = setTimeout(() => {
+    this.io = new ConnectionShell(
+      stream,
+      'stomp',
+      log,
+      counters,
+      opts.maxWriteBuffer,
+      { data: (chunk) => this.parser.push(chunk, (f) => this.onFrame(f)), fail: (code, detail) => this.fail(code, detail), release: () => this.release() },
+      () => ({ session: this.sessionId }),
+    );
+    this.pacer = new Pacer<StompFrame>(
+      this.io,
+      opts.guards,
+      (f) => {
+        if (this.state !== 'closed') this.onFrame(f);
+        return true;
+      },
+      () => (this.io.lastRead = Date.now()), // time paused by us does not count against the heart-beat
+    );
+    this.connectTimer = this.io.timeout(() => {
       if (this.state === 'awaiting-connect' || this.state === 'authenticating') {
         this.opts.guards?.counters.timedOut('stomp', 'connect');
         this.fail('PROTOCOL_ERROR', 'no CONNECT frame in time');
       }
     }, opts.connectTimeoutMs);
-    this.connectTimer.unref();
   }
 
   get isClosed(): boolean {
@@ -140,42 +153,21 @@ export class StompConnection implements DeliverySink {
 
   // ---- inbound ----
 
-  private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
-    this.lastRead = Date.now();
-    this.counters.bytesIn += chunk.length;
-    try {
-      this.parser.push(chunk, (f) => this.onFrame(f));
-    } catch (err) {
-      this.failWith(err);
-    }
-  }
-
   private failWith(err: unknown): void {
-    if (err instanceof GatewayError) this.fail(err.code, err.message);
-    else {
-      this.log.error({ err, session: this.sessionId }, 'stomp handler failed');
-      this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
-    }
+    this.io.failWith(err);
   }
 
   /** Wraps a promise continuation so nothing it throws escapes as an unhandled rejection (closes this connection instead). */
   private guarded<T>(fn: (v: T) => void): (v: T) => void {
-    return (v: T) => {
-      try {
-        fn(v);
-      } catch (err) {
-        this.failWith(err);
-      }
-    };
+    return this.io.guarded(fn);
   }
 
   private currentReceipt: string | undefined;
 
   private onFrame(f: StompFrame): void {
     if (this.state === 'closed') return;
-    if (this.deferred) {
-      this.deferred.push(f);
+    if (this.pacer.holding) {
+      this.pacer.deferred!.push(f);
       return;
     }
     if (this.state === 'authenticating') {
@@ -247,7 +239,7 @@ export class StompConnection implements DeliverySink {
       if (ok === false) return this.fail('BAD_CREDENTIALS', `login refused${login === undefined ? '' : ` for ${JSON.stringify(login.slice(0, 100))}`}`);
       if (ok !== true) return this.fail('NOT_AUTHORIZED', 'anonymous login is not allowed here');
       this.state = 'connected';
-      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.io.clear(this.connectTimer);
       this.heartbeatOut = sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
       this.heartbeatIn = cx === 0 || sy === 0 ? 0 : Math.max(cx, sy);
       const headers: [string, string][] = [];
@@ -281,17 +273,15 @@ export class StompConnection implements DeliverySink {
   private startHeartbeats(): void {
     if (this.heartbeatOut > 0) {
       const every = Math.max(1, Math.floor(this.heartbeatOut / 2));
-      this.sendTimer = setInterval(() => {
-        if (Date.now() - this.lastWrite >= every) this.writeRaw(HEARTBEAT);
+      this.io.interval(() => {
+        if (Date.now() - this.io.lastWrite >= every) this.writeRaw(HEARTBEAT);
       }, every);
-      this.sendTimer.unref();
     }
     if (this.heartbeatIn > 0) {
       const limit = this.heartbeatIn * this.opts.heartbeatGrace;
-      this.recvTimer = setInterval(() => {
-        if (Date.now() - this.lastRead > limit) this.fail('KEEPALIVE_TIMEOUT', `nothing received for ${limit} ms`);
+      this.io.interval(() => {
+        if (Date.now() - this.io.lastRead > limit) this.fail('KEEPALIVE_TIMEOUT', `nothing received for ${limit} ms`);
       }, Math.max(1, Math.floor(this.heartbeatIn / 2)));
-      this.recvTimer.unref();
     }
   }
 
@@ -316,7 +306,7 @@ export class StompConnection implements DeliverySink {
         throw new GatewayError('QUOTA_EXCEEDED', `retained messages: ${over} limit reached`);
       }
     }
-    this.pace(f.body.length);
+    this.pacer.charge(f.body.length); // over the publish rate: reading pauses, never a drop
     const tx = this.transactionOf(f);
     if (tx) {
       this.addToTransaction(tx, () => this.publish(build()));
@@ -358,41 +348,6 @@ export class StompConnection implements DeliverySink {
     const no = this.queueAdmission?.admit(name);
     if (no) throw new GatewayError(no.code, no.detail);
     this.queues.queue(name);
-  }
-
-  /** Charges one SEND to the publish rate limit; over it the socket is paused (never a drop) until the debt is paid. */
-  private meter: PublishMeter | undefined;
-  private paused = false;
-  /** Frames read after the publish rate paused us (at most one read's worth): handled in order on resume. */
-  private deferred: StompFrame[] | undefined;
-  private pace(bodyBytes: number): void {
-    const limits = this.opts.guards?.client;
-    if (!this.meter) {
-      if (!PublishMeter.wanted(limits)) return;
-      this.meter = new PublishMeter(limits!, Date.now());
-    }
-    const wait = this.meter.charge(bodyBytes, Date.now());
-    if (wait <= 0 || this.paused) return;
-    this.paused = true;
-    this.deferred = [];
-    this.opts.guards!.counters.ratePauses++;
-    this.opts.guards!.counters.refused('publish-rate');
-    this.stream.pause();
-    setTimeout(() => this.unpause(), wait).unref();
-  }
-
-  /** The rate debt is paid: handle what was read meanwhile, in order (pacing again if needed), then read on. */
-  private unpause(): void {
-    this.paused = false;
-    this.lastRead = Date.now(); // time paused by us does not count against the heart-beat
-    const q = this.deferred ?? [];
-    this.deferred = undefined;
-    try {
-      for (const f of q) if (this.state !== 'closed') this.onFrame(f); // once paced again, the rest lands in the new `deferred`
-    } catch (err) {
-      this.failWith(err);
-    }
-    if (!this.paused && this.state !== 'closed') this.stream.resume();
   }
 
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
@@ -669,7 +624,7 @@ export class StompConnection implements DeliverySink {
   /** DeliverySink: one MESSAGE frame. */
   deliver(sub: StompSubscription, msg: Message, token: number | undefined, redeliveries: number): void {
     if (this.state === 'closed') return;
-    if (token === undefined && this.stream.writableLength > this.opts.maxWriteBuffer) {
+    if (token === undefined && this.io.overWriteBuffer) {
       // A slow reader must not grow memory without bound: at-most-once deliveries are dropped, and counted.
       this.counters.slowConsumerDrops++;
       return;
@@ -711,21 +666,12 @@ export class StompConnection implements DeliverySink {
 
   /** DeliverySink: resolves once the outgoing buffer is under half of maxWriteBuffer (or the connection closed). */
   whenWritable(): Promise<void> {
-    if (this.state === 'closed' || this.stream.writableLength <= this.opts.maxWriteBuffer / 2) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.stream.off('drain', done);
-        this.stream.off('close', done);
-        resolve();
-      };
-      this.stream.on('drain', done);
-      this.stream.on('close', done);
-    });
+    return this.io.whenWritable() ?? Promise.resolve();
   }
 
   /** DeliverySink: the outgoing buffer is under half of maxWriteBuffer and the connection is open. */
   canWrite(): boolean {
-    return this.state !== 'closed' && this.stream.writableLength <= this.opts.maxWriteBuffer / 2;
+    return this.io.canWrite();
   }
 
   /** DeliverySink: a subscription's session was closed by the broker (shutdown, takeover). */
@@ -737,20 +683,9 @@ export class StompConnection implements DeliverySink {
     this.writeRaw(encodeFrame(f, this.version));
   }
 
-  /** Writes are corked for the rest of the tick so one read's replies leave in one syscall. */
+  /** Corked, counted, never after the stream ended (../connection-shell.ts). */
   private writeRaw(buf: Buffer): void {
-    if (!this.stream.writable) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
-    }
-    this.lastWrite = Date.now();
-    this.counters.bytesOut += buf.length;
-    this.stream.write(buf);
+    this.io.write(buf);
   }
 
   // ---- closing ----
@@ -764,7 +699,7 @@ export class StompConnection implements DeliverySink {
   fail(code: ErrorCode, detail: string, extra: [string, string][] = []): void {
     if (this.state === 'closed') return;
     this.counters.errors++;
-    this.log.warn({ session: this.sessionId, remote: this.identity.remoteAddress, code, detail }, 'stomp connection closed on error');
+    this.io.logFailure(code, detail);
     try {
       this.writeFrame(errorFrame(code, detail, this.currentReceipt, extra));
     } catch {
@@ -773,27 +708,15 @@ export class StompConnection implements DeliverySink {
     this.destroy();
   }
 
+  /** Ends the stream and releases (../connection-shell.ts: once, with the stream's own close). */
   private destroy(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.stream.end();
-    setTimeout(() => this.stream.destroy(), 1000).unref();
-    this.release();
+    this.io.destroy();
   }
 
-  private onStreamClosed(): void {
-    this.state = 'closed';
-    this.release();
-  }
-
-  private released = false;
+  /** The STOMP part of releasing a connection (the shell already cleared its timers); runs once. */
   private release(): void {
-    if (this.released) return;
-    this.released = true;
+    this.state = 'closed';
     this.parser.dispose(); // an unfinished frame's bytes go back to the shared budget
-    if (this.sendTimer) clearInterval(this.sendTimer);
-    if (this.recvTimer) clearInterval(this.recvTimer);
-    if (this.connectTimer) clearTimeout(this.connectTimer);
     this.transactions.clear(); // uncommitted SENDs are never published
     this.pending.clear();
     this.tokenless = 0;
