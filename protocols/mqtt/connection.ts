@@ -18,6 +18,8 @@ import { type MqttVersion, connackRefusal, disconnectReason, refusedPublishAck, 
 import { MqttFramer } from './framer.ts';
 import { peerInfo } from '../peer.ts';
 import { ConnectionShell, Pacer } from '../connection-shell.ts';
+import { OrderedReplies } from '../ordered-replies.ts';
+import { InboundAliases, OutboundAliases } from './topic-aliases.ts';
 import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
@@ -32,13 +34,6 @@ export interface ConnectionCounters {
   bytesIn: number;
   bytesOut: number;
   slowConsumerDrops: number;
-}
-
-/** One in-order slot for an inbound QoS 1/2 acknowledgement [MQTT-4.6.0-2], [MQTT-4.6.0-3]. */
-interface PendingAck {
-  packet: Buffer | undefined;
-  /** Set when persistence failed on v3 (no way to say so): close instead of acknowledging. */
-  fail: boolean;
 }
 
 export class MqttConnection implements SessionLink {
@@ -60,11 +55,14 @@ export class MqttConnection implements SessionLink {
   private bytesSeen = 0;
   // v5 negotiated limits
   private clientMaxPacket = 0; // 0 = unlimited
-  private clientTopicAliasMax = 0;
-  // Topic aliases, made on first use (v5 clients that use them only).
-  private inboundAliases: Map<number, string> | undefined;
-  private outboundAliases: Map<string, number> | undefined;
-  private readonly ackQueue: PendingAck[] = [];
+  // Topic aliases (./topic-aliases.ts): ours bounded by mqtt.topicAliasMaximum, the client's by its CONNECT.
+  private readonly inboundAliases: InboundAliases;
+  private outboundAliases = new OutboundAliases(0);
+  /**
+   * Inbound QoS 1/2 acks in PUBLISH order [MQTT-4.6.0-2], [MQTT-4.6.0-3] (../ordered-replies.ts); a failed
+   * slot (v3 persistence failure: no way to say so) closes instead of acknowledging.
+   */
+  private readonly acks = new OrderedReplies<Buffer>();
   private inboundInflight = 0;
   private currentPacket: Packet | undefined;
   /** `$log/` and `$group/` subscriptions of this connection (created on the first one). */
@@ -83,6 +81,7 @@ export class MqttConnection implements SessionLink {
   ) {
     this.framer = new MqttFramer(opts.maxPacketSize, opts.guards?.unfinished);
     this.identity.remoteAddress = stream.remoteAddress;
+    this.inboundAliases = new InboundAliases(opts.topicAliasMaximum);
     this.io = new ConnectionShell(
       stream,
       'mqtt',
@@ -259,16 +258,15 @@ export class MqttConnection implements SessionLink {
         const pubcomp = this.ackPacket('pubcomp', id, known ? 0 : 'PACKET_ID_NOT_FOUND');
         // PUBCOMP only once the release is durable, so a crash cannot turn a new message with this id into a "duplicate".
         if (!done) return this.queueAck(pubcomp);
-        const slot: PendingAck = { packet: undefined, fail: false };
-        this.ackQueue.push(slot);
+        const slot = this.acks.later();
         done.then(
           this.guarded(() => {
-            slot.packet = pubcomp;
+            slot.value = pubcomp;
             this.flushAcks();
           }),
           this.guarded((err: unknown) => {
             this.log.error({ err: String(err), clientId: this.clientId }, 'QoS 2 release not durable; closing');
-            slot.fail = true;
+            slot.failed = true;
             this.flushAcks();
           }),
         );
@@ -332,7 +330,7 @@ export class MqttConnection implements SessionLink {
   private completeConnect(d: Extract<ConnectDecision, { kind: 'accept' }>, cleanStart: boolean): void {
     this.keepaliveMs = d.keepalive * 1000;
     this.clientMaxPacket = d.clientMaxPacket;
-    this.clientTopicAliasMax = d.clientTopicAliasMax;
+    this.outboundAliases = new OutboundAliases(d.clientTopicAliasMax);
     const { entry, sessionPresent, resend } = this.broker.connect({
       clientId: d.clientId,
       cleanStart,
@@ -388,19 +386,8 @@ export class MqttConnection implements SessionLink {
     props: IPublishPacket['properties'],
   ): void {
     if (this.state !== 'connected') throw new GatewayError('PROTOCOL_ERROR', 'PUBLISH before CONNACK');
-    let topic = topicIn;
-    if (props?.topicAlias !== undefined) {
-      const alias = props.topicAlias;
-      // Alias 0 or above our maximum is a protocol error: DISCONNECT 0x94 [MQTT-3.3.2-8], [MQTT-3.3.2-9].
-      if (alias === 0 || alias > this.opts.topicAliasMaximum) throw new GatewayError('TOPIC_ALIAS_INVALID', `alias ${alias}`);
-      if (topic.length === 0) {
-        const known = this.inboundAliases?.get(alias);
-        if (known === undefined) throw new GatewayError('PROTOCOL_ERROR', `unknown topic alias ${alias}`);
-        topic = known;
-      } else {
-        (this.inboundAliases ??= new Map()).set(alias, topic);
-      }
-    }
+    // Alias 0, above our maximum (DISCONNECT 0x94) or unknown throws [MQTT-3.3.2-8], [MQTT-3.3.2-9].
+    const topic = this.inboundAliases.resolve(topicIn, props?.topicAlias);
     const bad = validateTopicName(topic, this.opts.maxTopicLevels);
     if (bad) throw new GatewayError(bad, JSON.stringify(topic.slice(0, 200)));
     this.counters.messagesIn++;
@@ -460,11 +447,10 @@ export class MqttConnection implements SessionLink {
       return;
     }
     if (!done) return this.queueAck(this.ackPacket(ackType, packetId, 0));
-    const slot: PendingAck = { packet: undefined, fail: false };
-    this.ackQueue.push(slot);
+    const slot = this.acks.later();
     done.then(
       this.guarded(() => {
-        slot.packet = this.ackPacket(ackType, packetId, 0);
+        slot.value = this.ackPacket(ackType, packetId, 0);
         this.flushAcks();
       }),
       this.guarded((err: unknown) => {
@@ -472,8 +458,8 @@ export class MqttConnection implements SessionLink {
         this.log.error({ err: String(err), clientId: this.clientId, topic }, 'publish not durable; not acknowledged');
         if (qos === 2) this.entry?.session.release(packetId);
         const reason = unstoredPublishAck(this.version);
-        if (reason !== undefined) slot.packet = this.ackPacket(ackType, packetId, reason);
-        else slot.fail = true;
+        if (reason !== undefined) slot.value = this.ackPacket(ackType, packetId, reason);
+        else slot.failed = true;
         this.flushAcks();
       }),
     );
@@ -487,29 +473,21 @@ export class MqttConnection implements SessionLink {
   }
 
   private queueAck(packet: Buffer): void {
-    if (this.ackQueue.length === 0) {
-      this.afterAck(packet);
-      this.writeRaw(packet);
-    } else {
-      this.ackQueue.push({ packet, fail: false });
-    }
+    const now = this.acks.now(packet);
+    if (now === undefined) return; // queued behind an ack still waiting for its durable write
+    this.afterAck(now);
+    this.writeRaw(now);
   }
 
   /** Acks go out in the order their PUBLISHes arrived [MQTT-4.6.0-2], [MQTT-4.6.0-3]. */
   private flushAcks(): void {
-    while (this.ackQueue.length !== 0) {
-      const head = this.ackQueue[0]!;
-      if (head.fail) {
-        this.ackQueue.length = 0;
-        this.destroy();
-        return;
-      }
-      if (!head.packet) return;
-      this.ackQueue.shift();
+    const { send, close } = this.acks.take();
+    for (const packet of send) {
       if (this.state === 'closed') continue;
-      this.afterAck(head.packet);
-      this.writeRaw(head.packet);
+      this.afterAck(packet);
+      this.writeRaw(packet);
     }
+    if (close) this.destroy();
   }
 
   private afterAck(packet: Buffer): void {
@@ -702,19 +680,8 @@ export class MqttConnection implements SessionLink {
     const msg = o.msg;
     if (this.version !== 5) return encodePublishShared(msg, msg.topic, msg.payload, o.qos, o.dup, o.retain, o.packetId);
     const properties = toPublishProperties(msg, o.subscriptionIds ?? EMPTY, now) ?? {};
-    let topic = msg.topic;
-    if (this.clientTopicAliasMax > 0) {
-      const aliases = (this.outboundAliases ??= new Map());
-      const alias = aliases.get(topic);
-      if (alias !== undefined) {
-        properties.topicAlias = alias;
-        topic = '';
-      } else if (aliases.size < this.clientTopicAliasMax) {
-        const next = aliases.size + 1;
-        aliases.set(topic, next);
-        properties.topicAlias = next;
-      }
-    }
+    const { topic, alias } = this.outboundAliases.assign(msg.topic);
+    if (alias !== undefined) properties.topicAlias = alias;
     const packet: IPublishPacket = {
       cmd: 'publish',
       topic,

@@ -39,6 +39,9 @@ import { isQueueMode } from '../../src/core/queue.ts';
 import { QueueSubscription } from './queues.ts';
 import type { QueueAdmission } from './queue-limits.ts';
 import { ConnectionShell, Pacer } from '../connection-shell.ts';
+import { OrderedReplies, type ReplySlot } from '../ordered-replies.ts';
+import { PendingAcks } from './pending-acks.ts';
+import { Transactions } from './transactions.ts';
 import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
 import { StreamSubscription } from './stream-subscription.ts';
 import { TopicSubscription } from './topic-subscription.ts';
@@ -57,26 +60,14 @@ export interface StompCounters {
   errors: number;
 }
 
-interface Pending {
-  sub: StompSubscription;
-  /** undefined: a QoS 0 message on a client / client-individual subscription (ACK has nothing to settle, but counts for cumulative ACK). */
-  token: number | undefined;
-}
-
 /** Pending entries without a token (QoS 0 on an acked subscription) a connection keeps before forgetting the oldest. */
 const MAX_UNSETTLED_QOS0 = 10_000;
 
-/** One in-order RECEIPT slot; `ready` once its frame is done. */
-interface ReceiptSlot {
-  id: string;
-  ready: boolean;
-  /** DISCONNECT: close after writing this receipt. */
-  thenClose: boolean;
-}
+/** One in-order RECEIPT slot (../ordered-replies.ts): ready once `value` is its id; `thenClose` on DISCONNECT. */
+type ReceiptSlot = ReplySlot<string> & { id: string };
 
-interface Transaction {
-  actions: (() => Promise<void> | undefined)[];
-}
+/** A buffered SEND / ACK / NACK of a transaction: applied at COMMIT; a SEND returns its durable write. */
+type TxAction = () => Promise<void> | undefined;
 
 export class StompConnection implements DeliverySink {
   identity: ClientIdentity = { clientId: '', protocol: 'stomp' };
@@ -86,16 +77,15 @@ export class StompConnection implements DeliverySink {
   private readonly parser: StompParser;
   private readonly subs = new Map<string, StompSubscription>();
   private subCounter = 0;
-  /** Unacknowledged MESSAGEs by ack id; Map order = send order (cumulative ack walks it). */
-  private readonly pending = new Map<string, Pending>();
+  /** Unacknowledged MESSAGEs by ack id, in send order (./pending-acks.ts). */
+  private readonly pending = new PendingAcks<StompSubscription>(MAX_UNSETTLED_QOS0);
   private ackCounter = 0;
-  /** Entries of `pending` with token undefined. */
-  private tokenless = 0;
-  private readonly receipts: ReceiptSlot[] = [];
+  /** RECEIPTs in frame order (../ordered-replies.ts). */
+  private readonly receipts = new OrderedReplies<string>();
   /** MESSAGE frames held while a receipted durable SUBSCRIBE waits for its image write (see subscribeDurable). */
   private held: Buffer[] | undefined;
   private holds = 0;
-  private readonly transactions = new Map<string, Transaction>();
+  private readonly transactions: Transactions<TxAction>;
   private backlog: StompFrame[] | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   /** Reads, writes, timers and closing (../connection-shell.ts). */
@@ -120,6 +110,7 @@ export class StompConnection implements DeliverySink {
     private readonly queueAdmission?: QueueAdmission,
   ) {
     this.parser = new StompParser(opts.limits, '1.0', opts.guards?.unfinished);
+    this.transactions = new Transactions<TxAction>(opts.maxTransactions, opts.maxTransactionFrames);
     this.identity = { clientId: this.sessionId, protocol: 'stomp', ...peerInfo(stream) };
     this.io = new ConnectionShell(
       stream,
@@ -309,19 +300,19 @@ export class StompConnection implements DeliverySink {
     this.pacer.charge(f.body.length); // over the publish rate: reading pauses, never a drop
     const tx = this.transactionOf(f);
     if (tx) {
-      this.addToTransaction(tx, () => this.publish(build()));
+      this.transactions.add(tx, () => this.publish(build()));
       return this.receiptNow();
     }
     this.counters.messagesIn++;
     const done = this.publish(msg);
     const slot = this.receiptSlot();
     if (!done) {
-      if (slot) slot.ready = true;
+      if (slot) slot.value = slot.id;
       return this.flushReceipts();
     }
     done.then(
       this.guarded(() => {
-        if (slot) slot.ready = true;
+        if (slot) slot.value = slot.id;
         this.flushReceipts();
       }),
       this.guarded((err: unknown) => {
@@ -440,7 +431,7 @@ export class StompConnection implements DeliverySink {
     this.subs.set(id, sub);
     sub.start(topic, this.opts.session, prefetch);
     const release = (): void => {
-      slot.ready = true;
+      slot.value = slot.id;
       this.flushReceipts();
       if (--this.holds !== 0 || this.state === 'closed') return;
       const held = this.held ?? [];
@@ -468,11 +459,7 @@ export class StompConnection implements DeliverySink {
 
   private endSubscription(sub: StompSubscription, forget: boolean): void {
     this.subs.delete(sub.id);
-    for (const [ackId, p] of this.pending) {
-      if (p.sub !== sub) continue;
-      this.pending.delete(ackId);
-      if (p.token === undefined) this.tokenless--;
-    }
+    this.pending.dropSubscription(sub);
     sub.end(forget);
   }
 
@@ -485,7 +472,7 @@ export class StompConnection implements DeliverySink {
     const requeue = positive || header(f, 'requeue') !== 'false';
     const tx = this.transactionOf(f);
     if (tx) {
-      this.addToTransaction(tx, () => {
+      this.transactions.add(tx, () => {
         this.settle(id, positive, requeue);
         return undefined;
       });
@@ -497,74 +484,48 @@ export class StompConnection implements DeliverySink {
 
   /** Applies an ACK / NACK; cumulative for ack:client (every earlier message of that subscription too). Unknown ids are ignored. */
   private settle(ackId: string, positive: boolean, requeue = true): void {
-    const target = this.pending.get(ackId);
-    if (!target) {
+    const todo = this.pending.settle(ackId);
+    if (!todo) {
       this.log.debug({ session: this.sessionId, ackId }, 'stomp ack for an unknown message id');
       return;
     }
-    const todo: Pending[] = [];
-    if (target.sub.ackMode === 'client') {
-      for (const [k, p] of this.pending) {
-        if (p.sub !== target.sub) continue;
-        this.pending.delete(k);
-        todo.push(p);
-        if (k === ackId) break;
-      }
-    } else {
-      this.pending.delete(ackId);
-      todo.push(target);
-    }
     for (const p of todo) {
-      if (p.token === undefined) this.tokenless--;
-      else if (positive) p.sub.ack(p.token);
+      if (p.token === undefined) continue; // QoS 0: nothing to settle upstream
+      if (positive) p.sub.ack(p.token);
       else p.sub.nack(p.token, requeue);
     }
   }
 
   // ---- transactions ----
 
-  private transactionOf(f: StompFrame): Transaction | undefined {
+  /** The open transaction a frame names (./transactions.ts); an unknown name is a protocol error. */
+  private transactionOf(f: StompFrame): TxAction[] | undefined {
     const name = header(f, 'transaction');
-    if (name === undefined) return undefined;
-    const tx = this.transactions.get(name);
-    if (!tx) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
-    return tx;
-  }
-
-  private addToTransaction(tx: Transaction, action: () => Promise<void> | undefined): void {
-    if (tx.actions.length >= this.opts.maxTransactionFrames) {
-      throw new GatewayError('STOMP_LIMIT_EXCEEDED', `more than ${this.opts.maxTransactionFrames} frames in a transaction`);
-    }
-    tx.actions.push(action);
+    return name === undefined ? undefined : this.transactions.get(name);
   }
 
   private onBegin(f: StompFrame): void {
-    const name = required(f, 'transaction');
-    if (this.transactions.has(name)) throw new GatewayError('PROTOCOL_ERROR', `transaction ${JSON.stringify(name)} already begun`);
-    if (this.transactions.size >= this.opts.maxTransactions) throw new GatewayError('QUOTA_EXCEEDED', `more than ${this.opts.maxTransactions} open transactions`);
-    this.transactions.set(name, { actions: [] });
+    this.transactions.begin(required(f, 'transaction'));
     this.receiptNow();
   }
 
   private onCommit(f: StompFrame): void {
     const name = required(f, 'transaction');
-    const tx = this.transactions.get(name);
-    if (!tx) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
-    this.transactions.delete(name);
+    const actions = this.transactions.commit(name);
     // Every SEND is handed to the broker in this one turn, in order; the RECEIPT waits for all of them.
     const waits: Promise<void>[] = [];
-    for (const act of tx.actions) {
+    for (const act of actions) {
       const p = act();
       if (p) waits.push(p);
     }
     const slot = this.receiptSlot();
     if (waits.length === 0) {
-      if (slot) slot.ready = true;
+      if (slot) slot.value = slot.id;
       return this.flushReceipts();
     }
     Promise.all(waits).then(
       this.guarded(() => {
-        if (slot) slot.ready = true;
+        if (slot) slot.value = slot.id;
         this.flushReceipts();
       }),
       this.guarded((err: unknown) => {
@@ -575,15 +536,14 @@ export class StompConnection implements DeliverySink {
   }
 
   private onAbort(f: StompFrame): void {
-    const name = required(f, 'transaction');
-    if (!this.transactions.delete(name)) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
+    this.transactions.abort(required(f, 'transaction'));
     this.receiptNow();
   }
 
   private onDisconnect(): void {
     const slot = this.receiptSlot();
     if (!slot) return this.destroy();
-    slot.ready = true;
+    slot.value = slot.id;
     slot.thenClose = true;
     this.flushReceipts();
   }
@@ -593,30 +553,25 @@ export class StompConnection implements DeliverySink {
   private receiptSlot(): ReceiptSlot | undefined {
     const id = this.currentReceipt;
     if (id === undefined) return undefined;
-    const slot: ReceiptSlot = { id, ready: false, thenClose: false };
-    this.receipts.push(slot);
-    return slot;
+    return Object.assign(this.receipts.later(), { id });
   }
 
   /** A RECEIPT for a frame that is done now (still after earlier pending ones). */
   private receiptNow(): void {
-    const slot = this.receiptSlot();
-    if (!slot) return;
-    slot.ready = true;
-    this.flushReceipts();
+    const id = this.currentReceipt;
+    if (id === undefined) return;
+    const now = this.receipts.now(id); // undefined: queued behind a RECEIPT still waiting
+    if (now !== undefined && this.state !== 'closed') this.writeReceipt(now);
   }
 
   private flushReceipts(): void {
-    while (this.receipts.length !== 0 && (this.receipts[0] as ReceiptSlot).ready) {
-      const slot = this.receipts.shift() as ReceiptSlot;
-      if (this.state === 'closed') continue;
-      this.writeFrame({ command: 'RECEIPT', headers: [['receipt-id', slot.id]], body: Buffer.alloc(0) });
-      if (slot.thenClose) {
-        this.receipts.length = 0;
-        this.destroy();
-        return;
-      }
-    }
+    const { send, close } = this.receipts.take();
+    for (const id of send) if (this.state !== 'closed') this.writeReceipt(id);
+    if (close) this.destroy(); // DISCONNECT: its RECEIPT was the last frame
+  }
+
+  private writeReceipt(id: string): void {
+    this.writeFrame({ command: 'RECEIPT', headers: [['receipt-id', id]], body: Buffer.alloc(0) });
   }
 
   // ---- outbound ----
@@ -645,23 +600,10 @@ export class StompConnection implements DeliverySink {
       // A header this version cannot carry (e.g. a newline in 1.0): send without the mapped extras.
       buf = encodeFrame({ command: 'MESSAGE', headers: [headersFromMessage(msg)[0] as [string, string], ...delivery], body: msg.payload }, this.version);
     }
-    if (acked) {
-      this.pending.set(messageId, { sub, token });
-      if (token === undefined && ++this.tokenless > MAX_UNSETTLED_QOS0) this.forgetOldestTokenless();
-    }
+    if (acked) this.pending.add(messageId, sub, token);
     this.counters.messagesOut++;
     if (this.held) this.held.push(buf);
     else this.writeRaw(buf);
-  }
-
-  /** Keeps memory bounded for a client that never ACKs QoS 0 MESSAGEs: the oldest such entry is dropped. */
-  private forgetOldestTokenless(): void {
-    for (const [k, p] of this.pending) {
-      if (p.token !== undefined) continue;
-      this.pending.delete(k);
-      this.tokenless--;
-      return;
-    }
   }
 
   /** DeliverySink: resolves once the outgoing buffer is under half of maxWriteBuffer (or the connection closed). */
@@ -719,7 +661,6 @@ export class StompConnection implements DeliverySink {
     this.parser.dispose(); // an unfinished frame's bytes go back to the shared budget
     this.transactions.clear(); // uncommitted SENDs are never published
     this.pending.clear();
-    this.tokenless = 0;
     const subs = [...this.subs.values()];
     this.subs.clear();
     for (const s of subs) s.end(false);
