@@ -42,13 +42,14 @@ import { ConnectionShell, Pacer } from '../connection-shell.ts';
 import { OrderedReplies, type ReplySlot } from '../ordered-replies.ts';
 import { PendingAcks } from './pending-acks.ts';
 import { Transactions } from './transactions.ts';
+import { ackModeOf, isDurable, prefetchOf, required, settlementOf, subscribeTarget, unsubscribeId } from './frame-headers.ts';
+import { connectedHeaders, heartbeats, negotiateVersion, parseHeartBeat, SUPPORTED, validateClientName } from './negotiate.ts';
 import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
 import { StreamSubscription } from './stream-subscription.ts';
 import { TopicSubscription } from './topic-subscription.ts';
 
 type State = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
 
-const SUPPORTED: readonly StompVersion[] = ['1.2', '1.1', '1.0'];
 
 /** Counters the listener aggregates for metrics. */
 export interface StompCounters {
@@ -199,28 +200,17 @@ export class StompConnection implements DeliverySink {
   // ---- CONNECT ----
 
   private onConnect(f: StompFrame): void {
-    const accept = header(f, 'accept-version');
-    let version: StompVersion | undefined = '1.0';
-    if (accept !== undefined) {
-      const offered = accept.split(',').map((s) => s.trim());
-      version = SUPPORTED.find((v) => offered.includes(v));
-    }
+    const version = negotiateVersion(header(f, 'accept-version'));
     if (!version) {
       // 1.2 "Protocol Negotiation": ERROR with the versions we support, then close.
       return this.fail('UNSUPPORTED_PROTOCOL_VERSION', `supported versions are ${SUPPORTED.join(',')}`, [versionsHeader(SUPPORTED)]);
     }
-    const hb = header(f, 'heart-beat') ?? '0,0';
-    const m = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(hb);
-    if (!m) throw new GatewayError('STOMP_HEADER_INVALID', `heart-beat header ${JSON.stringify(hb)}`);
-    const cx = Number(m[1]);
-    const cy = Number(m[2]);
+    const hb = parseHeartBeat(header(f, 'heart-beat'));
     const sx = this.opts.heartbeatSendMs;
     const sy = this.opts.heartbeatReceiveMs;
     this.version = version;
     this.parser.setVersion(version);
-    const clientName = header(f, 'client-id');
-    if (clientName !== undefined && (clientName === '' || clientName.length > 256)) throw new GatewayError('STOMP_HEADER_INVALID', 'client-id must be 1..256 characters');
-    this.clientName = clientName;
+    this.clientName = validateClientName(header(f, 'client-id'));
     const login = header(f, 'login');
     const passcode = header(f, 'passcode');
     this.identity = { clientId: this.sessionId, username: login, protocol: 'stomp', ...peerInfo(this.stream) };
@@ -231,12 +221,10 @@ export class StompConnection implements DeliverySink {
       if (ok !== true) return this.fail('NOT_AUTHORIZED', 'anonymous login is not allowed here');
       this.state = 'connected';
       this.io.clear(this.connectTimer);
-      this.heartbeatOut = sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
-      this.heartbeatIn = cx === 0 || sy === 0 ? 0 : Math.max(cx, sy);
-      const headers: [string, string][] = [];
-      if (version !== '1.0') headers.push(['version', version], ['heart-beat', `${sx},${sy}`]);
-      headers.push(['session', this.sessionId], ['server', this.opts.serverName]);
-      this.writeFrame({ command: 'CONNECTED', headers, body: Buffer.alloc(0) });
+      const hbs = heartbeats(hb, sx, sy);
+      this.heartbeatOut = hbs.out;
+      this.heartbeatIn = hbs.in;
+      this.writeFrame({ command: 'CONNECTED', headers: connectedHeaders(version, sx, sy, this.sessionId, this.opts.serverName), body: Buffer.alloc(0) });
       this.startHeartbeats();
       this.log.debug({ session: this.sessionId, version, login }, 'stomp client connected');
       const backlog = this.backlog;
@@ -344,30 +332,19 @@ export class StompConnection implements DeliverySink {
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
 
   private onSubscribe(f: StompFrame): void {
-    const dest = required(f, 'destination');
-    // 1.0 may omit the id; the destination then names the subscription.
-    const id = this.version === '1.0' ? (header(f, 'id') ?? dest) : required(f, 'id');
+    const { dest, id } = subscribeTarget(f, this.version);
     if (this.subs.has(id)) throw new GatewayError('PROTOCOL_ERROR', `subscription id ${JSON.stringify(id)} already in use`);
     const maxSubs = Math.min(this.opts.maxSubscriptions, this.opts.guards?.client.maxSubscriptions || Infinity);
     if (this.subs.size >= maxSubs) {
       this.opts.guards?.counters.refused('subscriptions');
       throw new GatewayError('QUOTA_EXCEEDED', `more than ${maxSubs} subscriptions`);
     }
-    const ackHeader = header(f, 'ack') ?? 'auto';
-    if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
-      throw new GatewayError('STOMP_HEADER_INVALID', `ack ${JSON.stringify(ackHeader)}`);
-    }
-    const ackMode: AckMode = ackHeader;
-    const pf = header(f, 'prefetch-count');
-    let prefetch = this.opts.defaultPrefetch;
-    if (pf !== undefined) {
-      if (!/^\d{1,6}$/.test(pf) || Number(pf) < 1) throw new GatewayError('STOMP_HEADER_INVALID', `prefetch-count ${JSON.stringify(pf)}`);
-      prefetch = Math.min(Number(pf), this.opts.maxPrefetch);
-    }
+    const ackMode = ackModeOf(f);
+    const prefetch = prefetchOf(f, this.opts.defaultPrefetch, this.opts.maxPrefetch);
     const d = parseSubscribeDestination(dest, this.opts.maxTopicLevels);
     if (typeof d === 'string') throw new GatewayError(d, `destination ${JSON.stringify(dest.slice(0, 200))}`);
     if (!this.broker.auth.authorizeSubscribe(this.identity, d.topic)) throw new GatewayError('NOT_AUTHORIZED', `SUBSCRIBE to ${dest}`);
-    const durable = header(f, 'durable') === 'true' || header(f, 'persistent') === 'true';
+    const durable = isDurable(f);
     const offsetHeader = header(f, 'x-stream-offset');
     if (d.kind === 'topic' && durable) {
       if (this.clientName === undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'a durable SUBSCRIBE needs a client-id header on CONNECT');
@@ -450,10 +427,9 @@ export class StompConnection implements DeliverySink {
   }
 
   private onUnsubscribe(f: StompFrame): void {
-    const id = this.version === '1.0' ? (header(f, 'id') ?? required(f, 'destination')) : required(f, 'id');
-    const sub = this.subs.get(id);
+    const sub = this.subs.get(unsubscribeId(f, this.version));
     // `durable:true` on UNSUBSCRIBE deletes a durable subscription; without it the subscription only detaches.
-    if (sub) this.endSubscription(sub, header(f, 'durable') === 'true' || header(f, 'persistent') === 'true');
+    if (sub) this.endSubscription(sub, isDurable(f));
     this.receiptNow();
   }
 
@@ -466,10 +442,8 @@ export class StompConnection implements DeliverySink {
   // ---- ACK / NACK ----
 
   private onAck(f: StompFrame): void {
-    const id = header(f, 'id') ?? required(f, 'message-id');
-    const positive = f.command === 'ACK';
     // RabbitMQ's NACK header `requeue:false`: dead-letter now instead of redelivering.
-    const requeue = positive || header(f, 'requeue') !== 'false';
+    const { ackId: id, positive, requeue } = settlementOf(f);
     const tx = this.transactionOf(f);
     if (tx) {
       this.transactions.add(tx, () => {
@@ -666,10 +640,4 @@ export class StompConnection implements DeliverySink {
     for (const s of subs) s.end(false);
     this.onClosed(this);
   }
-}
-
-function required(f: StompFrame, name: string): string {
-  const v = header(f, name);
-  if (v === undefined || v === '') throw new GatewayError('STOMP_HEADER_MISSING', `${f.command} without a ${name} header`);
-  return v;
 }
