@@ -10,7 +10,7 @@ import { GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
-import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
+import { validateTopicFilter, validateTopicName } from '../../src/core/topic.ts';
 import { LogSubscriptions, parseLogFilter, withMode } from '../../src/core/log-subscriptions.ts';
 import { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { connackProperties, decideConnect, type ConnectDecision } from './connect.ts';
@@ -20,6 +20,7 @@ import { peerInfo } from '../peer.ts';
 import { ConnectionShell, Pacer } from '../connection-shell.ts';
 import { OrderedReplies } from '../ordered-replies.ts';
 import { InboundAliases, OutboundAliases } from './topic-aliases.ts';
+import { checkSubscribePacket, decideFilter } from './subscribe.ts';
 import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
@@ -498,12 +499,9 @@ export class MqttConnection implements SessionLink {
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
 
   private onSubscribe(p: ISubscribePacket): void {
-    // At least one filter: an empty payload is a protocol error [MQTT-3.8.3-3] (and there is no SUBACK to encode).
-    if (!p.subscriptions || p.subscriptions.length === 0) throw new GatewayError('PROTOCOL_ERROR', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-3]');
-    const v5 = this.version === 5;
+    // At least one filter (there is no SUBACK to encode otherwise) and no Subscription Identifier 0: ./subscribe.ts.
+    const subId = checkSubscribePacket(p);
     const entry = this.entry!;
-    const subId = p.properties?.subscriptionIdentifier;
-    if (subId === 0) throw new GatewayError('PROTOCOL_ERROR', 'subscription identifier 0 [MQTT-3.8.2-?]');
     const granted: number[] = [];
     const retained: { msgs: Message[]; options: SubscriptionOptions }[] = [];
     for (const s of p.subscriptions) {
@@ -515,33 +513,27 @@ export class MqttConnection implements SessionLink {
         granted.push(this.subscribeLog(s, parsed, subId));
         continue;
       }
-      const bad = validateTopicFilter(s.topic, this.opts.maxTopicLevels);
-      if (bad) {
-        granted.push(subackFailure('TOPIC_FILTER_INVALID', this.version));
-        continue;
-      }
       const maxSubs = this.opts.guards?.client.maxSubscriptions ?? 0;
       const subs = entry.session.subscriptions;
-      if (maxSubs > 0 && subs.size >= maxSubs && !subs.has(s.topic)) {
-        // A new filter past the per-client limit: 0x97 Quota exceeded (v3: 0x80 failure).
-        this.opts.guards!.counters.refused('subscriptions');
-        this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxSubs }, 'mqtt subscription refused: limit');
-        granted.push(subackFailure('QUOTA_EXCEEDED', this.version));
-        continue;
-      }
-      const shared = parseShared(s.topic);
-      if (shared && v5 && s.nl) throw new GatewayError('PROTOCOL_ERROR', 'no-local on a shared subscription [MQTT-3.8.3-4]');
-      if (!this.broker.auth.authorizeSubscribe(this.identity, s.topic)) {
-        granted.push(subackFailure('NOT_AUTHORIZED', this.version));
-        continue;
-      }
-      const options: SubscriptionOptions = {
-        qos: s.qos,
-        noLocal: v5 ? !!s.nl : false,
-        retainAsPublished: v5 ? !!s.rap : false,
-        retainHandling: (v5 ? (s.rh ?? 0) : 0) as 0 | 1 | 2,
+      const d = decideFilter(s, {
+        version: this.version,
+        maxTopicLevels: this.opts.maxTopicLevels,
+        maxSubscriptions: maxSubs,
+        subscriptionCount: subs.size,
+        alreadySubscribed: subs.has(s.topic),
+        authorized: () => this.broker.auth.authorizeSubscribe(this.identity, s.topic),
         subscriptionId: subId,
-      };
+      });
+      if (d.kind === 'refuse') {
+        if (d.limit) {
+          // A new filter past the per-client limit: 0x97 Quota exceeded (v3: 0x80 failure).
+          this.opts.guards!.counters.refused('subscriptions');
+          this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxSubs }, 'mqtt subscription refused: limit');
+        }
+        granted.push(subackFailure(d.code, this.version));
+        continue;
+      }
+      const options = d.options;
       const msgs = this.broker.subscribe(entry, s.topic, options);
       if (msgs.length) retained.push({ msgs, options });
       granted.push(s.qos);
