@@ -21,12 +21,13 @@ import { ConnectionShell, Pacer } from '../connection-shell.ts';
 import { OrderedReplies } from '../ordered-replies.ts';
 import { InboundAliases, OutboundAliases } from './topic-aliases.ts';
 import { checkSubscribePacket, decideFilter } from './subscribe.ts';
-import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
+import { refuseFirstByte, routePacket, type ConnState } from './packet-gate.ts';
+import { decodePublish, encodeAck, encodePublishShared } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
 
 const EMPTY: readonly number[] = [];
-type State = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
+type State = ConnState;
 
 /** Counters the listener aggregates for metrics. */
 export interface ConnectionCounters {
@@ -121,7 +122,7 @@ export class MqttConnection implements SessionLink {
   // ---- inbound ----
 
   private onData(chunk: Buffer): void {
-    if (this.state === 'awaiting-connect' && this.bytesSeen === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
+    if (refuseFirstByte(this.state, this.bytesSeen, chunk)) {
       // The first packet must be CONNECT [MQTT-3.1.0-1], fixed header flags 0 [MQTT-2.2.2-2]: known from
       // the first byte, so garbage (e.g. an HTTP request) is closed now, not after the CONNECT timeout.
       this.log.warn({ remote: this.identity.remoteAddress, byte: chunk[0] }, 'mqtt first byte is not CONNECT');
@@ -133,46 +134,39 @@ export class MqttConnection implements SessionLink {
   }
 
   private onPacketBytes(p: Buffer): boolean {
-    if (this.state === 'closed') return false;
-    if (this.pacer.holding) {
+    if (this.state !== 'closed' && this.pacer.holding) {
       this.pacer.deferred!.push(p);
       return true;
     }
-    if (this.state === 'authenticating') {
-      (this.backlog ??= []).push(Buffer.from(p));
-      return true;
-    }
-    const type = p[0]! >> 4;
-    if (this.state === 'awaiting-connect' && type !== 1) {
-      // The first packet must be CONNECT [MQTT-3.1.0-1].
-      this.log.warn({ remote: this.identity.remoteAddress, type }, 'mqtt first packet was not CONNECT');
-      this.destroy();
-      return false;
-    }
-    if (p.length === 4 && type >= 4 && type <= 7 && this.state === 'connected') {
-      // Hot path: PUBACK / PUBREC / PUBREL / PUBCOMP carrying only a packet id (v3, and v5 success [MQTT-3.4.2-1]).
-      if ((p[0]! & 0x0f) !== (type === 6 ? 2 : 0)) {
-        this.fail('MALFORMED_PACKET', 'reserved flag bits of an ack [MQTT-2.2.2-2]');
+    // The dispatch state machine (./packet-gate.ts) says where the packet goes; this shell does the I/O.
+    const route = routePacket(this.state, p, this.version);
+    switch (route.kind) {
+      case 'drop':
         return false;
-      }
-      const cmd = type === 4 ? 'puback' : type === 5 ? 'pubrec' : type === 6 ? 'pubrel' : 'pubcomp';
-      return this.dispatch({ cmd, messageId: p.readUInt16BE(2) } as Packet);
-    }
-    if (type === 3 && this.version !== 5) {
-      const pub = decodePublish(p);
-      if (typeof pub === 'string') {
-        this.fail('MALFORMED_PACKET', pub);
+      case 'backlog':
+        (this.backlog ??= []).push(Buffer.from(p));
+        return true;
+      case 'not-connect':
+        // The first packet must be CONNECT [MQTT-3.1.0-1].
+        this.log.warn({ remote: this.identity.remoteAddress, type: route.type }, 'mqtt first packet was not CONNECT');
+        this.destroy();
         return false;
-      }
-      this.onPublish(pub.topic, pub.qos, pub.dup, pub.retain, pub.packetId, pub.payload, undefined);
-      return !this.isClosed();
-    }
-    if (type === 3) {
-      const bad = publishTopicUtf8Error(p);
-      if (bad) {
-        this.fail('MALFORMED_PACKET', bad);
+      case 'malformed':
+        this.fail('MALFORMED_PACKET', route.detail);
         return false;
+      case 'ack':
+        return this.dispatch({ cmd: route.cmd, messageId: route.packetId } as Packet);
+      case 'fast-publish': {
+        const pub = decodePublish(p);
+        if (typeof pub === 'string') {
+          this.fail('MALFORMED_PACKET', pub);
+          return false;
+        }
+        this.onPublish(pub.topic, pub.qos, pub.dup, pub.retain, pub.packetId, pub.payload, undefined);
+        return !this.isClosed();
       }
+      case 'parse':
+        break;
     }
     this.parseError = undefined;
     this.currentPacket = undefined;
