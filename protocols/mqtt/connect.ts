@@ -6,6 +6,7 @@ import type { QoS } from '../../src/core/message.ts';
 import { validateTopicName } from '../../src/core/topic.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties } from './properties.ts';
+import { willTopicRefusal, type MqttVersion } from './reason-codes.ts';
 
 const NEVER = 0xffffffff;
 
@@ -52,16 +53,16 @@ export function decideConnect(p: IConnectPacket, o: MqttOptions, now: number, ma
   let assigned: string | undefined;
   if (clientId.length === 0) {
     // Zero-length client id: v3.1.1 only with clean session [MQTT-3.1.3-7], [MQTT-3.1.3-8]; v3.1 never; v5 assign one [MQTT-3.1.3-6].
-    if (version === 3 || (version === 4 && !p.clean)) return { kind: 'refuse', code: 0x85, why: 'empty client identifier' };
+    if (version === 3 || (version === 4 && !p.clean)) return { kind: 'refuse', code: ERRORS.CLIENT_ID_INVALID.mqtt, why: 'empty client identifier' };
     clientId = assigned = makeId();
   }
   if (clientId.length > o.maxClientIdLength || clientId.includes('\u0000') || clientId.includes('\ufffd')) {
-    return { kind: 'refuse', code: 0x85, why: 'client identifier not valid' };
+    return { kind: 'refuse', code: ERRORS.CLIENT_ID_INVALID.mqtt, why: 'client identifier not valid' };
   }
   let will: Will | undefined;
   if (p.will) {
     if (validateTopicName(p.will.topic, o.maxTopicLevels)) {
-      return { kind: 'refuse', code: v5 ? ERRORS.TOPIC_NAME_INVALID.mqtt : 0x85, why: 'will topic invalid' };
+      return { kind: 'refuse', code: willTopicRefusal(version as MqttVersion), why: 'will topic invalid' };
     }
     const wp = p.will.properties;
     will = {
@@ -117,20 +118,5 @@ export function connackProperties(d: Extract<ConnectDecision, { kind: 'accept' }
   return cp;
 }
 
-/** MQTT 5 reason code -> 3.1 / 3.1.1 CONNACK return code (MQTT 3.1.1 table 3.1). */
-export function v3ReturnCode(code: number): number {
-  if (code < 0x80) return code;
-  switch (code) {
-    case 0x84: // unsupported protocol version
-      return 0x01;
-    case 0x85: // client identifier not valid
-      return 0x02;
-    case 0x86: // bad user name or password
-      return 0x04;
-    case 0x87: // not authorized
-    case 0x8c: // bad authentication method
-      return 0x05;
-    default: // server unavailable
-      return 0x03;
-  }
-}
+/** Kept here for callers of this module; the mapping lives in ./reason-codes.ts. */
+export { v3ReturnCode } from './reason-codes.ts';

@@ -6,23 +6,28 @@ import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePa
 import type { Logger } from 'pino';
 import type { Broker, SessionEntry, SessionLink } from '../../src/core/broker.ts';
 import type { AuthResult, ClientIdentity } from '../../src/core/auth.ts';
-import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
+import { GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
-import { validateTopicFilter, validateTopicName, parseShared } from '../../src/core/topic.ts';
-import { PublishMeter } from '../../src/core/limits.ts';
+import { validateTopicFilter, validateTopicName } from '../../src/core/topic.ts';
 import { LogSubscriptions, parseLogFilter, withMode } from '../../src/core/log-subscriptions.ts';
 import { QueueRegistry } from '../../src/core/queue-registry.ts';
-import { connackProperties, decideConnect, v3ReturnCode, type ConnectDecision } from './connect.ts';
+import { connackProperties, decideConnect, type ConnectDecision } from './connect.ts';
+import { type MqttVersion, connackRefusal, disconnectReason, refusedPublishAck, subackFailure, unstoredPublishAck, unsubackCode, UNACCEPTABLE_PROTOCOL_LEVEL, reasonCode } from './reason-codes.ts';
 import { MqttFramer } from './framer.ts';
 import { peerInfo } from '../peer.ts';
-import { decodePublish, encodeAck, encodePublishShared, publishTopicUtf8Error } from './fast-publish.ts';
+import { ConnectionShell, Pacer } from '../connection-shell.ts';
+import { OrderedReplies } from '../ordered-replies.ts';
+import { InboundAliases, OutboundAliases } from './topic-aliases.ts';
+import { checkSubscribePacket, decideFilter } from './subscribe.ts';
+import { refuseFirstByte, routePacket, type ConnState } from './packet-gate.ts';
+import { decodePublish, encodeAck, encodePublishShared } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { toMessageProperties, toPublishProperties } from './properties.ts';
 
 const EMPTY: readonly number[] = [];
-type State = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
+type State = ConnState;
 
 /** Counters the listener aggregates for metrics. */
 export interface ConnectionCounters {
@@ -33,35 +38,33 @@ export interface ConnectionCounters {
   slowConsumerDrops: number;
 }
 
-/** One in-order slot for an inbound QoS 1/2 acknowledgement [MQTT-4.6.0-2], [MQTT-4.6.0-3]. */
-interface PendingAck {
-  packet: Buffer | undefined;
-  /** Set when persistence failed on v3 (no way to say so): close instead of acknowledging. */
-  fail: boolean;
-}
-
 export class MqttConnection implements SessionLink {
   identity: ClientIdentity = { clientId: '', protocol: 'mqtt' };
-  version: 3 | 4 | 5 = 4;
+  version: MqttVersion = 4;
   private state: State = 'awaiting-connect';
   private readonly framer: MqttFramer;
   /** mqtt-packet's parser, made when a packet needs it and dropped once CONNECT is done (idle connections stay small). */
   private parser: ReturnType<typeof mqttPacket.parser> | undefined;
   private entry: SessionEntry | undefined;
   private keepaliveMs = 0;
-  private lastSeen = Date.now();
   private readonly openedAt = Date.now();
-  private corked = false;
+  /** Reads, writes, timers and closing (../connection-shell.ts). */
+  private readonly io: ConnectionShell;
+  /** Inbound publish pacing; packets read while paused wait in it. */
+  private readonly pacer: Pacer<Buffer>;
   private willOnClose = true;
   private backlog: Buffer[] | undefined;
   private bytesSeen = 0;
   // v5 negotiated limits
   private clientMaxPacket = 0; // 0 = unlimited
-  private clientTopicAliasMax = 0;
-  // Topic aliases, made on first use (v5 clients that use them only).
-  private inboundAliases: Map<number, string> | undefined;
-  private outboundAliases: Map<string, number> | undefined;
-  private readonly ackQueue: PendingAck[] = [];
+  // Topic aliases (./topic-aliases.ts): ours bounded by mqtt.topicAliasMaximum, the client's by its CONNECT.
+  private readonly inboundAliases: InboundAliases;
+  private outboundAliases = new OutboundAliases(0);
+  /**
+   * Inbound QoS 1/2 acks in PUBLISH order [MQTT-4.6.0-2], [MQTT-4.6.0-3] (../ordered-replies.ts); a failed
+   * slot (v3 persistence failure: no way to say so) closes instead of acknowledging.
+   */
+  private readonly acks = new OrderedReplies<Buffer>();
   private inboundInflight = 0;
   private currentPacket: Packet | undefined;
   /** `$log/` and `$group/` subscriptions of this connection (created on the first one). */
@@ -69,11 +72,6 @@ export class MqttConnection implements SessionLink {
   private parseError: Error | undefined;
   /** Set when admission refused this connection: its CONNECT is answered with this refusal. */
   private refusal: { code: ErrorCode; detail: string } | undefined;
-  /** Inbound publish pacing (made on the first PUBLISH when a rate limit is configured). */
-  private meter: PublishMeter | undefined;
-  private paused = false;
-  /** Packets read after the publish rate paused us (at most one read's worth): handled in order on resume. */
-  private deferred: Buffer[] | undefined;
 
   constructor(
     private readonly stream: Duplex & { remoteAddress?: string; setNoDelay?: (v: boolean) => unknown },
@@ -85,9 +83,22 @@ export class MqttConnection implements SessionLink {
   ) {
     this.framer = new MqttFramer(opts.maxPacketSize, opts.guards?.unfinished);
     this.identity.remoteAddress = stream.remoteAddress;
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', (err: Error) => this.log.debug({ err: err.message, clientId: this.identity.clientId }, 'mqtt socket error'));
-    stream.on('close', () => this.onStreamClosed());
+    this.inboundAliases = new InboundAliases(opts.topicAliasMaximum);
+    this.io = new ConnectionShell(
+      stream,
+      'mqtt',
+      log,
+      counters,
+      opts.maxWriteBuffer,
+      { data: (chunk) => this.onData(chunk), fail: (code, detail) => this.fail(code, detail), release: () => this.detach() },
+      () => ({ clientId: this.identity.clientId }),
+    );
+    this.pacer = new Pacer<Buffer>(
+      this.io,
+      opts.guards,
+      (p) => this.onPacketBytes(p),
+      () => (this.io.lastRead = Date.now()), // time spent paused by us does not count against keepalive
+    );
   }
 
   get clientId(): string {
@@ -102,7 +113,7 @@ export class MqttConnection implements SessionLink {
       this.log.info({ remote: this.identity.remoteAddress }, 'mqtt connection sent no CONNECT in time');
       this.opts.guards?.counters.timedOut('mqtt', 'connect');
       this.destroy();
-    } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.lastSeen > this.keepaliveMs * 1.5) {
+    } else if (this.state === 'connected' && this.keepaliveMs > 0 && now - this.io.lastRead > this.keepaliveMs * 1.5) {
       this.log.info({ clientId: this.clientId }, 'mqtt keepalive timeout');
       this.fail('KEEPALIVE_TIMEOUT', 'no packet within 1.5x keepalive');
     }
@@ -111,8 +122,7 @@ export class MqttConnection implements SessionLink {
   // ---- inbound ----
 
   private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
-    if (this.state === 'awaiting-connect' && this.bytesSeen === 0 && chunk.length > 0 && chunk[0] !== 0x10) {
+    if (refuseFirstByte(this.state, this.bytesSeen, chunk)) {
       // The first packet must be CONNECT [MQTT-3.1.0-1], fixed header flags 0 [MQTT-2.2.2-2]: known from
       // the first byte, so garbage (e.g. an HTTP request) is closed now, not after the CONNECT timeout.
       this.log.warn({ remote: this.identity.remoteAddress, byte: chunk[0] }, 'mqtt first byte is not CONNECT');
@@ -120,57 +130,43 @@ export class MqttConnection implements SessionLink {
       return;
     }
     this.bytesSeen += chunk.length;
-    this.lastSeen = Date.now();
-    this.counters.bytesIn += chunk.length;
-    try {
-      this.framer.push(chunk, (p) => this.onPacketBytes(p));
-    } catch (err) {
-      if (err instanceof GatewayError) this.fail(err.code, err.message);
-      else this.fail('IMPLEMENTATION_SPECIFIC', String(err));
-    }
+    this.framer.push(chunk, (p) => this.onPacketBytes(p)); // a throw is mapped and closes (the shell's run())
   }
 
   private onPacketBytes(p: Buffer): boolean {
-    if (this.state === 'closed') return false;
-    if (this.deferred) {
-      this.deferred.push(p);
+    if (this.state !== 'closed' && this.pacer.holding) {
+      this.pacer.deferred!.push(p);
       return true;
     }
-    if (this.state === 'authenticating') {
-      (this.backlog ??= []).push(Buffer.from(p));
-      return true;
-    }
-    const type = p[0]! >> 4;
-    if (this.state === 'awaiting-connect' && type !== 1) {
-      // The first packet must be CONNECT [MQTT-3.1.0-1].
-      this.log.warn({ remote: this.identity.remoteAddress, type }, 'mqtt first packet was not CONNECT');
-      this.destroy();
-      return false;
-    }
-    if (p.length === 4 && type >= 4 && type <= 7 && this.state === 'connected') {
-      // Hot path: PUBACK / PUBREC / PUBREL / PUBCOMP carrying only a packet id (v3, and v5 success [MQTT-3.4.2-1]).
-      if ((p[0]! & 0x0f) !== (type === 6 ? 2 : 0)) {
-        this.fail('MALFORMED_PACKET', 'reserved flag bits of an ack [MQTT-2.2.2-2]');
+    // The dispatch state machine (./packet-gate.ts) says where the packet goes; this shell does the I/O.
+    const route = routePacket(this.state, p, this.version);
+    switch (route.kind) {
+      case 'drop':
         return false;
-      }
-      const cmd = type === 4 ? 'puback' : type === 5 ? 'pubrec' : type === 6 ? 'pubrel' : 'pubcomp';
-      return this.dispatch({ cmd, messageId: p.readUInt16BE(2) } as Packet);
-    }
-    if (type === 3 && this.version !== 5) {
-      const pub = decodePublish(p);
-      if (typeof pub === 'string') {
-        this.fail('MALFORMED_PACKET', pub);
+      case 'backlog':
+        (this.backlog ??= []).push(Buffer.from(p));
+        return true;
+      case 'not-connect':
+        // The first packet must be CONNECT [MQTT-3.1.0-1].
+        this.log.warn({ remote: this.identity.remoteAddress, type: route.type }, 'mqtt first packet was not CONNECT');
+        this.destroy();
         return false;
-      }
-      this.onPublish(pub.topic, pub.qos, pub.dup, pub.retain, pub.packetId, pub.payload, undefined);
-      return !this.isClosed();
-    }
-    if (type === 3) {
-      const bad = publishTopicUtf8Error(p);
-      if (bad) {
-        this.fail('MALFORMED_PACKET', bad);
+      case 'malformed':
+        this.fail('MALFORMED_PACKET', route.detail);
         return false;
+      case 'ack':
+        return this.dispatch({ cmd: route.cmd, messageId: route.packetId } as Packet);
+      case 'fast-publish': {
+        const pub = decodePublish(p);
+        if (typeof pub === 'string') {
+          this.fail('MALFORMED_PACKET', pub);
+          return false;
+        }
+        this.onPublish(pub.topic, pub.qos, pub.dup, pub.retain, pub.packetId, pub.payload, undefined);
+        return !this.isClosed();
       }
+      case 'parse':
+        break;
     }
     this.parseError = undefined;
     this.currentPacket = undefined;
@@ -180,7 +176,7 @@ export class MqttConnection implements SessionLink {
       const msg = parseError.message;
       if (this.state === 'awaiting-connect' && /protocol version/i.test(msg)) {
         // Unacceptable protocol level: CONNACK 0x01 then close [MQTT-3.1.2-2].
-        this.writeRaw(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }, { protocolVersion: 4 }));
+        this.writeRaw(mqttPacket.generate({ cmd: 'connack', returnCode: UNACCEPTABLE_PROTOCOL_LEVEL, sessionPresent: false }, { protocolVersion: 4 }));
         this.log.warn({ remote: this.identity.remoteAddress }, 'mqtt unsupported protocol version');
         this.destroy();
         return false;
@@ -198,15 +194,7 @@ export class MqttConnection implements SessionLink {
 
   /** Runs one parsed packet's handler; a thrown GatewayError closes the connection with its reason. */
   private dispatch(packet: Packet): boolean {
-    try {
-      this.onPacket(packet);
-    } catch (err) {
-      if (err instanceof GatewayError) this.fail(err.code, err.message);
-      else {
-        this.log.error({ err, clientId: this.clientId }, 'mqtt handler failed');
-        this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
-      }
-    }
+    this.io.run(() => this.onPacket(packet));
     return !this.isClosed();
   }
 
@@ -215,17 +203,7 @@ export class MqttConnection implements SessionLink {
    * closes this connection with its reason, anything else is one error line and IMPLEMENTATION_SPECIFIC.
    */
   private guarded<T>(fn: (v: T) => void): (v: T) => void {
-    return (v: T) => {
-      try {
-        fn(v);
-      } catch (err) {
-        if (err instanceof GatewayError) this.fail(err.code, err.message);
-        else {
-          this.log.error({ err, clientId: this.clientId }, 'mqtt continuation failed');
-          this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
-        }
-      }
-    };
+    return this.io.guarded(fn);
   }
 
   private packetParser(): ReturnType<typeof mqttPacket.parser> {
@@ -262,7 +240,7 @@ export class MqttConnection implements SessionLink {
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
         if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(id, Date.now()));
         if (!this.session().isKnownOutbound(id)) {
-          return this.writeRaw(this.ackPacket('pubrel', id, ERRORS.PACKET_ID_NOT_FOUND.mqtt));
+          return this.writeRaw(this.ackPacket('pubrel', id, 'PACKET_ID_NOT_FOUND'));
         }
         return this.send(this.session().onPubrec(id, Date.now()));
       }
@@ -272,19 +250,18 @@ export class MqttConnection implements SessionLink {
         const id = packetIdOf(packet);
         const { known, done } = this.broker.releaseQos2(this.entry!, id);
         if (known) this.inboundInflight--;
-        const pubcomp = this.ackPacket('pubcomp', id, known ? 0 : ERRORS.PACKET_ID_NOT_FOUND.mqtt);
+        const pubcomp = this.ackPacket('pubcomp', id, known ? 0 : 'PACKET_ID_NOT_FOUND');
         // PUBCOMP only once the release is durable, so a crash cannot turn a new message with this id into a "duplicate".
         if (!done) return this.queueAck(pubcomp);
-        const slot: PendingAck = { packet: undefined, fail: false };
-        this.ackQueue.push(slot);
+        const slot = this.acks.later();
         done.then(
           this.guarded(() => {
-            slot.packet = pubcomp;
+            slot.value = pubcomp;
             this.flushAcks();
           }),
           this.guarded((err: unknown) => {
             this.log.error({ err: String(err), clientId: this.clientId }, 'QoS 2 release not durable; closing');
-            slot.fail = true;
+            slot.failed = true;
             this.flushAcks();
           }),
         );
@@ -314,25 +291,24 @@ export class MqttConnection implements SessionLink {
 
   private onConnect(p: IConnectPacket): void {
     this.version = (p.protocolVersion ?? 4) as 3 | 4 | 5;
-    if (this.refusal) return this.refuse(ERRORS[this.refusal.code].mqtt, this.refusal.detail);
+    if (this.refusal) return this.refuse(this.refusal.code, this.refusal.detail);
     const d = decideConnect(p, this.opts, Date.now(), () => `auto-${randomBytes(8).toString('hex')}`);
     if (d.kind === 'refuse') return this.refuse(d.code, d.why);
     const maxSessions = this.opts.guards?.client.maxSessions ?? 0;
     if (maxSessions > 0 && d.expiry > 0 && this.broker.sessionCount >= maxSessions && !this.broker.getSession(d.clientId)) {
       // A new session that would outlive the connection, past limits.maxSessions: 0x97 (v3: 0x03 server unavailable).
       this.opts.guards!.counters.refused('sessions');
-      return this.refuse(ERRORS.QUOTA_EXCEEDED.mqtt, `${maxSessions} sessions exist (limits.maxSessions)`);
+      return this.refuse('QUOTA_EXCEEDED', `${maxSessions} sessions exist (limits.maxSessions)`);
     }
-    const v5 = this.version === 5;
     this.identity = { clientId: d.clientId, username: p.username, protocol: 'mqtt', ...peerInfo(this.stream) };
     const auth = this.broker.auth.authenticate(this.identity, p.password);
     const finish = (ok: AuthResult): void => {
       if (this.state === 'closed') return;
       // Bad credentials: CONNACK 4 / v5 0x86; not allowed to connect (anonymous): CONNACK 5 / v5 0x87 (MQTT 3.1.1 table 3.1, MQTT 5 3.2.2.2).
-      if (ok === false) return this.refuse(ERRORS.BAD_CREDENTIALS.mqtt, 'bad user name or password');
-      if (ok !== true) return this.refuse(ERRORS.NOT_AUTHORIZED.mqtt, 'not authorized');
+      if (ok === false) return this.refuse('BAD_CREDENTIALS', 'bad user name or password');
+      if (ok !== true) return this.refuse('NOT_AUTHORIZED', 'not authorized');
       // A will is a publish: its topic must be writable now (as Mosquitto 2 checks it at CONNECT).
-      if (d.will && !this.broker.auth.authorizePublish(this.identity, d.will.msg.topic)) return this.refuse(ERRORS.NOT_AUTHORIZED.mqtt, 'will topic not authorized');
+      if (d.will && !this.broker.auth.authorizePublish(this.identity, d.will.msg.topic)) return this.refuse('NOT_AUTHORIZED', 'will topic not authorized');
       this.completeConnect(d, !!p.clean);
     };
     if (typeof auth !== 'object') return finish(auth);
@@ -341,7 +317,7 @@ export class MqttConnection implements SessionLink {
       this.guarded(finish),
       this.guarded((err: unknown) => {
         this.log.error({ err, clientId: d.clientId }, 'authentication hook failed');
-        this.refuse(v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x03, 'authentication failed');
+        this.refuse('IMPLEMENTATION_SPECIFIC', 'authentication failed');
       }),
     );
   }
@@ -349,7 +325,7 @@ export class MqttConnection implements SessionLink {
   private completeConnect(d: Extract<ConnectDecision, { kind: 'accept' }>, cleanStart: boolean): void {
     this.keepaliveMs = d.keepalive * 1000;
     this.clientMaxPacket = d.clientMaxPacket;
-    this.clientTopicAliasMax = d.clientTopicAliasMax;
+    this.outboundAliases = new OutboundAliases(d.clientTopicAliasMax);
     const { entry, sessionPresent, resend } = this.broker.connect({
       clientId: d.clientId,
       cleanStart,
@@ -374,49 +350,16 @@ export class MqttConnection implements SessionLink {
   }
 
   /** Refuses a CONNECT with a CONNACK return/reason code, then closes [MQTT-3.2.2-7]. */
-  private refuse(code: number, why: string): void {
+  private refuse(code: ErrorCode | number, why: string): void {
     // Never the password; the username only as the client sent it.
     this.log.warn({ remote: this.identity.remoteAddress, clientId: this.identity.clientId, username: this.identity.username, code, why }, 'mqtt connect refused');
-    if (this.version === 5) this.writePacket({ cmd: 'connack', reasonCode: code, sessionPresent: false });
-    else this.writePacket({ cmd: 'connack', returnCode: v3ReturnCode(code), sessionPresent: false });
+    this.writePacket({ cmd: 'connack', sessionPresent: false, ...connackRefusal(code, this.version) });
     this.destroy();
   }
 
   /** Admission refused this connection: answer its CONNECT with CONNACK 0x97 / 0x9F (v3: 0x03 server unavailable). */
   refuseAtConnect(code: ErrorCode, detail: string): void {
     this.refusal = { code, detail };
-  }
-
-  /** Charges one inbound publish to the rate limit; over it the socket is paused (never a drop) until the debt is paid. */
-  private pace(payloadBytes: number): void {
-    const limits = this.opts.guards?.client;
-    if (!this.meter) {
-      if (!PublishMeter.wanted(limits)) return;
-      this.meter = new PublishMeter(limits!, Date.now());
-    }
-    const wait = this.meter.charge(payloadBytes, Date.now());
-    if (wait <= 0 || this.paused) return;
-    this.paused = true;
-    this.deferred = [];
-    this.opts.guards!.counters.ratePauses++;
-    this.opts.guards!.counters.refused('publish-rate');
-    this.stream.pause();
-    setTimeout(() => this.unpause(), wait).unref();
-  }
-
-  /** The rate debt is paid: handle what was read meanwhile, in order (pacing again if needed), then read on. */
-  private unpause(): void {
-    this.paused = false;
-    this.lastSeen = Date.now(); // time spent paused by us does not count against keepalive
-    const q = this.deferred ?? [];
-    this.deferred = undefined;
-    try {
-      for (const p of q) if (!this.onPacketBytes(p)) break; // once paced again, the rest lands in the new `deferred`
-    } catch (err) {
-      if (err instanceof GatewayError) this.fail(err.code, err.message);
-      else this.fail('IMPLEMENTATION_SPECIFIC', String(err));
-    }
-    if (!this.paused && this.state !== 'closed') this.stream.resume();
   }
 
   // ---- PUBLISH in ----
@@ -438,23 +381,12 @@ export class MqttConnection implements SessionLink {
     props: IPublishPacket['properties'],
   ): void {
     if (this.state !== 'connected') throw new GatewayError('PROTOCOL_ERROR', 'PUBLISH before CONNACK');
-    let topic = topicIn;
-    if (props?.topicAlias !== undefined) {
-      const alias = props.topicAlias;
-      // Alias 0 or above our maximum is a protocol error: DISCONNECT 0x94 [MQTT-3.3.2-8], [MQTT-3.3.2-9].
-      if (alias === 0 || alias > this.opts.topicAliasMaximum) throw new GatewayError('TOPIC_ALIAS_INVALID', `alias ${alias}`);
-      if (topic.length === 0) {
-        const known = this.inboundAliases?.get(alias);
-        if (known === undefined) throw new GatewayError('PROTOCOL_ERROR', `unknown topic alias ${alias}`);
-        topic = known;
-      } else {
-        (this.inboundAliases ??= new Map()).set(alias, topic);
-      }
-    }
+    // Alias 0, above our maximum (DISCONNECT 0x94) or unknown throws [MQTT-3.3.2-8], [MQTT-3.3.2-9].
+    const topic = this.inboundAliases.resolve(topicIn, props?.topicAlias);
     const bad = validateTopicName(topic, this.opts.maxTopicLevels);
     if (bad) throw new GatewayError(bad, JSON.stringify(topic.slice(0, 200)));
     this.counters.messagesIn++;
-    this.pace(payload.length);
+    this.pacer.charge(payload.length); // over the publish rate: reading pauses, never a drop
     const v5 = this.version === 5;
     if (qos > 0 && ++this.inboundInflight > this.opts.receiveMaximum && v5) {
       // More unacknowledged QoS 1/2 than our Receive Maximum [MQTT-3.3.4-8].
@@ -468,12 +400,12 @@ export class MqttConnection implements SessionLink {
     }
     const ackType = qos === 1 ? 'puback' : 'pubrec';
     if (v5 && props?.payloadFormatIndicator && !isUtf8(payload)) {
-      return this.rejectPublish(qos, ackType, packetId, ERRORS.PAYLOAD_FORMAT_INVALID.mqtt);
+      return this.rejectPublish(qos, ackType, packetId, 'PAYLOAD_FORMAT_INVALID');
     }
     if (!this.broker.auth.authorizePublish(this.identity, topic)) {
       // v5: PUBACK / PUBREC 0x87; v3 has no refusal, so the message is dropped (and counted) and acknowledged, as Mosquitto does.
       this.log.info({ clientId: this.clientId, username: this.identity.username, topic }, 'mqtt publish not authorized');
-      return this.rejectPublish(qos, ackType, packetId, ERRORS.NOT_AUTHORIZED.mqtt);
+      return this.rejectPublish(qos, ackType, packetId, 'NOT_AUTHORIZED');
     }
     if (retain && payload.length > 0) {
       // A new retained topic past the count / bytes limit: v5 0x97 Quota exceeded; v3 cannot be told, so dropped (counted).
@@ -481,7 +413,7 @@ export class MqttConnection implements SessionLink {
       if (over) {
         this.opts.guards?.counters.refused(over);
         this.log.info({ clientId: this.clientId, topic, limit: over }, 'mqtt retained message refused');
-        return this.rejectPublish(qos, ackType, packetId, ERRORS.QUOTA_EXCEEDED.mqtt);
+        return this.rejectPublish(qos, ackType, packetId, 'QUOTA_EXCEEDED');
       }
     }
     const now = Date.now();
@@ -503,62 +435,54 @@ export class MqttConnection implements SessionLink {
       done = this.broker.publish(msg, q2);
     } catch (err) {
       this.log.error({ err, clientId: this.clientId }, 'publish failed');
-      return this.rejectPublish(qos, ackType, packetId, ERRORS.IMPLEMENTATION_SPECIFIC.mqtt);
+      return this.rejectPublish(qos, ackType, packetId, 'IMPLEMENTATION_SPECIFIC');
     }
     if (qos === 0) {
       done?.catch((err: unknown) => this.log.warn({ err, topic }, 'QoS 0 publish not stored'));
       return;
     }
     if (!done) return this.queueAck(this.ackPacket(ackType, packetId, 0));
-    const slot: PendingAck = { packet: undefined, fail: false };
-    this.ackQueue.push(slot);
+    const slot = this.acks.later();
     done.then(
       this.guarded(() => {
-        slot.packet = this.ackPacket(ackType, packetId, 0);
+        slot.value = this.ackPacket(ackType, packetId, 0);
         this.flushAcks();
       }),
       this.guarded((err: unknown) => {
         // Never acknowledge what is not durable: v5 gets an error reason code, v3 a closed connection.
         this.log.error({ err: String(err), clientId: this.clientId, topic }, 'publish not durable; not acknowledged');
         if (qos === 2) this.entry?.session.release(packetId);
-        if (v5) slot.packet = this.ackPacket(ackType, packetId, ERRORS.PERSIST_FAILED.mqtt);
-        else slot.fail = true;
+        const reason = unstoredPublishAck(this.version);
+        if (reason !== undefined) slot.value = this.ackPacket(ackType, packetId, reason);
+        else slot.failed = true;
         this.flushAcks();
       }),
     );
   }
 
-  private rejectPublish(qos: QoS, ackType: 'puback' | 'pubrec', packetId: number, reason: number): void {
+  private rejectPublish(qos: QoS, ackType: 'puback' | 'pubrec', packetId: number, code: ErrorCode): void {
     if (qos === 0) return;
     if (qos === 2) this.entry!.session.release(packetId);
     // v3 has no failure acks: acknowledge and drop, as a v3 client cannot be told otherwise.
-    this.queueAck(this.ackPacket(ackType, packetId, this.version === 5 ? reason : 0));
+    this.queueAck(this.ackPacket(ackType, packetId, refusedPublishAck(code, this.version)));
   }
 
   private queueAck(packet: Buffer): void {
-    if (this.ackQueue.length === 0) {
-      this.afterAck(packet);
-      this.writeRaw(packet);
-    } else {
-      this.ackQueue.push({ packet, fail: false });
-    }
+    const now = this.acks.now(packet);
+    if (now === undefined) return; // queued behind an ack still waiting for its durable write
+    this.afterAck(now);
+    this.writeRaw(now);
   }
 
   /** Acks go out in the order their PUBLISHes arrived [MQTT-4.6.0-2], [MQTT-4.6.0-3]. */
   private flushAcks(): void {
-    while (this.ackQueue.length !== 0) {
-      const head = this.ackQueue[0]!;
-      if (head.fail) {
-        this.ackQueue.length = 0;
-        this.destroy();
-        return;
-      }
-      if (!head.packet) return;
-      this.ackQueue.shift();
+    const { send, close } = this.acks.take();
+    for (const packet of send) {
       if (this.state === 'closed') continue;
-      this.afterAck(head.packet);
-      this.writeRaw(head.packet);
+      this.afterAck(packet);
+      this.writeRaw(packet);
     }
+    if (close) this.destroy();
   }
 
   private afterAck(packet: Buffer): void {
@@ -569,12 +493,9 @@ export class MqttConnection implements SessionLink {
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
 
   private onSubscribe(p: ISubscribePacket): void {
-    // At least one filter: an empty payload is a protocol error [MQTT-3.8.3-3] (and there is no SUBACK to encode).
-    if (!p.subscriptions || p.subscriptions.length === 0) throw new GatewayError('PROTOCOL_ERROR', 'SUBSCRIBE without a topic filter [MQTT-3.8.3-3]');
-    const v5 = this.version === 5;
+    // At least one filter (there is no SUBACK to encode otherwise) and no Subscription Identifier 0: ./subscribe.ts.
+    const subId = checkSubscribePacket(p);
     const entry = this.entry!;
-    const subId = p.properties?.subscriptionIdentifier;
-    if (subId === 0) throw new GatewayError('PROTOCOL_ERROR', 'subscription identifier 0 [MQTT-3.8.2-?]');
     const granted: number[] = [];
     const retained: { msgs: Message[]; options: SubscriptionOptions }[] = [];
     for (const s of p.subscriptions) {
@@ -586,33 +507,27 @@ export class MqttConnection implements SessionLink {
         granted.push(this.subscribeLog(s, parsed, subId));
         continue;
       }
-      const bad = validateTopicFilter(s.topic, this.opts.maxTopicLevels);
-      if (bad) {
-        granted.push(v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80);
-        continue;
-      }
       const maxSubs = this.opts.guards?.client.maxSubscriptions ?? 0;
       const subs = entry.session.subscriptions;
-      if (maxSubs > 0 && subs.size >= maxSubs && !subs.has(s.topic)) {
-        // A new filter past the per-client limit: 0x97 Quota exceeded (v3: 0x80 failure).
-        this.opts.guards!.counters.refused('subscriptions');
-        this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxSubs }, 'mqtt subscription refused: limit');
-        granted.push(v5 ? ERRORS.QUOTA_EXCEEDED.mqtt : 0x80);
-        continue;
-      }
-      const shared = parseShared(s.topic);
-      if (shared && v5 && s.nl) throw new GatewayError('PROTOCOL_ERROR', 'no-local on a shared subscription [MQTT-3.8.3-4]');
-      if (!this.broker.auth.authorizeSubscribe(this.identity, s.topic)) {
-        granted.push(v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80);
-        continue;
-      }
-      const options: SubscriptionOptions = {
-        qos: s.qos,
-        noLocal: v5 ? !!s.nl : false,
-        retainAsPublished: v5 ? !!s.rap : false,
-        retainHandling: (v5 ? (s.rh ?? 0) : 0) as 0 | 1 | 2,
+      const d = decideFilter(s, {
+        version: this.version,
+        maxTopicLevels: this.opts.maxTopicLevels,
+        maxSubscriptions: maxSubs,
+        subscriptionCount: subs.size,
+        alreadySubscribed: subs.has(s.topic),
+        authorized: () => this.broker.auth.authorizeSubscribe(this.identity, s.topic),
         subscriptionId: subId,
-      };
+      });
+      if (d.kind === 'refuse') {
+        if (d.limit) {
+          // A new filter past the per-client limit: 0x97 Quota exceeded (v3: 0x80 failure).
+          this.opts.guards!.counters.refused('subscriptions');
+          this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxSubs }, 'mqtt subscription refused: limit');
+        }
+        granted.push(subackFailure(d.code, this.version));
+        continue;
+      }
+      const options = d.options;
       const msgs = this.broker.subscribe(entry, s.topic, options);
       if (msgs.length) retained.push({ msgs, options });
       granted.push(s.qos);
@@ -642,19 +557,19 @@ export class MqttConnection implements SessionLink {
    */
   private subscribeLog(s: ISubscribePacket['subscriptions'][number], parsed: NonNullable<ReturnType<typeof parseLogFilter>>, subId: number | undefined): number {
     const v5 = this.version === 5;
-    if ('error' in parsed) return v5 ? ERRORS[parsed.error].mqtt : 0x80;
+    if ('error' in parsed) return subackFailure(parsed.error, this.version);
     // Replay filters obey the same depth as every other filter (mqtt.maxTopicLevels).
-    if (validateTopicFilter(parsed.kind === 'queue' ? s.topic : parsed.filter, this.opts.maxTopicLevels)) return v5 ? ERRORS.TOPIC_FILTER_INVALID.mqtt : 0x80;
+    if (validateTopicFilter(parsed.kind === 'queue' ? s.topic : parsed.filter, this.opts.maxTopicLevels)) return subackFailure('TOPIC_FILTER_INVALID', this.version);
     const maxLog = this.opts.guards?.client.maxLogSubscriptions ?? 0;
     if (maxLog > 0 && (this.logSubs?.size ?? 0) >= maxLog && !this.logSubs?.has(s.topic)) {
       this.opts.guards!.counters.refused('log-subscriptions');
       this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxLog }, 'mqtt log subscription refused: limit');
-      return v5 ? ERRORS.QUOTA_EXCEEDED.mqtt : 0x80;
+      return subackFailure('QUOTA_EXCEEDED', this.version);
     }
     const log = this.broker.log;
     const store = this.broker.state;
-    if (!log || !store) return v5 ? ERRORS.IMPLEMENTATION_SPECIFIC.mqtt : 0x80; // persistence is off: no log to read
-    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.kind === 'queue' ? s.topic : parsed.filter)) return v5 ? ERRORS.NOT_AUTHORIZED.mqtt : 0x80;
+    if (!log || !store) return subackFailure('IMPLEMENTATION_SPECIFIC', this.version); // persistence is off: no log to read
+    if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.kind === 'queue' ? s.topic : parsed.filter)) return subackFailure('NOT_AUTHORIZED', this.version);
     const entry = this.entry!;
     this.logSubs ??= new LogSubscriptions({
       target: entry,
@@ -662,7 +577,7 @@ export class MqttConnection implements SessionLink {
       store,
       queues: QueueRegistry.for(this.broker),
       whenWritable: () =>
-        this.stream.writableLength > this.opts.maxWriteBuffer / 2 ? new Promise<void>((r) => this.stream.once('drain', () => r())) : undefined,
+        this.io.whenWritable(),
       onError: (err, topic) => this.log.warn({ err: String(err), clientId: this.clientId, topic }, 'mqtt log subscription stopped'),
     });
     const qos = (s.qos > 1 ? 1 : s.qos) as QoS;
@@ -672,7 +587,7 @@ export class MqttConnection implements SessionLink {
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       this.log.info({ clientId: this.clientId, topic: s.topic, err: err.message }, 'mqtt log subscription refused');
-      return v5 ? err.mqttReason : 0x80;
+      return subackFailure(err.code, this.version);
     }
     return qos;
   }
@@ -683,11 +598,11 @@ export class MqttConnection implements SessionLink {
     const granted: number[] = [];
     for (const f of p.unsubscriptions) {
       if (parseLogFilter(f)) {
-        granted.push(this.logSubs?.remove(f) ? 0x00 : 0x11);
+        granted.push(unsubackCode(!!this.logSubs?.remove(f)));
         continue;
       }
       const existed = this.broker.unsubscribe(this.entry!, f);
-      granted.push(existed ? 0x00 : 0x11);
+      granted.push(unsubackCode(existed));
     }
     if (this.version === 5) this.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted });
     else this.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted: [] });
@@ -722,7 +637,7 @@ export class MqttConnection implements SessionLink {
         this.discardOutbound(o, now);
         continue;
       }
-      if (o.qos === 0 && this.stream.writableLength > this.opts.maxWriteBuffer) {
+      if (o.qos === 0 && this.io.overWriteBuffer) {
         // A slow reader must not grow memory without bound: QoS 0 is dropped, and counted.
         this.counters.slowConsumerDrops++;
         continue;
@@ -751,19 +666,8 @@ export class MqttConnection implements SessionLink {
     const msg = o.msg;
     if (this.version !== 5) return encodePublishShared(msg, msg.topic, msg.payload, o.qos, o.dup, o.retain, o.packetId);
     const properties = toPublishProperties(msg, o.subscriptionIds ?? EMPTY, now) ?? {};
-    let topic = msg.topic;
-    if (this.clientTopicAliasMax > 0) {
-      const aliases = (this.outboundAliases ??= new Map());
-      const alias = aliases.get(topic);
-      if (alias !== undefined) {
-        properties.topicAlias = alias;
-        topic = '';
-      } else if (aliases.size < this.clientTopicAliasMax) {
-        const next = aliases.size + 1;
-        aliases.set(topic, next);
-        properties.topicAlias = next;
-      }
-    }
+    const { topic, alias } = this.outboundAliases.assign(msg.topic);
+    if (alias !== undefined) properties.topicAlias = alias;
     const packet: IPublishPacket = {
       cmd: 'publish',
       topic,
@@ -786,7 +690,9 @@ export class MqttConnection implements SessionLink {
     return buf;
   }
 
-  private ackPacket(type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, reason: number): Buffer {
+  /** An ack packet; `reason` (a code or an MQTT 5 reason) is carried by v5 only, v3 acks have none. */
+  private ackPacket(type: 'puback' | 'pubrec' | 'pubrel' | 'pubcomp', packetId: number, code: ErrorCode | number): Buffer {
+    const reason = reasonCode(code);
     if (reason === 0 || this.version !== 5) return encodeAck(type, packetId);
     return mqttPacket.generate({ cmd: type, messageId: packetId, reasonCode: reason }, { protocolVersion: 5 });
   }
@@ -795,19 +701,9 @@ export class MqttConnection implements SessionLink {
     this.writeRaw(mqttPacket.generate(p, { protocolVersion: this.version }));
   }
 
-  /** Writes are corked for the rest of the tick so one read's replies leave in one syscall. */
+  /** Corked, counted, never after the stream ended (../connection-shell.ts). */
   private writeRaw(buf: Buffer): void {
-    if (this.state === 'closed' && !this.stream.writable) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
-    }
-    this.counters.bytesOut += buf.length;
-    this.stream.write(buf);
+    this.io.write(buf);
   }
 
   // ---- closing ----
@@ -816,37 +712,28 @@ export class MqttConnection implements SessionLink {
   close(code: ErrorCode): void {
     if (this.state === 'closed') return;
     this.entry = undefined; // the broker already unbound us
-    if (this.version === 5) this.writePacket({ cmd: 'disconnect', reasonCode: ERRORS[code].mqtt });
+    const reason = disconnectReason(code, this.version);
+    if (reason !== undefined) this.writePacket({ cmd: 'disconnect', reasonCode: reason });
     this.destroy();
   }
 
   /** Protocol or limit failure: v5 gets DISCONNECT with the reason code first [MQTT-4.13.1-1]; one log line. */
   fail(code: ErrorCode, detail: string): void {
     if (this.state === 'closed') return;
-    this.log.warn({ clientId: this.clientId, remote: this.identity.remoteAddress, code, detail }, 'mqtt connection closed on error');
-    if (this.version === 5 && this.state === 'connected') {
-      this.writePacket({ cmd: 'disconnect', reasonCode: ERRORS[code].mqtt });
-    }
+    this.io.logFailure(code, detail);
+    const reason = disconnectReason(code, this.version);
+    if (reason !== undefined && this.state === 'connected') this.writePacket({ cmd: 'disconnect', reasonCode: reason });
     this.destroy();
   }
 
+  /** Ends the stream and releases (../connection-shell.ts: once, with the stream's own close). */
   private destroy(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.stream.end();
-    setTimeout(() => this.stream.destroy(), 1000).unref();
-    this.detach();
+    this.io.destroy();
   }
 
-  private onStreamClosed(): void {
-    if (this.state !== 'closed') this.state = 'closed';
-    this.detach();
-  }
-
-  private detached = false;
+  /** The MQTT part of releasing a connection; the shell runs it once, on our destroy or the stream's close. */
   private detach(): void {
-    if (this.detached) return;
-    this.detached = true;
+    this.state = 'closed';
     this.framer.reset(); // an unfinished packet's bytes go back to the shared budget
     this.logSubs?.closeAll();
     if (this.entry) this.broker.disconnect(this.entry, this, this.willOnClose);

@@ -27,7 +27,8 @@ import type { Logger } from 'pino';
 import type { AuthResult, ClientIdentity } from '../../src/core/auth.ts';
 import { peerInfo } from '../peer.ts';
 import type { Broker } from '../../src/core/broker.ts';
-import { ERRORS, GatewayError, type ErrorCode } from '../../src/core/errors.ts';
+import { GatewayError, type ErrorCode } from '../../src/core/errors.ts';
+import { bareErrorFrame, errorFrame, versionsHeader } from './error-frame.ts';
 import type { Message } from '../../src/core/message.ts';
 import { encodeFrame, header, HEARTBEAT, type StompFrame, type StompVersion } from './frame.ts';
 import { headersFromMessage, messageFromSend, parseSendDestination, parseStreamOffset, parseSubscribeDestination } from './mapping.ts';
@@ -37,14 +38,18 @@ import type { QueueRegistry } from '../../src/core/queue-registry.ts';
 import { isQueueMode } from '../../src/core/queue.ts';
 import { QueueSubscription } from './queues.ts';
 import type { QueueAdmission } from './queue-limits.ts';
-import { PublishMeter } from '../../src/core/limits.ts';
+import { ConnectionShell, Pacer } from '../connection-shell.ts';
+import { OrderedReplies, type ReplySlot } from '../ordered-replies.ts';
+import { PendingAcks } from './pending-acks.ts';
+import { Transactions } from './transactions.ts';
+import { ackModeOf, isDurable, prefetchOf, required, settlementOf, subscribeTarget, unsubscribeId } from './frame-headers.ts';
+import { connectedHeaders, heartbeats, negotiateVersion, parseHeartBeat, SUPPORTED, validateClientName } from './negotiate.ts';
 import type { AckMode, DeliverySink, StompSubscription } from './subscription.ts';
 import { StreamSubscription } from './stream-subscription.ts';
 import { TopicSubscription } from './topic-subscription.ts';
 
 type State = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
 
-const SUPPORTED: readonly StompVersion[] = ['1.2', '1.1', '1.0'];
 
 /** Counters the listener aggregates for metrics. */
 export interface StompCounters {
@@ -56,26 +61,14 @@ export interface StompCounters {
   errors: number;
 }
 
-interface Pending {
-  sub: StompSubscription;
-  /** undefined: a QoS 0 message on a client / client-individual subscription (ACK has nothing to settle, but counts for cumulative ACK). */
-  token: number | undefined;
-}
-
 /** Pending entries without a token (QoS 0 on an acked subscription) a connection keeps before forgetting the oldest. */
 const MAX_UNSETTLED_QOS0 = 10_000;
 
-/** One in-order RECEIPT slot; `ready` once its frame is done. */
-interface ReceiptSlot {
-  id: string;
-  ready: boolean;
-  /** DISCONNECT: close after writing this receipt. */
-  thenClose: boolean;
-}
+/** One in-order RECEIPT slot (../ordered-replies.ts): ready once `value` is its id; `thenClose` on DISCONNECT. */
+type ReceiptSlot = ReplySlot<string> & { id: string };
 
-interface Transaction {
-  actions: (() => Promise<void> | undefined)[];
-}
+/** A buffered SEND / ACK / NACK of a transaction: applied at COMMIT; a SEND returns its durable write. */
+type TxAction = () => Promise<void> | undefined;
 
 export class StompConnection implements DeliverySink {
   identity: ClientIdentity = { clientId: '', protocol: 'stomp' };
@@ -85,23 +78,21 @@ export class StompConnection implements DeliverySink {
   private readonly parser: StompParser;
   private readonly subs = new Map<string, StompSubscription>();
   private subCounter = 0;
-  /** Unacknowledged MESSAGEs by ack id; Map order = send order (cumulative ack walks it). */
-  private readonly pending = new Map<string, Pending>();
+  /** Unacknowledged MESSAGEs by ack id, in send order (./pending-acks.ts). */
+  private readonly pending = new PendingAcks<StompSubscription>(MAX_UNSETTLED_QOS0);
   private ackCounter = 0;
-  /** Entries of `pending` with token undefined. */
-  private tokenless = 0;
-  private readonly receipts: ReceiptSlot[] = [];
+  /** RECEIPTs in frame order (../ordered-replies.ts). */
+  private readonly receipts = new OrderedReplies<string>();
   /** MESSAGE frames held while a receipted durable SUBSCRIBE waits for its image write (see subscribeDurable). */
   private held: Buffer[] | undefined;
   private holds = 0;
-  private readonly transactions = new Map<string, Transaction>();
+  private readonly transactions: Transactions<TxAction>;
   private backlog: StompFrame[] | undefined;
-  private corked = false;
-  private lastRead = Date.now();
-  private lastWrite = Date.now();
-  private sendTimer: NodeJS.Timeout | undefined;
-  private recvTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** Reads, writes, timers and closing (../connection-shell.ts). */
+  private readonly io: ConnectionShell;
+  /** Inbound publish pacing; frames read while paused wait in it. */
+  private readonly pacer: Pacer<StompFrame>;
   /** Negotiated heart-beat intervals in ms (0 = off). */
   heartbeatOut = 0;
   heartbeatIn = 0;
@@ -120,17 +111,32 @@ export class StompConnection implements DeliverySink {
     private readonly queueAdmission?: QueueAdmission,
   ) {
     this.parser = new StompParser(opts.limits, '1.0', opts.guards?.unfinished);
+    this.transactions = new Transactions<TxAction>(opts.maxTransactions, opts.maxTransactionFrames);
     this.identity = { clientId: this.sessionId, protocol: 'stomp', ...peerInfo(stream) };
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', (err: Error) => this.log.debug({ err: err.message, session: this.sessionId }, 'stomp socket error'));
-    stream.on('close', () => this.onStreamClosed());
-    this.connectTimer = setTimeout(() => {
+    this.io = new ConnectionShell(
+      stream,
+      'stomp',
+      log,
+      counters,
+      opts.maxWriteBuffer,
+      { data: (chunk) => this.parser.push(chunk, (f) => this.onFrame(f)), fail: (code, detail) => this.fail(code, detail), release: () => this.release() },
+      () => ({ session: this.sessionId }),
+    );
+    this.pacer = new Pacer<StompFrame>(
+      this.io,
+      opts.guards,
+      (f) => {
+        if (this.state !== 'closed') this.onFrame(f);
+        return true;
+      },
+      () => (this.io.lastRead = Date.now()), // time paused by us does not count against the heart-beat
+    );
+    this.connectTimer = this.io.timeout(() => {
       if (this.state === 'awaiting-connect' || this.state === 'authenticating') {
         this.opts.guards?.counters.timedOut('stomp', 'connect');
         this.fail('PROTOCOL_ERROR', 'no CONNECT frame in time');
       }
     }, opts.connectTimeoutMs);
-    this.connectTimer.unref();
   }
 
   get isClosed(): boolean {
@@ -139,42 +145,21 @@ export class StompConnection implements DeliverySink {
 
   // ---- inbound ----
 
-  private onData(chunk: Buffer): void {
-    if (this.state === 'closed') return;
-    this.lastRead = Date.now();
-    this.counters.bytesIn += chunk.length;
-    try {
-      this.parser.push(chunk, (f) => this.onFrame(f));
-    } catch (err) {
-      this.failWith(err);
-    }
-  }
-
   private failWith(err: unknown): void {
-    if (err instanceof GatewayError) this.fail(err.code, err.message);
-    else {
-      this.log.error({ err, session: this.sessionId }, 'stomp handler failed');
-      this.fail('IMPLEMENTATION_SPECIFIC', 'internal error');
-    }
+    this.io.failWith(err);
   }
 
   /** Wraps a promise continuation so nothing it throws escapes as an unhandled rejection (closes this connection instead). */
   private guarded<T>(fn: (v: T) => void): (v: T) => void {
-    return (v: T) => {
-      try {
-        fn(v);
-      } catch (err) {
-        this.failWith(err);
-      }
-    };
+    return this.io.guarded(fn);
   }
 
   private currentReceipt: string | undefined;
 
   private onFrame(f: StompFrame): void {
     if (this.state === 'closed') return;
-    if (this.deferred) {
-      this.deferred.push(f);
+    if (this.pacer.holding) {
+      this.pacer.deferred!.push(f);
       return;
     }
     if (this.state === 'authenticating') {
@@ -215,28 +200,17 @@ export class StompConnection implements DeliverySink {
   // ---- CONNECT ----
 
   private onConnect(f: StompFrame): void {
-    const accept = header(f, 'accept-version');
-    let version: StompVersion | undefined = '1.0';
-    if (accept !== undefined) {
-      const offered = accept.split(',').map((s) => s.trim());
-      version = SUPPORTED.find((v) => offered.includes(v));
-    }
+    const version = negotiateVersion(header(f, 'accept-version'));
     if (!version) {
       // 1.2 "Protocol Negotiation": ERROR with the versions we support, then close.
-      return this.fail('UNSUPPORTED_PROTOCOL_VERSION', `supported versions are ${SUPPORTED.join(',')}`, [['version', '1.2,1.1,1.0']]);
+      return this.fail('UNSUPPORTED_PROTOCOL_VERSION', `supported versions are ${SUPPORTED.join(',')}`, [versionsHeader(SUPPORTED)]);
     }
-    const hb = header(f, 'heart-beat') ?? '0,0';
-    const m = /^\s*(\d{1,9})\s*,\s*(\d{1,9})\s*$/.exec(hb);
-    if (!m) throw new GatewayError('STOMP_HEADER_INVALID', `heart-beat header ${JSON.stringify(hb)}`);
-    const cx = Number(m[1]);
-    const cy = Number(m[2]);
+    const hb = parseHeartBeat(header(f, 'heart-beat'));
     const sx = this.opts.heartbeatSendMs;
     const sy = this.opts.heartbeatReceiveMs;
     this.version = version;
     this.parser.setVersion(version);
-    const clientName = header(f, 'client-id');
-    if (clientName !== undefined && (clientName === '' || clientName.length > 256)) throw new GatewayError('STOMP_HEADER_INVALID', 'client-id must be 1..256 characters');
-    this.clientName = clientName;
+    this.clientName = validateClientName(header(f, 'client-id'));
     const login = header(f, 'login');
     const passcode = header(f, 'passcode');
     this.identity = { clientId: this.sessionId, username: login, protocol: 'stomp', ...peerInfo(this.stream) };
@@ -246,13 +220,11 @@ export class StompConnection implements DeliverySink {
       if (ok === false) return this.fail('BAD_CREDENTIALS', `login refused${login === undefined ? '' : ` for ${JSON.stringify(login.slice(0, 100))}`}`);
       if (ok !== true) return this.fail('NOT_AUTHORIZED', 'anonymous login is not allowed here');
       this.state = 'connected';
-      if (this.connectTimer) clearTimeout(this.connectTimer);
-      this.heartbeatOut = sx === 0 || cy === 0 ? 0 : Math.max(sx, cy);
-      this.heartbeatIn = cx === 0 || sy === 0 ? 0 : Math.max(cx, sy);
-      const headers: [string, string][] = [];
-      if (version !== '1.0') headers.push(['version', version], ['heart-beat', `${sx},${sy}`]);
-      headers.push(['session', this.sessionId], ['server', this.opts.serverName]);
-      this.writeFrame({ command: 'CONNECTED', headers, body: Buffer.alloc(0) });
+      this.io.clear(this.connectTimer);
+      const hbs = heartbeats(hb, sx, sy);
+      this.heartbeatOut = hbs.out;
+      this.heartbeatIn = hbs.in;
+      this.writeFrame({ command: 'CONNECTED', headers: connectedHeaders(version, sx, sy, this.sessionId, this.opts.serverName), body: Buffer.alloc(0) });
       this.startHeartbeats();
       this.log.debug({ session: this.sessionId, version, login }, 'stomp client connected');
       const backlog = this.backlog;
@@ -280,17 +252,15 @@ export class StompConnection implements DeliverySink {
   private startHeartbeats(): void {
     if (this.heartbeatOut > 0) {
       const every = Math.max(1, Math.floor(this.heartbeatOut / 2));
-      this.sendTimer = setInterval(() => {
-        if (Date.now() - this.lastWrite >= every) this.writeRaw(HEARTBEAT);
+      this.io.interval(() => {
+        if (Date.now() - this.io.lastWrite >= every) this.writeRaw(HEARTBEAT);
       }, every);
-      this.sendTimer.unref();
     }
     if (this.heartbeatIn > 0) {
       const limit = this.heartbeatIn * this.opts.heartbeatGrace;
-      this.recvTimer = setInterval(() => {
-        if (Date.now() - this.lastRead > limit) this.fail('KEEPALIVE_TIMEOUT', `nothing received for ${limit} ms`);
+      this.io.interval(() => {
+        if (Date.now() - this.io.lastRead > limit) this.fail('KEEPALIVE_TIMEOUT', `nothing received for ${limit} ms`);
       }, Math.max(1, Math.floor(this.heartbeatIn / 2)));
-      this.recvTimer.unref();
     }
   }
 
@@ -315,22 +285,22 @@ export class StompConnection implements DeliverySink {
         throw new GatewayError('QUOTA_EXCEEDED', `retained messages: ${over} limit reached`);
       }
     }
-    this.pace(f.body.length);
+    this.pacer.charge(f.body.length); // over the publish rate: reading pauses, never a drop
     const tx = this.transactionOf(f);
     if (tx) {
-      this.addToTransaction(tx, () => this.publish(build()));
+      this.transactions.add(tx, () => this.publish(build()));
       return this.receiptNow();
     }
     this.counters.messagesIn++;
     const done = this.publish(msg);
     const slot = this.receiptSlot();
     if (!done) {
-      if (slot) slot.ready = true;
+      if (slot) slot.value = slot.id;
       return this.flushReceipts();
     }
     done.then(
       this.guarded(() => {
-        if (slot) slot.ready = true;
+        if (slot) slot.value = slot.id;
         this.flushReceipts();
       }),
       this.guarded((err: unknown) => {
@@ -359,68 +329,22 @@ export class StompConnection implements DeliverySink {
     this.queues.queue(name);
   }
 
-  /** Charges one SEND to the publish rate limit; over it the socket is paused (never a drop) until the debt is paid. */
-  private meter: PublishMeter | undefined;
-  private paused = false;
-  /** Frames read after the publish rate paused us (at most one read's worth): handled in order on resume. */
-  private deferred: StompFrame[] | undefined;
-  private pace(bodyBytes: number): void {
-    const limits = this.opts.guards?.client;
-    if (!this.meter) {
-      if (!PublishMeter.wanted(limits)) return;
-      this.meter = new PublishMeter(limits!, Date.now());
-    }
-    const wait = this.meter.charge(bodyBytes, Date.now());
-    if (wait <= 0 || this.paused) return;
-    this.paused = true;
-    this.deferred = [];
-    this.opts.guards!.counters.ratePauses++;
-    this.opts.guards!.counters.refused('publish-rate');
-    this.stream.pause();
-    setTimeout(() => this.unpause(), wait).unref();
-  }
-
-  /** The rate debt is paid: handle what was read meanwhile, in order (pacing again if needed), then read on. */
-  private unpause(): void {
-    this.paused = false;
-    this.lastRead = Date.now(); // time paused by us does not count against the heart-beat
-    const q = this.deferred ?? [];
-    this.deferred = undefined;
-    try {
-      for (const f of q) if (this.state !== 'closed') this.onFrame(f); // once paced again, the rest lands in the new `deferred`
-    } catch (err) {
-      this.failWith(err);
-    }
-    if (!this.paused && this.state !== 'closed') this.stream.resume();
-  }
-
   // ---- SUBSCRIBE / UNSUBSCRIBE ----
 
   private onSubscribe(f: StompFrame): void {
-    const dest = required(f, 'destination');
-    // 1.0 may omit the id; the destination then names the subscription.
-    const id = this.version === '1.0' ? (header(f, 'id') ?? dest) : required(f, 'id');
+    const { dest, id } = subscribeTarget(f, this.version);
     if (this.subs.has(id)) throw new GatewayError('PROTOCOL_ERROR', `subscription id ${JSON.stringify(id)} already in use`);
     const maxSubs = Math.min(this.opts.maxSubscriptions, this.opts.guards?.client.maxSubscriptions || Infinity);
     if (this.subs.size >= maxSubs) {
       this.opts.guards?.counters.refused('subscriptions');
       throw new GatewayError('QUOTA_EXCEEDED', `more than ${maxSubs} subscriptions`);
     }
-    const ackHeader = header(f, 'ack') ?? 'auto';
-    if (ackHeader !== 'auto' && ackHeader !== 'client' && ackHeader !== 'client-individual') {
-      throw new GatewayError('STOMP_HEADER_INVALID', `ack ${JSON.stringify(ackHeader)}`);
-    }
-    const ackMode: AckMode = ackHeader;
-    const pf = header(f, 'prefetch-count');
-    let prefetch = this.opts.defaultPrefetch;
-    if (pf !== undefined) {
-      if (!/^\d{1,6}$/.test(pf) || Number(pf) < 1) throw new GatewayError('STOMP_HEADER_INVALID', `prefetch-count ${JSON.stringify(pf)}`);
-      prefetch = Math.min(Number(pf), this.opts.maxPrefetch);
-    }
+    const ackMode = ackModeOf(f);
+    const prefetch = prefetchOf(f, this.opts.defaultPrefetch, this.opts.maxPrefetch);
     const d = parseSubscribeDestination(dest, this.opts.maxTopicLevels);
     if (typeof d === 'string') throw new GatewayError(d, `destination ${JSON.stringify(dest.slice(0, 200))}`);
     if (!this.broker.auth.authorizeSubscribe(this.identity, d.topic)) throw new GatewayError('NOT_AUTHORIZED', `SUBSCRIBE to ${dest}`);
-    const durable = header(f, 'durable') === 'true' || header(f, 'persistent') === 'true';
+    const durable = isDurable(f);
     const offsetHeader = header(f, 'x-stream-offset');
     if (d.kind === 'topic' && durable) {
       if (this.clientName === undefined) throw new GatewayError('STOMP_FRAME_INVALID', 'a durable SUBSCRIBE needs a client-id header on CONNECT');
@@ -484,7 +408,7 @@ export class StompConnection implements DeliverySink {
     this.subs.set(id, sub);
     sub.start(topic, this.opts.session, prefetch);
     const release = (): void => {
-      slot.ready = true;
+      slot.value = slot.id;
       this.flushReceipts();
       if (--this.holds !== 0 || this.state === 'closed') return;
       const held = this.held ?? [];
@@ -503,33 +427,26 @@ export class StompConnection implements DeliverySink {
   }
 
   private onUnsubscribe(f: StompFrame): void {
-    const id = this.version === '1.0' ? (header(f, 'id') ?? required(f, 'destination')) : required(f, 'id');
-    const sub = this.subs.get(id);
+    const sub = this.subs.get(unsubscribeId(f, this.version));
     // `durable:true` on UNSUBSCRIBE deletes a durable subscription; without it the subscription only detaches.
-    if (sub) this.endSubscription(sub, header(f, 'durable') === 'true' || header(f, 'persistent') === 'true');
+    if (sub) this.endSubscription(sub, isDurable(f));
     this.receiptNow();
   }
 
   private endSubscription(sub: StompSubscription, forget: boolean): void {
     this.subs.delete(sub.id);
-    for (const [ackId, p] of this.pending) {
-      if (p.sub !== sub) continue;
-      this.pending.delete(ackId);
-      if (p.token === undefined) this.tokenless--;
-    }
+    this.pending.dropSubscription(sub);
     sub.end(forget);
   }
 
   // ---- ACK / NACK ----
 
   private onAck(f: StompFrame): void {
-    const id = header(f, 'id') ?? required(f, 'message-id');
-    const positive = f.command === 'ACK';
     // RabbitMQ's NACK header `requeue:false`: dead-letter now instead of redelivering.
-    const requeue = positive || header(f, 'requeue') !== 'false';
+    const { ackId: id, positive, requeue } = settlementOf(f);
     const tx = this.transactionOf(f);
     if (tx) {
-      this.addToTransaction(tx, () => {
+      this.transactions.add(tx, () => {
         this.settle(id, positive, requeue);
         return undefined;
       });
@@ -541,74 +458,48 @@ export class StompConnection implements DeliverySink {
 
   /** Applies an ACK / NACK; cumulative for ack:client (every earlier message of that subscription too). Unknown ids are ignored. */
   private settle(ackId: string, positive: boolean, requeue = true): void {
-    const target = this.pending.get(ackId);
-    if (!target) {
+    const todo = this.pending.settle(ackId);
+    if (!todo) {
       this.log.debug({ session: this.sessionId, ackId }, 'stomp ack for an unknown message id');
       return;
     }
-    const todo: Pending[] = [];
-    if (target.sub.ackMode === 'client') {
-      for (const [k, p] of this.pending) {
-        if (p.sub !== target.sub) continue;
-        this.pending.delete(k);
-        todo.push(p);
-        if (k === ackId) break;
-      }
-    } else {
-      this.pending.delete(ackId);
-      todo.push(target);
-    }
     for (const p of todo) {
-      if (p.token === undefined) this.tokenless--;
-      else if (positive) p.sub.ack(p.token);
+      if (p.token === undefined) continue; // QoS 0: nothing to settle upstream
+      if (positive) p.sub.ack(p.token);
       else p.sub.nack(p.token, requeue);
     }
   }
 
   // ---- transactions ----
 
-  private transactionOf(f: StompFrame): Transaction | undefined {
+  /** The open transaction a frame names (./transactions.ts); an unknown name is a protocol error. */
+  private transactionOf(f: StompFrame): TxAction[] | undefined {
     const name = header(f, 'transaction');
-    if (name === undefined) return undefined;
-    const tx = this.transactions.get(name);
-    if (!tx) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
-    return tx;
-  }
-
-  private addToTransaction(tx: Transaction, action: () => Promise<void> | undefined): void {
-    if (tx.actions.length >= this.opts.maxTransactionFrames) {
-      throw new GatewayError('STOMP_LIMIT_EXCEEDED', `more than ${this.opts.maxTransactionFrames} frames in a transaction`);
-    }
-    tx.actions.push(action);
+    return name === undefined ? undefined : this.transactions.get(name);
   }
 
   private onBegin(f: StompFrame): void {
-    const name = required(f, 'transaction');
-    if (this.transactions.has(name)) throw new GatewayError('PROTOCOL_ERROR', `transaction ${JSON.stringify(name)} already begun`);
-    if (this.transactions.size >= this.opts.maxTransactions) throw new GatewayError('QUOTA_EXCEEDED', `more than ${this.opts.maxTransactions} open transactions`);
-    this.transactions.set(name, { actions: [] });
+    this.transactions.begin(required(f, 'transaction'));
     this.receiptNow();
   }
 
   private onCommit(f: StompFrame): void {
     const name = required(f, 'transaction');
-    const tx = this.transactions.get(name);
-    if (!tx) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
-    this.transactions.delete(name);
+    const actions = this.transactions.commit(name);
     // Every SEND is handed to the broker in this one turn, in order; the RECEIPT waits for all of them.
     const waits: Promise<void>[] = [];
-    for (const act of tx.actions) {
+    for (const act of actions) {
       const p = act();
       if (p) waits.push(p);
     }
     const slot = this.receiptSlot();
     if (waits.length === 0) {
-      if (slot) slot.ready = true;
+      if (slot) slot.value = slot.id;
       return this.flushReceipts();
     }
     Promise.all(waits).then(
       this.guarded(() => {
-        if (slot) slot.ready = true;
+        if (slot) slot.value = slot.id;
         this.flushReceipts();
       }),
       this.guarded((err: unknown) => {
@@ -619,15 +510,14 @@ export class StompConnection implements DeliverySink {
   }
 
   private onAbort(f: StompFrame): void {
-    const name = required(f, 'transaction');
-    if (!this.transactions.delete(name)) throw new GatewayError('PROTOCOL_ERROR', `unknown transaction ${JSON.stringify(name)}`);
+    this.transactions.abort(required(f, 'transaction'));
     this.receiptNow();
   }
 
   private onDisconnect(): void {
     const slot = this.receiptSlot();
     if (!slot) return this.destroy();
-    slot.ready = true;
+    slot.value = slot.id;
     slot.thenClose = true;
     this.flushReceipts();
   }
@@ -637,30 +527,25 @@ export class StompConnection implements DeliverySink {
   private receiptSlot(): ReceiptSlot | undefined {
     const id = this.currentReceipt;
     if (id === undefined) return undefined;
-    const slot: ReceiptSlot = { id, ready: false, thenClose: false };
-    this.receipts.push(slot);
-    return slot;
+    return Object.assign(this.receipts.later(), { id });
   }
 
   /** A RECEIPT for a frame that is done now (still after earlier pending ones). */
   private receiptNow(): void {
-    const slot = this.receiptSlot();
-    if (!slot) return;
-    slot.ready = true;
-    this.flushReceipts();
+    const id = this.currentReceipt;
+    if (id === undefined) return;
+    const now = this.receipts.now(id); // undefined: queued behind a RECEIPT still waiting
+    if (now !== undefined && this.state !== 'closed') this.writeReceipt(now);
   }
 
   private flushReceipts(): void {
-    while (this.receipts.length !== 0 && (this.receipts[0] as ReceiptSlot).ready) {
-      const slot = this.receipts.shift() as ReceiptSlot;
-      if (this.state === 'closed') continue;
-      this.writeFrame({ command: 'RECEIPT', headers: [['receipt-id', slot.id]], body: Buffer.alloc(0) });
-      if (slot.thenClose) {
-        this.receipts.length = 0;
-        this.destroy();
-        return;
-      }
-    }
+    const { send, close } = this.receipts.take();
+    for (const id of send) if (this.state !== 'closed') this.writeReceipt(id);
+    if (close) this.destroy(); // DISCONNECT: its RECEIPT was the last frame
+  }
+
+  private writeReceipt(id: string): void {
+    this.writeFrame({ command: 'RECEIPT', headers: [['receipt-id', id]], body: Buffer.alloc(0) });
   }
 
   // ---- outbound ----
@@ -668,7 +553,7 @@ export class StompConnection implements DeliverySink {
   /** DeliverySink: one MESSAGE frame. */
   deliver(sub: StompSubscription, msg: Message, token: number | undefined, redeliveries: number): void {
     if (this.state === 'closed') return;
-    if (token === undefined && this.stream.writableLength > this.opts.maxWriteBuffer) {
+    if (token === undefined && this.io.overWriteBuffer) {
       // A slow reader must not grow memory without bound: at-most-once deliveries are dropped, and counted.
       this.counters.slowConsumerDrops++;
       return;
@@ -689,42 +574,20 @@ export class StompConnection implements DeliverySink {
       // A header this version cannot carry (e.g. a newline in 1.0): send without the mapped extras.
       buf = encodeFrame({ command: 'MESSAGE', headers: [headersFromMessage(msg)[0] as [string, string], ...delivery], body: msg.payload }, this.version);
     }
-    if (acked) {
-      this.pending.set(messageId, { sub, token });
-      if (token === undefined && ++this.tokenless > MAX_UNSETTLED_QOS0) this.forgetOldestTokenless();
-    }
+    if (acked) this.pending.add(messageId, sub, token);
     this.counters.messagesOut++;
     if (this.held) this.held.push(buf);
     else this.writeRaw(buf);
   }
 
-  /** Keeps memory bounded for a client that never ACKs QoS 0 MESSAGEs: the oldest such entry is dropped. */
-  private forgetOldestTokenless(): void {
-    for (const [k, p] of this.pending) {
-      if (p.token !== undefined) continue;
-      this.pending.delete(k);
-      this.tokenless--;
-      return;
-    }
-  }
-
   /** DeliverySink: resolves once the outgoing buffer is under half of maxWriteBuffer (or the connection closed). */
   whenWritable(): Promise<void> {
-    if (this.state === 'closed' || this.stream.writableLength <= this.opts.maxWriteBuffer / 2) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.stream.off('drain', done);
-        this.stream.off('close', done);
-        resolve();
-      };
-      this.stream.on('drain', done);
-      this.stream.on('close', done);
-    });
+    return this.io.whenWritable() ?? Promise.resolve();
   }
 
   /** DeliverySink: the outgoing buffer is under half of maxWriteBuffer and the connection is open. */
   canWrite(): boolean {
-    return this.state !== 'closed' && this.stream.writableLength <= this.opts.maxWriteBuffer / 2;
+    return this.io.canWrite();
   }
 
   /** DeliverySink: a subscription's session was closed by the broker (shutdown, takeover). */
@@ -736,20 +599,9 @@ export class StompConnection implements DeliverySink {
     this.writeRaw(encodeFrame(f, this.version));
   }
 
-  /** Writes are corked for the rest of the tick so one read's replies leave in one syscall. */
+  /** Corked, counted, never after the stream ended (../connection-shell.ts). */
   private writeRaw(buf: Buffer): void {
-    if (!this.stream.writable) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
-    }
-    this.lastWrite = Date.now();
-    this.counters.bytesOut += buf.length;
-    this.stream.write(buf);
+    this.io.write(buf);
   }
 
   // ---- closing ----
@@ -763,50 +615,29 @@ export class StompConnection implements DeliverySink {
   fail(code: ErrorCode, detail: string, extra: [string, string][] = []): void {
     if (this.state === 'closed') return;
     this.counters.errors++;
-    this.log.warn({ session: this.sessionId, remote: this.identity.remoteAddress, code, detail }, 'stomp connection closed on error');
-    const headers: [string, string][] = [['message', ERRORS[code].text], ...extra, ['content-type', 'text/plain']];
-    if (this.currentReceipt !== undefined) headers.push(['receipt-id', this.currentReceipt]);
+    this.io.logFailure(code, detail);
     try {
-      this.writeFrame({ command: 'ERROR', headers, body: Buffer.from(detail, 'utf8') });
+      this.writeFrame(errorFrame(code, detail, this.currentReceipt, extra));
     } catch {
-      this.writeFrame({ command: 'ERROR', headers: [['message', ERRORS[code].text]], body: Buffer.alloc(0) });
+      this.writeFrame(bareErrorFrame(code));
     }
     this.destroy();
   }
 
+  /** Ends the stream and releases (../connection-shell.ts: once, with the stream's own close). */
   private destroy(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.stream.end();
-    setTimeout(() => this.stream.destroy(), 1000).unref();
-    this.release();
+    this.io.destroy();
   }
 
-  private onStreamClosed(): void {
-    this.state = 'closed';
-    this.release();
-  }
-
-  private released = false;
+  /** The STOMP part of releasing a connection (the shell already cleared its timers); runs once. */
   private release(): void {
-    if (this.released) return;
-    this.released = true;
+    this.state = 'closed';
     this.parser.dispose(); // an unfinished frame's bytes go back to the shared budget
-    if (this.sendTimer) clearInterval(this.sendTimer);
-    if (this.recvTimer) clearInterval(this.recvTimer);
-    if (this.connectTimer) clearTimeout(this.connectTimer);
     this.transactions.clear(); // uncommitted SENDs are never published
     this.pending.clear();
-    this.tokenless = 0;
     const subs = [...this.subs.values()];
     this.subs.clear();
     for (const s of subs) s.end(false);
     this.onClosed(this);
   }
-}
-
-function required(f: StompFrame, name: string): string {
-  const v = header(f, name);
-  if (v === undefined || v === '') throw new GatewayError('STOMP_HEADER_MISSING', `${f.command} without a ${name} header`);
-  return v;
 }
