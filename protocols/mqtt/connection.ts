@@ -11,8 +11,7 @@ import type { Message, QoS } from '../../src/core/message.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import type { SubscriptionOptions } from '../../src/core/router.ts';
 import { validateTopicFilter, validateTopicName } from '../../src/core/topic.ts';
-import { LogSubscriptions, parseLogFilter, withMode } from '../../src/core/log-subscriptions.ts';
-import { QueueRegistry } from '../../src/core/queue-registry.ts';
+import { parseLogFilter, withMode, type LogSubscriptions } from '../../src/core/log-subscriptions.ts';
 import { connackProperties, decideConnect, type ConnectDecision } from './connect.ts';
 import { type MqttVersion, connackRefusal, disconnectReason, refusedPublishAck, subackFailure, unstoredPublishAck, unsubackCode, UNACCEPTABLE_PROTOCOL_LEVEL, reasonCode } from './reason-codes.ts';
 import { MqttFramer } from './framer.ts';
@@ -36,6 +35,11 @@ export interface ConnectionCounters {
   bytesIn: number;
   bytesOut: number;
   slowConsumerDrops: number;
+}
+
+/** A new outbound QoS 2 PUBLISH or a PUBREL: its state must be durable before it is sent (MqttConnection.send). */
+function needsDurableFlow(o: Outbound): boolean {
+  return o.type === 'pubrel' || (o.qos === 2 && !o.dup);
 }
 
 export class MqttConnection implements SessionLink {
@@ -231,21 +235,23 @@ export class MqttConnection implements SessionLink {
         return this.onPublishPacket(packet);
       case 'puback': {
         const id = packetIdOf(packet);
-        const acked = this.logSubs ? this.session().unackedMessage(id) : undefined;
-        this.send(this.session().onPuback(id, Date.now()));
+        const entry = this.connectedEntry();
+        const acked = this.logSubs ? this.broker.unackedMessage(entry, id) : undefined;
+        this.send(this.broker.settleOutbound(entry, id, 'puback'));
         return this.logSubs?.acked(acked, packet.reasonCode); // a log-backed delivery: settle it (commit), refill the window
       }
       case 'pubrec': {
         const id = packetIdOf(packet);
         // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
-        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.session().onPubrecError(id, Date.now()));
-        if (!this.session().isKnownOutbound(id)) {
+        const entry = this.connectedEntry();
+        if ((packet.reasonCode ?? 0) >= 0x80) return this.send(this.broker.settleOutbound(entry, id, 'pubrec-error'));
+        if (!this.broker.isKnownOutbound(entry, id)) {
           return this.writeRaw(this.ackPacket('pubrel', id, 'PACKET_ID_NOT_FOUND'));
         }
-        return this.send(this.session().onPubrec(id, Date.now()));
+        return this.send(this.broker.settleOutbound(entry, id, 'pubrec'));
       }
       case 'pubcomp':
-        return this.send(this.session().onPubcomp(packetIdOf(packet), Date.now()));
+        return this.send(this.broker.settleOutbound(this.connectedEntry(), packetIdOf(packet), 'pubcomp'));
       case 'pubrel': {
         const id = packetIdOf(packet);
         const { known, done } = this.broker.releaseQos2(this.entry!, id);
@@ -282,9 +288,9 @@ export class MqttConnection implements SessionLink {
     }
   }
 
-  private session() {
+  private connectedEntry(): SessionEntry {
     if (!this.entry) throw new GatewayError('PROTOCOL_ERROR', 'packet before CONNECT');
-    return this.entry.session;
+    return this.entry;
   }
 
   // ---- CONNECT ----
@@ -392,8 +398,7 @@ export class MqttConnection implements SessionLink {
       // More unacknowledged QoS 1/2 than our Receive Maximum [MQTT-3.3.4-8].
       throw new GatewayError('RECEIVE_MAXIMUM_EXCEEDED');
     }
-    const session = this.entry!.session;
-    if (qos === 2 && !session.receiveQos2(packetId)) {
+    if (qos === 2 && !this.broker.receiveQos2(this.entry!, packetId)) {
       // Duplicate of a QoS 2 message not yet released: acknowledge again, do not route again [MQTT-4.3.3-10].
       this.inboundInflight--;
       return this.queueAck(this.ackPacket('pubrec', packetId, 0));
@@ -431,7 +436,7 @@ export class MqttConnection implements SessionLink {
     let done: Promise<void> | undefined;
     try {
       // A persistent publisher's QoS 2 id is stored with the message: exactly once across a crash.
-      const q2 = qos === 2 && session.expiryInterval !== 0 ? { sessionId: this.clientId, packetId } : undefined;
+      const q2 = qos === 2 && this.broker.sessionExpiry(this.entry!) !== 0 ? { sessionId: this.clientId, packetId } : undefined;
       done = this.broker.publish(msg, q2);
     } catch (err) {
       this.log.error({ err, clientId: this.clientId }, 'publish failed');
@@ -451,7 +456,7 @@ export class MqttConnection implements SessionLink {
       this.guarded((err: unknown) => {
         // Never acknowledge what is not durable: v5 gets an error reason code, v3 a closed connection.
         this.log.error({ err: String(err), clientId: this.clientId, topic }, 'publish not durable; not acknowledged');
-        if (qos === 2) this.entry?.session.release(packetId);
+        if (qos === 2 && this.entry) this.broker.forgetQos2(this.entry, packetId);
         const reason = unstoredPublishAck(this.version);
         if (reason !== undefined) slot.value = this.ackPacket(ackType, packetId, reason);
         else slot.failed = true;
@@ -462,7 +467,7 @@ export class MqttConnection implements SessionLink {
 
   private rejectPublish(qos: QoS, ackType: 'puback' | 'pubrec', packetId: number, code: ErrorCode): void {
     if (qos === 0) return;
-    if (qos === 2) this.entry!.session.release(packetId);
+    if (qos === 2) this.broker.forgetQos2(this.entry!, packetId);
     // v3 has no failure acks: acknowledge and drop, as a v3 client cannot be told otherwise.
     this.queueAck(this.ackPacket(ackType, packetId, refusedPublishAck(code, this.version)));
   }
@@ -508,7 +513,7 @@ export class MqttConnection implements SessionLink {
         continue;
       }
       const maxSubs = this.opts.guards?.client.maxSubscriptions ?? 0;
-      const subs = entry.session.subscriptions;
+      const subs = this.broker.subscriptionsOf(entry);
       const d = decideFilter(s, {
         version: this.version,
         maxTopicLevels: this.opts.maxTopicLevels,
@@ -566,20 +571,15 @@ export class MqttConnection implements SessionLink {
       this.log.info({ clientId: this.clientId, topic: s.topic, limit: maxLog }, 'mqtt log subscription refused: limit');
       return subackFailure('QUOTA_EXCEEDED', this.version);
     }
-    const log = this.broker.log;
-    const store = this.broker.state;
-    if (!log || !store) return subackFailure('IMPLEMENTATION_SPECIFIC', this.version); // persistence is off: no log to read
+    if (!this.broker.hasLog) return subackFailure('IMPLEMENTATION_SPECIFIC', this.version); // persistence is off: no log to read
     if (!this.broker.auth.authorizeSubscribe(this.identity, parsed.kind === 'queue' ? s.topic : parsed.filter)) return subackFailure('NOT_AUTHORIZED', this.version);
     const entry = this.entry!;
-    this.logSubs ??= new LogSubscriptions({
+    this.logSubs ??= this.broker.logSubscriptions({
       target: entry,
-      log,
-      store,
-      queues: QueueRegistry.for(this.broker),
       whenWritable: () =>
         this.io.whenWritable(),
       onError: (err, topic) => this.log.warn({ err: String(err), clientId: this.clientId, topic }, 'mqtt log subscription stopped'),
-    });
+    })!; // hasLog was checked above
     const qos = (s.qos > 1 ? 1 : s.qos) as QoS;
     const options: SubscriptionOptions = { qos, noLocal: v5 ? !!s.nl : false, retainAsPublished: v5 ? !!s.rap : false, retainHandling: 2, subscriptionId: subId };
     try {
@@ -611,10 +611,10 @@ export class MqttConnection implements SessionLink {
   private onDisconnect(reason: number, expiry: number | undefined): void {
     if (expiry !== undefined && this.entry) {
       // Setting a non-zero expiry at DISCONNECT after CONNECT said 0 is a protocol error [MQTT-3.14.2-2].
-      if (this.entry.session.expiryInterval === 0 && expiry !== 0) {
+      if (this.broker.sessionExpiry(this.entry) === 0 && expiry !== 0) {
         throw new GatewayError('PROTOCOL_ERROR', 'session expiry set at DISCONNECT after 0 at CONNECT');
       }
-      this.entry.session.expiryInterval = Math.min(expiry, this.opts.maxSessionExpiry);
+      this.broker.setSessionExpiry(this.entry, Math.min(expiry, this.opts.maxSessionExpiry));
     }
     // Normal disconnect discards the will [MQTT-3.1.2-10]; 0x04 asks for it to be published.
     this.willOnClose = reason === 0x04;
@@ -623,8 +623,40 @@ export class MqttConnection implements SessionLink {
 
   // ---- outbound ----
 
-  /** SessionLink: write PUBLISH / PUBREL items in order. */
+  /**
+   * SessionLink: write PUBLISH / PUBREL items in order. A new QoS 2 PUBLISH or a PUBREL to a persistent session
+   * waits until the session's in-flight record naming it is durable (Broker.saveFlows), so a kill -9 cannot make
+   * the restored session deliver it again as a new message [MQTT-4.3.3-10]; what is sent meanwhile queues behind
+   * it, in order. QoS 0 and QoS 1 never wait.
+   */
   send(out: readonly Outbound[]): void {
+    if (this.state === 'closed') return;
+    if (this.flowWait) {
+      for (const o of out) this.flowWait.push(o);
+      return;
+    }
+    const saved = this.entry && out.some(needsDurableFlow) ? this.broker.saveFlows(this.entry) : undefined;
+    if (!saved) return this.write(out);
+    // The record being written covers `out` (the session state that produced it); later items need their own.
+    const held: Outbound[] = (this.flowWait = [...out]);
+    const covered = held.length;
+    const release = (): void => {
+      if (this.flowWait !== held) return;
+      this.flowWait = undefined;
+      this.write(held.slice(0, covered));
+      if (held.length > covered) this.send(held.slice(covered));
+    };
+    saved.then(
+      this.guarded(release),
+      // The state store failed (logged once, /readyz fails): deliver anyway, at least once, rather than hold acknowledged messages.
+      this.guarded(release),
+    );
+  }
+
+  /** Outbound items held until the in-flight record a QoS 2 flow needs is durable (see send). */
+  private flowWait: Outbound[] | undefined;
+
+  private write(out: readonly Outbound[]): void {
     if (this.state === 'closed') return;
     const now = Date.now();
     for (const o of out) {
@@ -655,10 +687,11 @@ export class MqttConnection implements SessionLink {
 
   /** Settles an outbound PUBLISH that is not sent, as if the client had acknowledged it. */
   private discardOutbound(o: Extract<Outbound, { type: 'publish' }>, now: number): void {
-    const session = this.entry?.session;
-    if (!session || o.qos === 0) return;
-    const acked = this.logSubs ? session.unackedMessage(o.packetId) : undefined;
-    this.send(o.qos === 1 ? session.onPuback(o.packetId, now) : session.onPubcomp(o.packetId, now));
+    const entry = this.entry;
+    if (!entry || o.qos === 0) return;
+    const acked = this.logSubs ? this.broker.unackedMessage(entry, o.packetId) : undefined;
+    // QoS 2 never sent: the flow ends as after a refusing PUBREC (no PUBREL), freeing the id and the slot.
+    this.send(this.broker.settleOutbound(entry, o.packetId, o.qos === 1 ? 'puback' : 'pubrec-error', now));
     this.logSubs?.acked(acked);
   }
 

@@ -360,7 +360,7 @@ export class StompConnection implements DeliverySink {
       if (d.kind !== 'topic') throw new GatewayError('STOMP_HEADER_INVALID', 'x-stream-offset is for /topic destinations');
       from = parseStreamOffset(offsetHeader);
       if (!from) throw new GatewayError('STOMP_HEADER_INVALID', `x-stream-offset ${JSON.stringify(offsetHeader.slice(0, 100))}`);
-      if (!this.broker.log) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'x-stream-offset needs persistence (the durable log)');
+      if (!this.broker.hasLog) throw new GatewayError('IMPLEMENTATION_SPECIFIC', 'x-stream-offset needs persistence (the durable log)');
       const maxLog = this.opts.guards?.client.maxLogSubscriptions ?? 0;
       let streams = 0;
       for (const s of this.subs.values()) if (s.streamOffsets) streams++;
