@@ -134,7 +134,8 @@ export function decodeQueueOffset(v: Buffer | undefined): number | undefined {
   }
 }
 
-function insertSorted(a: number[], x: number): void {
+/** Index of the first element >= x in the ascending array `a`. */
+function lowerBound(a: readonly number[], x: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
@@ -142,17 +143,15 @@ function insertSorted(a: number[], x: number): void {
     if (a[mid]! < x) lo = mid + 1;
     else hi = mid;
   }
-  a.splice(lo, 0, x);
+  return lo;
+}
+
+function insertSorted(a: number[], x: number): void {
+  a.splice(lowerBound(a, x), 0, x);
 }
 
 function removeSorted(a: number[], x: number): boolean {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(a, x);
   if (a[lo] !== x) return false;
   a.splice(lo, 1);
   return true;

@@ -7,6 +7,7 @@ import { ByteBudget, ConnectionAdmission, LimitCounters, PublishMeter, TokenBuck
 import { GatewayError } from '../../src/core/errors.ts';
 import { RetainedStore } from '../../src/core/retained.ts';
 import { ConfigError, resolveConfig } from '../../config/schema.ts';
+import { prng } from '../helpers/prng.ts';
 
 /** A packet of type `t` with `n` body bytes (remaining length as a Variable Byte Integer). */
 function packet(t: number, n: number, fill: number): Buffer {
@@ -21,22 +22,11 @@ function packet(t: number, n: number, fill: number): Buffer {
   return Buffer.concat([Buffer.from([t, ...len]), Buffer.alloc(n, fill)]);
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('framer: any split of a packet stream (headers split too) yields the same packets; the budget is back to 0', () => {
   const pkts = [packet(0x30, 0, 1), packet(0x30, 5, 2), packet(0x30, 200, 3), packet(0x30, 20_000, 4), packet(0xc0, 0, 0), packet(0x30, 127, 5), packet(0x30, 128, 6)];
   const stream = Buffer.concat(pkts);
-  const rand = rng(7);
+  const rand = prng(7);
   for (let round = 0; round < 200; round++) {
     const budget = new ByteBudget(1 << 20);
     const f = new MqttFramer(1 << 20, budget);
