@@ -2,7 +2,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
-import { GatewayProcess, type RunningGateway } from '../helpers/gateway-process.ts';
+import { GatewayProcess, stompPort } from '../helpers/gateway-process.ts';
 import { RawStomp, header } from '../helpers/stomp-clients.ts';
 import { RawClient, sleep, waitUntil } from '../helpers/mqtt-clients.ts';
 import { openKeyValueStore } from '../../src/log/index.ts';
@@ -10,19 +10,6 @@ import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startGateway } from '../helpers/gateway.ts';
-
-async function stompPort(run: RunningGateway, ms = 10_000): Promise<number> {
-  const end = Date.now() + ms;
-  for (;;) {
-    for (const line of run.lines) {
-      if (!line.includes('"listening"') || !line.includes('"stomp"')) continue;
-      const rec = JSON.parse(line) as { msg?: string; protocol?: string; port?: number };
-      if (rec.msg === 'listening' && rec.protocol === 'stomp' && typeof rec.port === 'number') return rec.port;
-    }
-    if (Date.now() > end) throw new Error(`no stomp listening line:\n${run.lines.join('\n')}`);
-    await sleep(20);
-  }
-}
 
 describe('queues: the committed position survives a restart of the gateway process', () => {
   const procs: GatewayProcess[] = [];

@@ -1,24 +1,10 @@
 // E2E: a real gateway process is SIGKILLed at a seeded random point while STOMP SENDs with receipts flow to a /queue and to a topic with a durable subscriber; after restart every receipted message arrives. Imports the process and stomp test helpers.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GatewayProcess, type FlushMode, type RunningGateway } from '../helpers/gateway-process.ts';
+import { GatewayProcess, type FlushMode, stompPort } from '../helpers/gateway-process.ts';
 import { RawStomp, header } from '../helpers/stomp-clients.ts';
 import { prng } from '../helpers/prng.ts';
 
-
-/** The STOMP port from the process's `{"msg":"listening","protocol":"stomp","port":N}` line (bounded wait). */
-async function stompPort(run: RunningGateway, ms = 10_000): Promise<number> {
-  const end = Date.now() + ms;
-  for (;;) {
-    for (const line of run.lines) {
-      if (!line.includes('"listening"') || !line.includes('"stomp"')) continue;
-      const rec = JSON.parse(line) as { msg?: string; protocol?: string; port?: number };
-      if (rec.msg === 'listening' && rec.protocol === 'stomp' && typeof rec.port === 'number') return rec.port;
-    }
-    if (Date.now() > end) throw new Error(`no stomp listening line:\n${run.lines.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Reads MESSAGEs (acknowledging each) until none arrives for quietMs; bounded by max. */
 async function collect(c: RawStomp, quietMs: number, max: number): Promise<string[]> {

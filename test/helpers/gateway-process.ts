@@ -187,3 +187,17 @@ export class GatewayProcess {
     rmSync(this.root, { recursive: true, force: true });
   }
 }
+
+/** The STOMP port from a running process's `{"msg":"listening","protocol":"stomp","port":N}` line (bounded wait). */
+export async function stompPort(run: RunningGateway, ms = 10_000): Promise<number> {
+  const end = Date.now() + ms;
+  for (;;) {
+    for (const line of run.lines) {
+      if (!line.includes('"listening"') || !line.includes('"stomp"')) continue;
+      const rec = JSON.parse(line) as { msg?: string; protocol?: string; port?: number };
+      if (rec.msg === 'listening' && rec.protocol === 'stomp' && typeof rec.port === 'number') return rec.port;
+    }
+    if (Date.now() > end) throw new Error(`no stomp listening line:\n${run.lines.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LogSubscriptions, parseLogFilter, parseStart, type LogFilter } from '../../src/core/log-subscriptions.ts';
 import type { ConsumerLogPort, ConsumerRecord } from '../../src/core/consumer.ts';
-import type { OffsetStorePort } from '../../src/core/consumer-group.ts';
 import { encodeHeaders } from '../../src/core/record-codec.ts';
 import { Session, type Outbound } from '../../src/core/session.ts';
 import type { Message } from '../../src/core/message.ts';
+import { MemStore } from '../helpers/mem-store.ts';
 
 class MemLog implements ConsumerLogPort {
   readonly parts: ConsumerRecord[][];
@@ -33,22 +33,6 @@ class MemLog implements ConsumerLogPort {
   }
   endOffset(partition: number): number {
     return this.parts[partition]!.length;
-  }
-}
-
-class MemStore implements OffsetStorePort {
-  readonly map = new Map<string, Buffer>();
-  get(key: string): Buffer | undefined {
-    return this.map.get(key);
-  }
-  async put(key: string, value: Buffer): Promise<void> {
-    this.map.set(key, value);
-  }
-  async delete(key: string): Promise<void> {
-    this.map.delete(key);
-  }
-  entries(prefix = ''): IterableIterator<[string, Buffer]> {
-    return [...this.map].filter(([k]) => k.startsWith(prefix)).values();
   }
 }
 

@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConsumerLogPort, ConsumerRecord } from '../../src/core/consumer.ts';
-import type { OffsetStorePort } from '../../src/core/consumer-group.ts';
 import { encodeHeaders } from '../../src/core/record-codec.ts';
 import type { Message } from '../../src/core/message.ts';
 import { decodeQueueOffset, LogQueue, type QueueDelivery, type QueueMode, type ConsumerSpec } from '../../src/core/queue.ts';
 import { appendNotifier } from '../../src/core/log-notifier.ts';
+import { MemStore } from '../helpers/mem-store.ts';
 
 class MemLog implements ConsumerLogPort {
   readonly parts: ConsumerRecord[][];
@@ -40,22 +40,6 @@ class MemLog implements ConsumerLogPort {
   }
   endOffset(partition: number): number {
     return this.parts[partition]!.length;
-  }
-}
-
-class MemStore implements OffsetStorePort {
-  readonly map = new Map<string, Buffer>();
-  get(key: string): Buffer | undefined {
-    return this.map.get(key);
-  }
-  async put(key: string, value: Buffer): Promise<void> {
-    this.map.set(key, value);
-  }
-  async delete(key: string): Promise<void> {
-    this.map.delete(key);
-  }
-  entries(prefix = ''): IterableIterator<[string, Buffer]> {
-    return [...this.map].filter(([k]) => k.startsWith(prefix)).values();
   }
 }
 
