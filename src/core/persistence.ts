@@ -79,3 +79,38 @@ export interface StorageBackend {
   readonly state: StatePort;
   close(): Promise<void>;
 }
+
+/**
+ * What a backend shared by several gateway nodes adds (issue 11: NATS JetStream). The local backend has none;
+ * the broker then runs as a single node. Checked by test/contract/cluster.contract.ts.
+ *
+ * Contract:
+ * - `nodeId` is this node's name, unique in the cluster, stable across restarts of the node.
+ * - The log and key/value store of StorageBackend are shared: an append or put made on any node becomes
+ *   readable on every node. Appends made elsewhere raise `log.onAppend` here too (after they are readable
+ *   here, with the end offset after them), and move `log.endOffset`.
+ * - `watch(prefix, fn)`: fn runs for every put / delete of a key with that prefix made on ANY node (this one
+ *   included), after `state.get` here returns the new value (undefined = deleted), in the order the store
+ *   applied them per key. It does not replay existing keys: read them with `state.entries` first.
+ *   The returned function stops the watch.
+ * - `putIfVersion(key, value, version)`: compare-and-set for ownership records (session owner, group
+ *   member leases). `version` is what `versionOf(key)` returned (0 = the key must not exist); resolves
+ *   true when written, false when another node changed the key first. A stale local view gives false,
+ *   never a lost update.
+ * - `signal(subject, data)` / `onSignal(subject, fn)`: best-effort transient messages to every node,
+ *   this one included (takeover notices, heartbeats). `subject` is a dot-free word; no durability and no
+ *   ordering across subjects. `fn` receives the sender's nodeId.
+ */
+export interface ClusterPort {
+  readonly nodeId: string;
+  watch(prefix: string, listener: (key: string, value: Buffer | undefined) => void): () => void;
+  versionOf(key: string): number;
+  putIfVersion(key: string, value: Buffer, version: number): Promise<boolean>;
+  signal(subject: string, data: Buffer): void;
+  onSignal(subject: string, listener: (data: Buffer, fromNode: string) => void): () => void;
+}
+
+/** A StorageBackend shared by several nodes. */
+export interface ClusterBackend extends StorageBackend {
+  readonly cluster: ClusterPort;
+}
