@@ -141,6 +141,7 @@ export const CONFIG_SCHEMA = section('Gateway configuration', {
     maxLag: section('How far a behind session or `$share` group may lag before it skips ahead, counted in gateway_lag_skipped_messages_total{reason="max-lag"}; 0 = no bound (default): only retention bounds the backlog', {
       messages: int(0, 0, BIG, 'Log records a behind subscriber may lag per partition; 0 = no bound.'),
       ageMs: int(0, 0, BIG, 'Records older than this are skipped by a behind subscriber, ms; 0 = no bound.'),
+      bytes: int(0, 0, BIG, 'Stored log bytes a behind subscriber may lag per partition (exact to one log index interval); 0 = no bound.'),
     }),
   }),
   shared: section('Shared subscriptions ($share/<group>/<filter>)', {

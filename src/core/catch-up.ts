@@ -23,6 +23,8 @@ export interface CatchUpSource {
   startOffset(p: number): number;
   /** First offset whose timestamp is >= ts (endOffset when none). */
   offsetForTime(p: number, ts: number): Promise<number>;
+  /** Stored bytes of partition p from `offset` to its end, approximate; absent = the bytes bound does not apply. */
+  bytesSince?(p: number, offset: number): number;
   /** Up to `max` messages from offset `from` of partition p, in offset order, each with its ref (offsets >= from only). */
   readMessages(p: number, from: number, max: number): Promise<CatchUpBatch>;
 }
@@ -59,9 +61,23 @@ export interface MaxLag {
   messages: number;
   /** Age of the oldest unread record, ms. */
   ageMs: number;
+  /** Stored log bytes behind the routed watermark (approximate: exact to one log index interval). */
+  bytes?: number;
 }
 
-export const NO_MAX_LAG: MaxLag = Object.freeze({ messages: 0, ageMs: 0 });
+export const NO_MAX_LAG: MaxLag = Object.freeze({ messages: 0, ageMs: 0, bytes: 0 });
+
+/** The first offset in [from, to) from which at most `max` stored bytes remain below `to` (bytesSince is non-increasing). */
+export function offsetWithinBytes(bytesSince: (offset: number) => number, from: number, to: number, max: number): number {
+  const end = bytesSince(to);
+  let lo = from, hi = to;
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (bytesSince(mid) - end <= max) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
 
 /** Records read per batch. */
 export const CATCH_UP_BATCH = 256;
@@ -147,6 +163,19 @@ export class CatchUpReader {
         t.skipped(p, from, to, 'max-lag');
         t.advance(p, to - 1);
         from = to;
+      }
+      const bytesSince = src.bytesSince;
+      if (lag.bytes !== undefined && lag.bytes > 0 && bytesSince !== undefined) {
+        const since = (o: number): number => bytesSince.call(src, p, o);
+        const routed = src.routed(p);
+        if (since(from) - since(routed) > lag.bytes) {
+          const to = offsetWithinBytes(since, from, routed, lag.bytes);
+          if (to > from) {
+            t.skipped(p, from, to, 'max-lag');
+            t.advance(p, to - 1);
+            from = to;
+          }
+        }
       }
       const { msgs, routedAtIssue } = await src.readMessages(p, from, CATCH_UP_BATCH);
       let after = t.cursor();

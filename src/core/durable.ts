@@ -148,6 +148,10 @@ export class DurableStore implements MessagePersistence {
     return this.log.startOffset(p);
   }
 
+  bytesSince(p: number, offset: number): number {
+    return this.log.bytesSince?.(p, offset) ?? 0;
+  }
+
   offsetForTime(p: number, ts: number): Promise<number> {
     return this.log.offsetForTime(p, ts);
   }

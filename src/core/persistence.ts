@@ -14,6 +14,8 @@ export interface MessageLogPort {
   endOffset(partition: number): number;
   startOffset(partition: number): number;
   offsetForTime(partition: number, ts: number): Promise<number>;
+  /** Stored bytes of a partition from `offset` to its end, approximate (sessions.maxLag.bytes); a backend without it ignores that bound. */
+  bytesSince?(partition: number, offset: number): number;
   /** Append notification per partition (src/log's onAppend); readers sleep on it instead of polling. */
   onAppend?(listener: (partition: number, endOffset: number) => void): () => void;
   /** The partition a key (topic) is stored in. */

@@ -123,6 +123,10 @@ class LocalLog implements PartitionedLog {
   endOffset(partition: number): number { return this.part(partition).endOffset; }
   stats(): PartitionStats[] { return this.parts.map((p) => p.stats()); }
 
+  bytesSince(partition: number, offset: number): number {
+    return this.part(partition).bytesSince(offset);
+  }
+
   onAppend(listener: AppendListener): () => void {
     this.listeners = [...this.listeners, listener]; // copy on write: a listener may add or remove during a call
     return () => { this.listeners = this.listeners.filter((l) => l !== listener); };

@@ -254,6 +254,18 @@ export class Partition {
     return out;
   }
 
+  /** Stored bytes from `offset` to the end (sessions.maxLag.bytes); exact to one index interval, 0 at or past the end. */
+  bytesSince(offset: number): number {
+    if (offset >= this.endOffset) return 0;
+    const from = Math.max(offset, this.startOffset);
+    const segs = this.segments;
+    let i = segs.length - 1;
+    while (i > 0 && segs[i]!.baseOffset > from) i--;
+    let n = segs[i]!.bytesFrom(from);
+    for (let j = i + 1; j < segs.length; j++) n += segs[j]!.size;
+    return n;
+  }
+
   async offsetForTime(ts: number): Promise<number> {
     for (const seg of this.segments.slice()) {
       if (seg.maxTimestamp < ts) continue;

@@ -349,6 +349,11 @@ export class Segment {
     }
   }
 
+  /** Bytes from the record at `offset` (this segment's) to the end of the segment; exact to one index interval (it counts from the index entry at or before it). */
+  bytesFrom(offset: number): number {
+    return Math.max(0, this.size - this.index.lookup(offset - this.baseOffset));
+  }
+
   /** Relative offset from which every later-or-equal timestamp search must scan (time index). */
   timeScanStart(ts: number): number { return this.baseOffset + this.timeIndex.scanStart(ts); }
 

@@ -61,6 +61,8 @@ export interface PartitionedLog {
   /** Next offset to be written (offsets are assigned at append call time). */
   endOffset(partition: number): number;
   stats(): PartitionStats[];
+  /** Stored bytes of partition p from `offset` to its end, exact to one index interval (0 at or past the end). */
+  bytesSince(partition: number, offset: number): number;
   /** Registers an append listener (see AppendListener); returns the function that removes it. Readers sleep on this instead of polling. */
   onAppend(listener: AppendListener): () => void;
   /** fsync every partition (after the writes queued before the call). */

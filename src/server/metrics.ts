@@ -427,6 +427,9 @@ class TimedLog implements PartitionedLog {
   stats(): PartitionStats[] {
     return this.log.stats();
   }
+  bytesSince(partition: number, offset: number): number {
+    return this.log.bytesSince(partition, offset);
+  }
   flush(): Promise<void> {
     return this.log.flush();
   }

@@ -30,6 +30,10 @@ class FakeLog implements CatchUpSource {
     const hit = this.records[p]!.find((m) => m.createdAt >= ts);
     return hit ? hit.ref!.offset : this.records[p]!.length;
   }
+  /** Stored bytes from `offset`: each record counts its payload length plus 10. */
+  bytesSince(p: number, offset: number): number {
+    return this.records[p]!.filter((m) => m.ref!.offset >= offset).reduce((n, m) => n + m.payload.length + 10, 0);
+  }
   append(p: number, seq: number, createdAt = 0): Message {
     const offset = this.records[p]!.length;
     const m: Message = { topic: `t/${p}`, payload: Buffer.from(String(seq)), qos: 1, retain: false, properties: {}, createdAt, expiresAt: 0, senderId: 'pub', ref: { partition: p, offset } };
@@ -267,5 +271,19 @@ describe('catch-up reader: behind -> log -> live', () => {
     }
     assert.deepEqual(h.skipped, [[0, 0, 4, 'max-lag']]);
     assert.deepEqual(h.delivered, [4, 5]);
+  });
+
+  it('sessions.maxLag bytes: a cursor with more stored bytes behind than the bound skips to where the rest fits, counted', async () => {
+    const h = harness(1, { maxInflight: 100, maxQueued: 100 }, { messages: 0, ageMs: 0, bytes: 35 });
+    for (let i = 0; i < 10; i++) h.appendOnly(0, i); // 11 bytes each in the fake's accounting
+    h.log.routedAt[0] = 10;
+    h.session.goBehind([0]);
+    h.reader.kick();
+    for (let i = 0; i < 5; i++) {
+      h.log.resolveOne();
+      await tick();
+    }
+    assert.deepEqual(h.skipped, [[0, 0, 7, 'max-lag']], '3 records (33 bytes) fit in 35');
+    assert.deepEqual(h.delivered, [7, 8, 9]);
   });
 });
