@@ -85,6 +85,16 @@ export function unstoredPublishAck(version: MqttVersion): number | undefined {
   return version === 5 ? ERRORS.PERSIST_FAILED.mqtt : undefined;
 }
 
+/** The reason on a PUBACK / PUBREC / PUBREL / PUBCOMP we send: v5 the code's reason (0: success, written without one), v3 none (0). */
+export function ackReason(code: ErrorCode | number, version: MqttVersion): number {
+  return version === 5 ? reasonCode(code) : SUCCESS;
+}
+
+/** A reason code of 0x80 or more is a failure (MQTT 5 2.4); on a PUBREC it ends the flow, no PUBREL [MQTT-4.3.3-4]. */
+export function isFailureReason(reason: number): boolean {
+  return reason >= 0x80;
+}
+
 /** The reason code on a server DISCONNECT [MQTT-3.14.2-1]; undefined for v3, where the server just closes. */
 export function disconnectReason(code: ErrorCode, version: MqttVersion): number | undefined {
   return version === 5 ? ERRORS[code].mqtt : undefined;
