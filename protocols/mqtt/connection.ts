@@ -188,12 +188,12 @@ export class MqttConnection implements SessionLink {
     this.draining = true;
     try {
       for (let i = 0; i < q.length; i++) {
-        const e = q[i]!;
+        const e = q.at(i);
         if (e instanceof Uint8Array) this.io.write(e);
         else this.apply(e);
       }
     } finally {
-      q.length = 0;
+      q.clear();
       this.draining = false;
     }
   }

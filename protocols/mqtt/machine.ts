@@ -16,12 +16,13 @@ import { OrderedReplies } from '../ordered-replies.ts';
 import { connackProperties, decideConnect } from './connect.ts';
 import type { MqttOptions } from './options.ts';
 import type { AckCmd, ConnState } from './packet-gate.ts';
-import { connackRefusal, disconnectReason, errorCodeOf, UNACCEPTABLE_PROTOCOL_LEVEL, type MqttVersion } from './reason-codes.ts';
+import { connackRefusal, DISCONNECT_WITH_WILL, disconnectReason, errorCodeOf, UNACCEPTABLE_PROTOCOL_LEVEL, type MqttVersion } from './reason-codes.ts';
 import { InboundAliases, OutboundAliases } from './topic-aliases.ts';
 import type { Accept, AuthResult, ConnectionCounters, Effect, LogLevel, MqttBroker, MqttEnv, Resume, SessionEntry, SessionLink } from './machine-types.ts';
 import { onAck, onPublish, onPublishPacket, resumeAck } from './machine-publish.ts';
 import { onSubscribe, onUnsubscribe, resumeSuback } from './machine-subscribe.ts';
 import { writeOutbound } from './machine-outbound.ts';
+import { EffectQueue } from './effect-queue.ts';
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
@@ -31,7 +32,7 @@ export class MqttMachine {
   identity: ClientIdentity;
   entry: SessionEntry | undefined;
   /** Effects not yet executed, in order; the shell drains (and empties) it after every input. */
-  readonly effects: Effect[] = [];
+  readonly effects = new EffectQueue();
   keepaliveMs = 0;
   /** False after a normal DISCONNECT: the will is discarded [MQTT-3.1.2-10]. */
   willOnClose = true;
@@ -117,7 +118,7 @@ export class MqttMachine {
   }
 
   /** The first packet is not CONNECT [MQTT-3.1.0-1] (or its first byte already says so): close without an answer. */
-  notConnect(what: string, type: number): void {
+  notConnect(what: 'byte' | 'type', type: number): void {
     if (this.state === 'closed') return;
     this.log('warn', { remote: this.identity.remoteAddress, [what]: type }, what === 'byte' ? 'mqtt first byte is not CONNECT' : 'mqtt first packet was not CONNECT');
     this.close();
@@ -335,9 +336,6 @@ export class MqttMachine {
     this.close();
   }
 }
-
-/** DISCONNECT reason 0x04 "Disconnect with Will Message" (MQTT 5 3.14.2.1). */
-const DISCONNECT_WITH_WILL = 0x04;
 
 const CONNECTED: Effect = { type: 'connected' };
 

@@ -11,6 +11,8 @@ export type MqttVersion = 3 | 4 | 5;
 export const SUCCESS = 0x00;
 /** UNSUBACK: the filter had no subscription (MQTT 5 3.11.3). */
 export const NO_SUBSCRIPTION_EXISTED = 0x11;
+/** DISCONNECT reason from a client: "Disconnect with Will Message" (MQTT 5 3.14.2.1); every other reason discards the will [MQTT-3.1.2-10]. */
+export const DISCONNECT_WITH_WILL = 0x04;
 /** SUBACK return code "Failure" of 3.1.1 [MQTT-3.9.3-2]; in v5 the generic "Unspecified error". */
 export const SUBACK_FAILURE_V3 = 0x80;
 

@@ -66,11 +66,11 @@ class Client implements SessionLink {
   collect(): void {
     const q = this.m.effects;
     for (let i = 0; i < q.length; i++) {
-      const e = q[i]!;
+      const e = q.at(i);
       this.seen.push(e);
       if (!(e instanceof Uint8Array) && e.type === 'close') this.m.released();
     }
-    q.length = 0;
+    q.clear();
   }
 
   in(p: Packet): this {
