@@ -564,15 +564,24 @@ describe('mqtt machine: outbound', () => {
     assert.equal(only(sub, 'publish').qos, 1);
   });
 
-  it('a topic the subscriber may not read is not sent, and its QoS 1 flow is settled', () => {
-    const b = broker({ authorizeRead: (w, topic) => !(w.clientId === 'sub' && topic === 't/secret') });
+  it('a queued message whose topic became unreadable is not sent, and its QoS 1 flow is settled (the next one goes)', () => {
+    let secretReadable = true;
+    const b = broker({ authorizeRead: (w, topic) => secretReadable || !(w.clientId === 'sub' && topic === 't/secret') });
     const sub = online(b, { clientId: 'sub' }, { maxInflight: 1 });
     sub.in({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 't/#', qos: 1 }] });
     sub.packets();
-    // The broker checks reads too; this queues past it (as a restored session would) to reach the machine's last check.
-    sub.m.outbound([{ type: 'publish', packetId: 1, msg: { topic: 't/secret', payload: Buffer.from('x'), qos: 1, retain: false, properties: {}, createdAt: 0, expiresAt: 0, senderId: 'p' }, qos: 1, dup: false, retain: false, subscriptionIds: [] }]);
+    const pub = online(b, { clientId: 'pub' });
+    pub.in(publish('t/a', 1, 1));
+    pub.in(publish('t/secret', 1, 2));
+    pub.in(publish('t/b', 1, 3));
+    const first = only(sub, 'publish');
+    assert.equal(first.topic, 't/a');
+    secretReadable = false; // e.g. the ACL changed while t/secret waited in the session's queue
+    sub.m.ack('puback', first.messageId!);
     sub.collect();
-    assert.equal(sub.packets().length, 0);
+    const next = only(sub, 'publish');
+    assert.equal(next.topic, 't/b', 't/secret was settled unsent, freeing the window for t/b');
+    assert.equal(b.getSession('sub')!.session.inflightCount, 1);
   });
 
   it('v5 outbound topic aliases up to the client maximum', () => {
