@@ -11,6 +11,8 @@ export type MqttVersion = 3 | 4 | 5;
 export const SUCCESS = 0x00;
 /** UNSUBACK: the filter had no subscription (MQTT 5 3.11.3). */
 export const NO_SUBSCRIPTION_EXISTED = 0x11;
+/** DISCONNECT reason from a client: "Disconnect with Will Message" (MQTT 5 3.14.2.1); every other reason discards the will [MQTT-3.1.2-10]. */
+export const DISCONNECT_WITH_WILL = 0x04;
 /** SUBACK return code "Failure" of 3.1.1 [MQTT-3.9.3-2]; in v5 the generic "Unspecified error". */
 export const SUBACK_FAILURE_V3 = 0x80;
 
@@ -83,6 +85,16 @@ export function refusedPublishAck(code: ErrorCode, version: MqttVersion): number
  */
 export function unstoredPublishAck(version: MqttVersion): number | undefined {
   return version === 5 ? ERRORS.PERSIST_FAILED.mqtt : undefined;
+}
+
+/** The reason on a PUBACK / PUBREC / PUBREL / PUBCOMP we send: v5 the code's reason (0: success, written without one), v3 none (0). */
+export function ackReason(code: ErrorCode | number, version: MqttVersion): number {
+  return version === 5 ? reasonCode(code) : SUCCESS;
+}
+
+/** A reason code of 0x80 or more is a failure (MQTT 5 2.4); on a PUBREC it ends the flow, no PUBREL [MQTT-4.3.3-4]. */
+export function isFailureReason(reason: number): boolean {
+  return reason >= 0x80;
 }
 
 /** The reason code on a server DISCONNECT [MQTT-3.14.2-1]; undefined for v3, where the server just closes. */

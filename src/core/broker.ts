@@ -14,6 +14,7 @@ import { follow, type Follower, type FollowOptions, type StartPoint, type Visito
 import { LogSubscriptions, type LogSubscriptionsOptions } from './log-subscriptions.ts';
 import { QueueRegistry } from './queue-registry.ts';
 import { CatchUpReader, NO_MAX_LAG, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
+import { sendHeld, type FlowHold } from './flow-hold.ts';
 
 /** The adapter side of a connected session. */
 export interface SessionLink {
@@ -74,6 +75,8 @@ export interface SessionEntry {
   reader?: CatchUpReader;
   /** This session's plain subscriptions alone, to match log records while behind; dropped on every (un)subscribe. */
   matcher?: Router<SessionEntry>;
+  /** Outbound items waiting for a durable QoS 2 flow record (./flow-hold.ts; Broker.outbound). */
+  held?: FlowHold<SessionLink>;
 }
 
 /** Lag of one subscriber: log records between its cursor and the routed watermark, plus its buffered messages. */
@@ -310,6 +313,7 @@ export class Broker {
     }
     entry.session.expiryInterval = req.expiryInterval;
     entry.identity = req.link.identity;
+    entry.held = undefined; // a hold belongs to the connection that started it
     entry.will = req.will;
     entry.detachedAt = 0;
     this.saveSession(entry);
@@ -450,7 +454,20 @@ export class Broker {
     if (!link) return;
     const byQos = this.qosStats.out[link.identity.protocol];
     for (const o of out) if (o.type === 'publish') byQos[o.qos]!++;
-    link.send(out);
+    this.outbound(entry, out);
+  }
+
+  /**
+   * Hands outbound PUBLISH / PUBREL items to the session's connection, in order. A new QoS 2 PUBLISH or a PUBREL
+   * of a persistent session waits until its in-flight record is durable (saveFlows), and what follows queues
+   * behind it, so a kill -9 cannot make the restored session deliver it again as new [MQTT-4.3.3-10]
+   * (./flow-hold.ts). Adapters send what settleOutbound and connect return through here too.
+   */
+  outbound(entry: SessionEntry, out: readonly Outbound[]): void {
+    if (out.length === 0 || !entry.link) return;
+    const persistent = this.persistence !== undefined && entry.session.expiryInterval !== 0;
+    if (!persistent && entry.held === undefined) return entry.link.send(out);
+    sendHeld(entry, out, persistent, () => this.saveFlows(entry), (err) => this.logger.error({ err, clientId: displaySessionId(entry.id) }, 'held outbound items not sent'));
   }
 
   /**
@@ -750,7 +767,7 @@ export class Broker {
       const qos = (msg.qos < options.qos ? msg.qos : options.qos) as QoS;
       for (const o of entry.session.deliver({ msg, qos, retain: true, subscriptionIds: ids, retained: true }, now)) out.push(o);
     }
-    if (out.length !== 0) entry.link?.send(out);
+    this.outbound(entry, out);
   }
 
   unsubscribe(entry: SessionEntry, filter: string): boolean {
