@@ -29,7 +29,7 @@ import { GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Message } from '../../src/core/message.ts';
 import { errorCodeOf } from '../error-code.ts';
 import { OrderedReplies, type ReplySlot } from '../ordered-replies.ts';
-import { bareErrorFrame, errorFrame, versionsHeader } from './error-frame.ts';
+import { encodeErrorFrame, versionsHeader } from './error-frame.ts';
 import { encodeFrame, header, HEARTBEAT, type StompFrame, type StompVersion } from './frame.ts';
 import { isDurable, required, settlementOf, unsubscribeId } from './frame-headers.ts';
 import type { StompEffect, StompPort, SubRecord, TimerName } from './machine-types.ts';
@@ -522,16 +522,11 @@ export class StompMachine {
     this.fail(f.code, f.detail, [], this.currentReceipt, f.unexpected ? err : undefined);
   }
 
-  /** One ERROR frame (./error-frame.ts; `message` only when the full one cannot be encoded for the version), then close. */
+  /** One ERROR frame (./error-frame.ts, the only place ERROR frames are made), then close. */
   private fail(code: ErrorCode, detail: string, extra: [string, string][] = [], receiptId = this.currentReceipt, cause?: unknown): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    let bytes: Buffer;
-    try {
-      bytes = encodeFrame(errorFrame(code, detail, receiptId, extra), this.version);
-    } catch {
-      bytes = encodeFrame(bareErrorFrame(code), this.version);
-    }
+    const bytes = encodeErrorFrame(code, detail, this.version, receiptId, extra);
     this.emit(cause === undefined ? { type: 'error', code, detail, bytes } : { type: 'error', code, detail, bytes, cause });
   }
 }

@@ -339,6 +339,22 @@ describe('stomp machine: SUBSCRIBE and MESSAGE', () => {
     assert.equal(header(mf!, 'x-redelivery-count'), '2');
   });
 
+  it('a mapped header the version cannot carry (a newline in 1.0) is left out, the MESSAGE still goes', () => {
+    const { m } = connected({});
+    const { sub } = subscribe(m, { destination: '/topic/a' });
+    const bad = msg('a', 'body');
+    bad.properties.userProperties = { note: 'two\nlines', ok: 'yes' };
+    const [mf] = written(m.deliver(sub, bad, undefined, 0, false), '1.0');
+    assert.equal(mf?.command, 'MESSAGE');
+    assert.equal(header(mf!, 'note'), undefined);
+    assert.equal(header(mf!, 'destination'), '/topic/a');
+    assert.equal(header(mf!, 'subscription'), '/topic/a');
+    assert.equal(mf!.body.toString(), 'body');
+    const good = msg('a');
+    good.properties.userProperties = { ok: 'yes' };
+    assert.equal(header(written(m.deliver(sub, good, undefined, 0, false), '1.0')[0]!, 'ok'), 'yes');
+  });
+
   it('an at-most-once MESSAGE is dropped (counted) while the socket is past its write bound; one with a token never is', () => {
     const { m } = connected();
     const { sub } = subscribe(m, { id: 's', destination: '/topic/a' });
