@@ -83,7 +83,7 @@ export class StompMachine {
   /** CONNECT `client-id` (names durable subscriptions); undefined when the client sent none. */
   clientName: string | undefined;
   private state: State = 'awaiting-connect';
-  private released_ = false;
+  private wasReleased = false;
   private readonly subs = new Map<string, SubRecord>();
   private subCounter = 0;
   private readonly pending = new PendingAcks<SubRecord>(MAX_UNSETTLED_QOS0);
@@ -283,8 +283,8 @@ export class StompMachine {
 
   /** The connection is gone (our close or the peer's): uncommitted work is discarded, every source ends. Once. */
   released(): readonly StompEffect[] {
-    if (this.released_) return NONE;
-    this.released_ = true;
+    if (this.wasReleased) return NONE;
+    this.wasReleased = true;
     this.state = 'closed';
     this.transactions.clear(); // uncommitted SENDs are never published
     this.pending.clear();
