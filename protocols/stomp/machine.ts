@@ -153,7 +153,7 @@ export class StompMachine {
     // STOMP 1.2 "CONNECT or STOMP Frame": refused credentials get an ERROR frame, then the connection closes.
     if (ok === false) {
       const login = this.identity.username;
-      this.fail(`BAD_CREDENTIALS`, `login refused${login === undefined ? '' : ` for ${JSON.stringify(login.slice(0, 100))}`}`);
+      this.fail('BAD_CREDENTIALS', `login refused${login === undefined ? '' : ` for ${JSON.stringify(login.slice(0, 100))}`}`);
       return out;
     }
     if (ok !== true) {
@@ -275,9 +275,9 @@ export class StompMachine {
   }
 
   /** A failure the shell found (listener refusal, a thrown effect): one ERROR frame, close. */
-  failNow(code: ErrorCode, detail: string, cause?: unknown): readonly StompEffect[] {
+  failNow(code: ErrorCode, detail: string): readonly StompEffect[] {
     const out = this.begin();
-    this.fail(code, detail, [], this.currentReceipt, cause);
+    this.fail(code, detail);
     return out;
   }
 
