@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ERRORS, type ErrorCode } from '../../src/core/errors.ts';
-import { bareErrorFrame, errorFrame, versionsHeader } from '../../protocols/stomp/error-frame.ts';
+import { bareErrorFrame, encodeErrorFrame, errorFrame, versionsHeader } from '../../protocols/stomp/error-frame.ts';
 import { encodeFrame } from '../../protocols/stomp/frame.ts';
 
 test('every code: message header is the registry text, body the detail, content-type text/plain', () => {
@@ -34,4 +34,12 @@ test('bare ERROR: message only, empty body (the fallback when the detail cannot 
   assert.deepEqual(f.headers, [['message', 'malformed frame']]);
   assert.equal(f.body.length, 0);
   assert.equal(encodeFrame(f, '1.0').toString('utf8'), 'ERROR\nmessage:malformed frame\n\n\u0000');
+});
+
+test('encodeErrorFrame: the full frame when the version can carry it, else the bare one (a newline in a 1.0 receipt-id)', () => {
+  assert.equal(
+    encodeErrorFrame('NOT_AUTHORIZED', 'no', '1.2', 'r:1').toString('utf8'),
+    'ERROR\nmessage:not authorized\ncontent-type:text/plain\nreceipt-id:r\\c1\ncontent-length:2\n\nno\u0000',
+  );
+  assert.equal(encodeErrorFrame('NOT_AUTHORIZED', 'no', '1.0', 'r\n1').toString('utf8'), 'ERROR\nmessage:not authorized\n\n\u0000');
 });
