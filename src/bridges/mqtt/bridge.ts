@@ -78,6 +78,8 @@ export class MqttBridge {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The remote refused protocol level 0x84 once: use plain 3.1.1. */
+  private privateRefused = false;
   private tlsFiles: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
   /** Inbound acks go out in arrival order: each waits for the one before it. */
   private ackChain: Promise<void> = Promise.resolve();
@@ -187,11 +189,11 @@ export class MqttBridge {
     this.client = client;
     // mqtt.js honours customHandleAcks only for v5 at construction; the publish handler reads it per packet, for 3.1.1 too.
     client.options.customHandleAcks = (_topic, _payload, packet, cb) => this.onAckedPublish(client, packet, cb);
-    if (this.config.protocolVersion === 4) {
+    if (this.config.protocolVersion === 4 && !this.privateRefused) {
       // Mosquitto's try_private: protocol level 0x84 tells a Mosquitto remote we are a bridge (it then does not echo our publishes).
-      const raw = client as unknown as { _sendPacket(packet: { cmd: string; bridgeMode?: boolean }, ...rest: unknown[]): void };
-      const send = raw._sendPacket.bind(client);
-      raw._sendPacket = (packet, ...rest) => {
+      const raw = client as unknown as { _writePacket(packet: { cmd: string; bridgeMode?: boolean }, ...rest: unknown[]): void };
+      const send = raw._writePacket.bind(client);
+      raw._writePacket = (packet, ...rest) => {
         if (packet.cmd === 'connect') packet.bridgeMode = true;
         send(packet, ...rest);
       };
@@ -212,6 +214,12 @@ export class MqttBridge {
     });
     client.on('error', (err) => {
       if (this.client !== client) return;
+      // CONNACK 0x01 (unacceptable protocol version) to the bridge-mode level 0x84: a remote without Mosquitto's bridge
+      // extension; connect as a plain 3.1.1 client from now on (Mosquitto's try_private falls back the same way).
+      if (this.config.protocolVersion === 4 && !this.privateRefused && (err as { code?: unknown }).code === 1) {
+        this.privateRefused = true;
+        this.log.warn('remote refused bridge mode (protocol level 0x84): connecting as a plain 3.1.1 client; loop prevention then relies on the sender marker only');
+      }
       this.stats.errors++;
       this.log.warn({ err: err.message, url: this.config.url }, 'bridge connection error');
     });
