@@ -129,7 +129,7 @@ export class OutboundPump {
     const log = this.opts.log;
     const notifier = appendNotifier(log);
     while (this.gen === gen) {
-      if (this.inflight >= this.window) {
+      if (!this.hasRoom()) {
         await new Promise<void>((r) => (this.wake = r));
         this.wake = undefined;
         continue;
@@ -190,7 +190,13 @@ export class OutboundPump {
       this.want[p] = next;
       this.commit(p);
     }
-    if (this.inflight < this.window) this.wake?.();
+    if (this.hasRoom()) this.wake?.();
+  }
+
+  /** Reads in batches: poll again once a good part of the window is free (or nothing is in flight), not per ack. */
+  private hasRoom(): boolean {
+    const minFree = Math.max(1, Math.min(64, Math.floor(this.window / 2)));
+    return this.inflight === 0 || this.window - this.inflight >= minFree;
   }
 
   /** One commit per partition at a time; the latest wanted offset is written when the one in hand completes. */
