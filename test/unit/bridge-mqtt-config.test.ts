@@ -139,6 +139,8 @@ test('structured form: defaults, Mosquitto lines mixed with objects, unknown key
   problem(() => parseMqttBridges([{ name: 'a', url: 'mqtt://h', topics: ['topic #'] }, 'connection a\naddress h\ntopic #']), 'bridges.mqtt[1].name', /used twice/);
   problem(() => parseMqttBridges([{ name: 'a', url: 'mqtt://h', topics: ['topic #'], tls: { cert: '/c.pem' } }]), 'bridges.mqtt[0].tls.key', /set together/);
   problem(() => parseMqttBridges([42]), 'bridges.mqtt[0]');
+  problem(() => parseMqttBridges([{ name: 'a', url: 'mqtt://h', cleanSession: false, topics: ['topic # both 2'] }]), 'bridges.mqtt[0].cleanSession', /QoS 2/);
+  assert.equal(parseMqttBridges([{ name: 'a', url: 'mqtt://h', cleanSession: false, topics: ['topic # in 2', 'topic x/# out 1'] }])[0]!.cleanSession, false);
 });
 
 test('the gateway config validates bridges.mqtt at start, naming the bad key', () => {

@@ -182,6 +182,11 @@ function finish(key: string, c: Omit<MqttBridgeConfig, 'ignored'> & { ignored?: 
   if (c.topics.length === 0) throw new BridgeConfigProblem(`${key}.topics`, 'a bridge needs at least one topic rule');
   if (c.clientId === '' || c.clientId.length > 65535 || c.clientId.includes('\u0000')) throw new BridgeConfigProblem(`${key}.clientId`, 'must be a non-empty string without U+0000');
   if (c.reconnectMinMs > c.reconnectMaxMs) throw new BridgeConfigProblem(`${key}.reconnectMinMs`, `must not exceed reconnectMaxMs (${c.reconnectMaxMs})`);
+  // Each connection numbers its packets from 1: over a session the remote keeps, a new QoS 2 PUBLISH could reuse an id the
+  // remote still holds from the previous connection and be taken for its resend (dropped) [MQTT-4.3.3]. So no outbound QoS 2 there.
+  if (!c.cleanSession && c.topics.some((t) => t.direction !== 'in' && t.qos === 2)) {
+    throw new BridgeConfigProblem(`${key}.cleanSession`, 'false (a persistent remote session) cannot carry outbound QoS 2 rules: use QoS 1 for out/both rules, or cleanSession: true');
+  }
   if ((c.tls.cert === '') !== (c.tls.key === '')) throw new BridgeConfigProblem(`${key}.tls.${c.tls.cert === '' ? 'cert' : 'key'}`, 'tls.cert and tls.key must be set together');
   return { ...c, ignored: c.ignored ?? [] };
 }
