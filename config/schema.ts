@@ -201,7 +201,10 @@ function crossChecks(config: GatewayConfig): void {
     throw new ConfigError('tls.ca', 'tls.requireCertificate and tls.useIdentityAsUsername need tls.ca (the CA client certificates are verified against)');
   }
   try {
-    parseMqttBridges(config.bridges.mqtt);
+    const bridges = parseMqttBridges(config.bridges.mqtt);
+    // An outbound bridge is a cursor into the log: without the log there is nothing to read.
+    const i = bridges.findIndex((b) => b.topics.some((t) => t.direction !== 'in'));
+    if (i >= 0 && !config.persistence.enabled) throw new ConfigError(`bridges.mqtt[${i}].topics`, 'out and both rules read the durable log: they need persistence.enabled: true');
   } catch (err) {
     if (err instanceof BridgeConfigProblem) throw new ConfigError(err.key, err.detail);
     throw err;

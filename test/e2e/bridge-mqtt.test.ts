@@ -176,3 +176,47 @@ describe('MQTT bridge identity and the ACL', () => {
     await remote.end();
   });
 });
+
+describe('MQTT bridge from a pasted Mosquitto connection block', () => {
+  let mosq: Mosquitto;
+  let gw: TestGateway;
+
+  before(async () => {
+    mosq = await Mosquitto.start();
+    const block = [
+      '# as in mosquitto.conf',
+      'connection blk',
+      `address 127.0.0.1:${mosq.port}`,
+      'remote_clientid gw-blk',
+      'bridge_protocol_version mqttv50',
+      'keepalive_interval 30',
+      'notifications false',
+      'topic blk/# both 1 "" remote/',
+    ].join('\n');
+    gw = await startGateway({ bridges: { mqtt: [block] } } as never);
+    await connected(gw);
+  });
+
+  after(async () => {
+    await gw?.close();
+    await mosq?.dispose();
+  });
+
+  test('the block connects and maps both ways with an empty local prefix', async () => {
+    assert.equal(bridgeOf(gw).config.name, 'blk');
+    assert.deepEqual(bridgeOf(gw).config.ignored, ['notifications']);
+    const local = await connectClient(gw.mqttUrl);
+    await local.client.subscribeAsync('blk/#', { qos: 1 });
+    const remote = await connectClient(mosq.url, { protocolVersion: 5 });
+    await remote.client.subscribeAsync('remote/#', { qos: 1 });
+    await local.client.publishAsync('blk/up', 'u', { qos: 1 });
+    await remote.client.publishAsync('remote/blk/down', 'd', { qos: 1 });
+    await waitUntil(() => remote.received.some((r) => r.topic === 'remote/blk/up'), 10_000, 'remote/blk/up at Mosquitto');
+    await waitUntil(() => local.received.some((r) => r.topic === 'blk/down'), 10_000, 'blk/down at the gateway');
+    const up = remote.received.find((r) => r.topic === 'remote/blk/up')!;
+    assert.equal(up.payload, 'u');
+    assert.equal(up.packet.properties?.userProperties?.['x-bridge-origin'], 'gw-blk', 'v5 origin marker');
+    await local.end();
+    await remote.end();
+  });
+});

@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { parseMosquittoBlock, parseMqttBridges, parseTopicLine, protocolLevel, tokenize, BridgeConfigProblem } from '../../src/bridges/mqtt/config.ts';
 import { mapInbound, mapOutbound, remoteSubscriptions } from '../../src/bridges/mqtt/topic-map.ts';
 import { resolveConfig, ConfigError } from '../../config/schema.ts';
+import { parseLogFilter } from '../../src/core/log-subscriptions.ts';
+import { validQueueName } from '../../src/core/queue-registry.ts';
+import { bridgeGroup } from '../../src/bridges/mqtt/bridge.ts';
 
 function problem(fn: () => unknown, key: string, detail?: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -152,4 +155,22 @@ test('the gateway config validates bridges.mqtt at start, naming the bad key', (
     (err: unknown) => err instanceof ConfigError && /bridges\.mqtt\[0\]\.topics\[0\]/.test(err.message) && /direction/.test(err.message),
   );
   assert.throws(() => resolveConfig({ bridges: { mqtt: [7] } }), (err: unknown) => err instanceof ConfigError && /bridges\.mqtt/.test(err.message));
+});
+
+test('a bridge position is an internal consumer group no client can name: $group/ and queue names refuse U+0000', () => {
+  const g = bridgeGroup('cloud');
+  assert.equal(g, '\u0000bridge-mqtt-cloud');
+  const parsed = parseLogFilter(`$group/${g}/#`);
+  assert.ok(parsed && 'error' in parsed, 'MQTT $group/ with U+0000 in the name is refused');
+  assert.equal(validQueueName(g), false, 'STOMP /queue/ and $queue/ names refuse U+0000');
+  const plain = parseLogFilter('$group/bridge-mqtt-cloud/#');
+  assert.ok(plain && !('error' in plain) && plain.kind === 'group' && plain.group !== g, 'the same name without U+0000 is a different group');
+});
+
+test('out rules need the log: persistence.enabled false is refused at start, naming the key', () => {
+  assert.throws(
+    () => resolveConfig({ persistence: { enabled: false }, bridges: { mqtt: [{ name: 'x', url: 'mqtt://h', topics: ['topic # in 1', 'topic a/# out 1'] }] } }),
+    (err: unknown) => err instanceof ConfigError && /bridges\.mqtt\[0\]\.topics/.test(err.message) && /persistence\.enabled/.test(err.message),
+  );
+  assert.equal(resolveConfig({ persistence: { enabled: false }, bridges: { mqtt: [{ name: 'x', url: 'mqtt://h', topics: ['topic # in 1'] }] } }).bridges.mqtt.length, 1);
 });
