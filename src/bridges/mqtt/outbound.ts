@@ -136,7 +136,18 @@ export class OutboundPump {
       }
       const seen = notifier?.snapshot(this.parts);
       const scanned = { scanned: 0 };
-      const msgs = await this.group.poll(MEMBER, this.window - this.inflight, scanned);
+      let msgs: Message[];
+      try {
+        msgs = await this.group.poll(MEMBER, this.window - this.inflight, scanned);
+      } catch (err) {
+        // A failed read (storage error) is reported and retried after a pause; the position has not moved.
+        this.opts.onError(err);
+        const pause = sleepUntilAppend(log, [], undefined, 1000);
+        this.wake = pause.wake;
+        await pause.promise;
+        this.wake = undefined;
+        continue;
+      }
       if (this.gen !== gen) return;
       for (const m of msgs) this.dispatch(m, gen);
       if (scanned.scanned === 0) {
