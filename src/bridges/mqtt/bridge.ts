@@ -151,7 +151,16 @@ export class MqttBridge {
     this.client = undefined;
     await this.pump?.stop();
     await this.pump?.flush();
-    if (c) await new Promise<void>((r) => c.end(true, {}, () => r()));
+    if (c) {
+      // Forced: no DISCONNECT wait; bounded in case the socket never opened.
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 2000);
+        c.end(true, {}, () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
   }
 
   private options(): IClientOptions {
