@@ -1,7 +1,6 @@
 // Starts and stops every configured bridge (bridges.mqtt; the HTTP sinks are wired here too) over a started broker, and reports their status. Imports core, config types and src/bridges/*; src/server calls it, protocols/* and src/core never import it.
 import type { Logger } from 'pino';
 import type { Broker } from '../core/broker.ts';
-import { MqttBridge } from './mqtt/bridge.ts';
 import { parseMqttBridges } from './mqtt/config.ts';
 import type { BridgeStatus } from './status.ts';
 
@@ -25,9 +24,12 @@ export class Bridges {
 
   /** Builds every bridge from config (throws BridgeConfigProblem naming the key) and starts them; a bridge whose remote is down keeps retrying. */
   static async start(config: BridgesConfig, broker: Broker, logger: Logger): Promise<Bridges> {
-    const list: RunningBridge[] = parseMqttBridges(config.bridges.mqtt).map(
+    const mqttConfigs = parseMqttBridges(config.bridges.mqtt);
+    // mqtt.js is loaded only when a bridge needs it: a gateway without bridges starts as fast as before.
+    const { MqttBridge } = mqttConfigs.length !== 0 ? await import('./mqtt/bridge.ts') : { MqttBridge: undefined };
+    const list: RunningBridge[] = mqttConfigs.map(
       (c, i) =>
-        new MqttBridge(c, {
+        new MqttBridge!(c, {
           broker,
           // Storage handles: src/bridges sits beside src/server (not an adapter), like the metrics and the admin API.
           log: broker.log,

@@ -114,3 +114,31 @@ test('kill -9 of the gateway in the middle of an outbound backlog: nothing lost,
   t.diagnostic(`delivered before the kill ${atKill}, received ${sub.received.length}, duplicates ${dups}`);
   for (const r of sub.received) assert.equal(r.packet.qos, 1);
 });
+
+test('an inbound-only bridge reconnects with backoff after the remote restarts, and receives again', { timeout: 60_000 }, async () => {
+  const mosq = await Mosquitto.start();
+  cleanups.push(() => mosq.dispose());
+  const gw: TestGateway = await startGateway({
+    bridges: { mqtt: [{ name: 'inonly', url: mosq.url, reconnectMinMs: 100, reconnectMaxMs: 400, topics: ['topic in/# in 1'] }] },
+  } as never);
+  cleanups.push(() => gw.close());
+  const bridge = gw.gateway.bridges.list[0] as MqttBridge;
+  await waitUntil(() => bridge.state === 'connected', 10_000, 'bridge connected');
+  const local = await connectClient(gw.mqttUrl);
+  await local.client.subscribeAsync('in/#', { qos: 1 });
+  cleanups.push(() => local.end());
+
+  await mosq.stop();
+  await waitUntil(() => bridge.state === 'down' || bridge.state === 'connecting', 10_000, 'bridge down');
+  await sleep(1000); // a few failed attempts
+  assert.notEqual(bridge.state, 'connected');
+  await mosq.start();
+  await waitUntil(() => bridge.state === 'connected', 10_000, 'bridge connected again');
+  assert.equal(bridge.status().connects, 2);
+  assert.ok(bridge.status().errors >= 1, 'failed attempts are counted');
+  await sleep(200); // SUBACK
+  const pub = await connectClient(mosq.url);
+  await pub.client.publishAsync('in/after', 'x', { qos: 1 });
+  await pub.end();
+  await waitUntil(() => local.received.some((r) => r.topic === 'in/after'), 10_000, 'in/after at the gateway');
+});

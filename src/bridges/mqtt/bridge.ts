@@ -237,7 +237,7 @@ export class MqttBridge {
       this.client = undefined;
       client.end(true);
       this.stateValue = 'down';
-      void this.pump?.stop().then(() => this.scheduleReconnect());
+      void (this.pump ? this.pump.stop() : Promise.resolve()).then(() => this.scheduleReconnect());
     });
     client.connect();
   }
@@ -288,6 +288,7 @@ export class MqttBridge {
   /** QoS 1/2 from the remote: publish locally, then let mqtt.js acknowledge (cb), in arrival order. */
   private onAckedPublish(client: MqttClient, packet: IPublishPacket, cb: (error: Error | number, code?: number) => void): void {
     const result = this.inbound(packet);
+    result.catch(() => undefined); // handled below, after the acks before it; not an unhandled rejection meanwhile
     const prev = this.ackChain;
     const mine = prev.then(() => result).then(
       (code) => cb(code),
