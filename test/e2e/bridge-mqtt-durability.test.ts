@@ -106,7 +106,10 @@ test('kill -9 of the gateway in the middle of an outbound backlog: nothing lost,
   assert.ok(atKill < N, `the kill came in the middle of the backlog (${atKill} of ${N} delivered)`);
   await proc.start();
 
-  await waitUntil(() => distinct(sub.received) >= N, 120_000, `${N} at the subscriber (have ${distinct(sub.received)})`);
+  await waitUntil(() => distinct(sub.received) >= N, 120_000, `${N} at the subscriber (have ${distinct(sub.received)})`).catch((err: unknown) => {
+    const said = (proc.current?.lines ?? []).filter((l) => /bridge|"level":[45]0/.test(l)).slice(-20).join('\n');
+    throw new Error(`${(err as Error).message}; the restarted gateway logged:\n${said}`);
+  });
   await sleep(500);
   const dups = checkAllInOrder(sub.received, N);
   // At least once: what was in flight (at most maxInflight per connection) or acknowledged but not yet committed may come twice.
