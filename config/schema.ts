@@ -21,6 +21,8 @@
 import { BIG, bool, boolOr, int, nonEmpty, oneOf, section, str, strings, type Static } from './define.ts';
 import { compileConfig, ConfigError } from './validate.ts';
 import { topicNameProblem } from '../src/core/topic.ts';
+import { Type } from '@sinclair/typebox';
+import { BridgeConfigProblem, parseMqttBridges } from '../src/bridges/mqtt/config.ts';
 
 const SECONDS_7_DAYS = 7 * 24 * 3600;
 
@@ -159,6 +161,9 @@ export const CONFIG_SCHEMA = section('Gateway configuration', {
     maxPendingBytes: int(64 * 1024 * 1024, 0, BIG,
       'Inbound backpressure: bytes (payload + topic) of publishes handed to the log and not yet durable and routed; above it the listeners stop reading from client sockets until it falls to half; 0 = never pause.'),
   }),
+  bridges: section('Bridges to other systems, fed from the log (docs/BRIDGES.md)', {
+    mqtt: Type.Array(Type.Union([Type.String({ minLength: 1 }), Type.Object({}, { additionalProperties: true })]), { default: [], description: 'MQTT bridges: each { name, url, clientId, username, password, protocolVersion, keepalive, tls: { ca, cert, key, rejectUnauthorized }, topics: [{ pattern, direction, qos, localPrefix, remotePrefix } or a Mosquitto "topic" line] }, or a pasted Mosquitto "connection" block as one string (docs/BRIDGES.md).' }),
+  }),
 });
 
 /** The gateway config: every key present (defaults filled in). */
@@ -195,6 +200,15 @@ function crossChecks(config: GatewayConfig): void {
   }
   if ((config.tls.requireCertificate || config.tls.useIdentityAsUsername) && config.tls.ca === '') {
     throw new ConfigError('tls.ca', 'tls.requireCertificate and tls.useIdentityAsUsername need tls.ca (the CA client certificates are verified against)');
+  }
+  try {
+    const bridges = parseMqttBridges(config.bridges.mqtt);
+    // An outbound bridge is a cursor into the log: without the log there is nothing to read.
+    const i = bridges.findIndex((b) => b.topics.some((t) => t.direction !== 'in'));
+    if (i >= 0 && !config.persistence.enabled) throw new ConfigError(`bridges.mqtt[${i}].topics`, 'out and both rules read the durable log: they need persistence.enabled: true');
+  } catch (err) {
+    if (err instanceof BridgeConfigProblem) throw new ConfigError(err.key, err.detail);
+    throw err;
   }
   if (config.tls.ca !== '' && config.tls.cert === '') throw new ConfigError('tls.ca', 'needs tls.cert and tls.key (client certificates are asked for on the TLS listeners)');
 }

@@ -1,6 +1,6 @@
 // Load-test CLI: parses options, starts/stops targets, alternates rounds, prints and writes the report. Imports node builtins and ./*.ts.
 //
-// npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all|ws-compare|idle|slow-subscriber|offline-session|loss [--target mqtt://127.0.0.1:PORT]
+// npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all|ws-compare|idle|slow-subscriber|offline-session|loss|bridge [--target mqtt://127.0.0.1:PORT]
 //   [--duration S] [--warmup S] [--compare] [--rounds N] [--targets gateway,mosquitto,aedes,nats,forwarder]
 //   [--transport tcp|ws] [--connections N] [--messages N] [--pause S]
 // Without --target our gateway is started (src/server/cli.ts). --compare adds Mosquitto, Aedes, NATS
@@ -8,7 +8,8 @@
 // WebSocket (./ws-transport.ts). ws-compare runs qos0, qos1 and latency over every (target,
 // transport) lane: gateway and Mosquitto, each over TCP and WebSocket, alternating. idle measures
 // RSS per idle connection (./idle.ts). slow-subscriber / offline-session (`loss` = both) count delivered/expected
-// QoS 1 messages (./loss.ts). Exit code 1 on any failed round, or when the first target (gateway or --target) lost
+// QoS 1 messages (./loss.ts). bridge: outbound bridge throughput gateway -> Mosquitto next to Mosquitto's own bridge
+// (./bridge-bench.ts). Exit code 1 on any failed round, or when the first target (gateway or --target) lost
 // an acknowledged message in a loss scenario.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { median, summarise, toMarkdown, type RoundRecord, type ScenarioSummary }
 import { idleMarkdown, runIdle, type IdleResult } from './idle.ts';
 import { isLossScenario, LOSS_DESCRIPTIONS, LOSS_SCENARIOS, lossMarkdown, runLoss, type LossResult, type LossScenario } from './loss.ts';
 import { TRANSPORTS, withTransport, type TransportName } from './ws-transport.ts';
+import { runBridgeBenchReport } from './bridge-bench.ts';
 import { buildWorkload, DESCRIPTIONS, isScenario, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import {
   closeAll, externalTarget, REPO_ROOT, startAedes, startForwarderProcess, startGateway, startMosquitto, startNats,
@@ -26,7 +28,7 @@ import {
 
 interface Options {
   /** run: the scenarios over one transport; ws-compare: every target over tcp and ws; idle: ./idle.ts; loss: ./loss.ts. */
-  mode: 'run' | 'ws-compare' | 'idle' | 'loss';
+  mode: 'run' | 'ws-compare' | 'idle' | 'loss' | 'bridge';
   lossScenarios: LossScenario[];
   /** loss: QoS 1 messages published; slow-subscriber: seconds the subscriber does not read. */
   messages: number;
@@ -45,7 +47,7 @@ interface Options {
 }
 
 const HELP = `usage: npm run loadtest -- --scenario NAME [options]
-  --scenario NAME     ${[...SCENARIOS, 'all', 'ws-compare', 'idle', ...LOSS_SCENARIOS, 'loss'].join(' | ')}
+  --scenario NAME     ${[...SCENARIOS, 'all', 'ws-compare', 'idle', ...LOSS_SCENARIOS, 'loss', 'bridge'].join(' | ')}
   --target URL        measure a broker already running at mqtt://host:port (else start our gateway)
   --duration S        measure window per round (default 5)
   --warmup S          warm-up before measuring (default 1)
@@ -69,6 +71,9 @@ ${SCENARIOS.map((s) => `  ${s.padEnd(8)} ${DESCRIPTIONS[s]}`).join('\n')}
 ${LOSS_SCENARIOS.map((s) => `  ${s}\n           ${LOSS_DESCRIPTIONS[s]}`).join('\n')}
   loss     both loss scenarios. Exit code 1 if the first target (gateway or --target) lost any
            acknowledged message; peers' losses are reported, not failed (Mosquitto's queue is 1000)
+  bridge   outbound bridge throughput, QoS 1 end to end: gateway -> Mosquitto (bridges.mqtt) next to
+           mosquitto -> mosquitto (a connection block), --messages (default 20000) per round, --rounds
+           (default 3) alternating; gateway/mosquitto ratio (./bridge-bench.ts)
 `;
 
 /** Targets that cannot speak MQTT over WebSocket here, and why (printed when they are skipped). */
@@ -95,7 +100,7 @@ function parse(argv: string[]): Options {
   const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--set', '--compare', '--help', '--transport', '--connections', '--messages', '--pause']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
   const sc = get('--scenario') ?? 'qos0';
-  const mode = sc === 'ws-compare' ? 'ws-compare' : sc === 'idle' ? 'idle' : sc === 'loss' || isLossScenario(sc) ? 'loss' : 'run';
+  const mode = sc === 'ws-compare' ? 'ws-compare' : sc === 'idle' ? 'idle' : sc === 'loss' || isLossScenario(sc) ? 'loss' : sc === 'bridge' ? 'bridge' : 'run';
   if (sc !== 'all' && mode === 'run' && !isScenario(sc)) throw new Error(`unknown scenario ${sc}; one of ${SCENARIOS.join(', ')}, all, ws-compare, idle, ${LOSS_SCENARIOS.join(', ')}, loss`);
   if (mode === 'loss' && get('--transport') !== null && get('--transport') !== 'tcp') throw new Error(`${sc}: TCP only`);
   const transport = (get('--transport') ?? 'tcp') as TransportName;
@@ -130,14 +135,14 @@ function parse(argv: string[]): Options {
     transport,
     connections: Math.round(num('--connections', 10_000)),
     lossScenarios: sc === 'loss' ? [...LOSS_SCENARIOS] : isLossScenario(sc) ? [sc] : [],
-    messages: Math.round(num('--messages', 50_000)),
+    messages: Math.round(num('--messages', mode === 'bridge' ? 20_000 : 50_000)),
     pauseS: num('--pause', 8),
     overrides,
-    scenarios: sc === 'all' ? [...SCENARIOS] : mode === 'ws-compare' ? ['qos0', 'qos1', 'latency'] : mode === 'idle' || mode === 'loss' ? [] : [sc as ScenarioName],
+    scenarios: sc === 'all' ? [...SCENARIOS] : mode === 'ws-compare' ? ['qos0', 'qos1', 'latency'] : mode === 'idle' || mode === 'loss' || mode === 'bridge' ? [] : [sc as ScenarioName],
     target,
     durationS: num('--duration', 5),
     warmupS: num('--warmup', 1),
-    rounds: Math.round(num('--rounds', mode === 'idle' || mode === 'loss' ? 1 : compare || mode === 'ws-compare' ? 3 : 1)),
+    rounds: Math.round(num('--rounds', mode === 'idle' || mode === 'loss' ? 1 : compare || mode === 'ws-compare' || mode === 'bridge' ? 3 : 1)),
     targets,
   };
 }
@@ -276,6 +281,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => { process.stderr.write('\ninterrupted, stopping workers and brokers\n'); void shutdown(130); });
   process.on('SIGTERM', () => void shutdown(143));
 
+  if (opts.mode === 'bridge') {
+    // Starts its own brokers (gateway child process with a bridge, two Mosquittos); an HTTP-sink lane plugs in as extraLanes.
+    const ok = await runBridgeBenchReport({ messages: opts.messages, rounds: opts.rounds, window: 500, bytes: 100 });
+    process.exitCode = ok ? 0 : 1;
+    return;
+  }
   const targets: Target[] = [];
   const wantWs = opts.mode === 'ws-compare' || opts.transport === 'ws';
   for (const name of opts.targets) {

@@ -613,7 +613,8 @@ export class Broker {
    * is durable and routed; acknowledge the publisher only then.
    */
   publish(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<void> | undefined {
-    const origin = msg.senderId === '' ? this.qosStats.in.gateway : this.entries.has(msg.senderId) ? this.qosStats.in.mqtt : this.qosStats.in.stomp;
+    // '' and internal senders (U+0000 first: a bridge's inbound messages) are the gateway's own.
+    const origin = msg.senderId === '' || msg.senderId.charCodeAt(0) === 0 ? this.qosStats.in.gateway : this.entries.has(msg.senderId) ? this.qosStats.in.mqtt : this.qosStats.in.stomp;
     origin[msg.qos]!++;
     const p = this.persistence;
     if (p && p.wants(msg)) {

@@ -24,6 +24,7 @@ import { bindOrExplain, openOrExplain } from './startup-errors.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
+import { Bridges } from '../bridges/index.ts';
 
 export interface GatewayPorts {
   mqtt: number;
@@ -44,6 +45,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** The authentication / ACL policy (available after start()). */
   readonly auth: GatewayAuth;
+  /** The running bridges (bridges.mqtt; available after start()). */
+  readonly bridges: Bridges;
   start(): Promise<GatewayPorts>;
   /**
    * SIGHUP: reads the password file, the ACL file and the TLS PEM files again. New handshakes and the next
@@ -155,12 +158,17 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let sys: SysTopics | undefined;
   let started = false;
   let auth: GatewayAuth | undefined;
+  let bridges: Bridges | undefined;
   const metrics = new GatewayMetrics();
   return {
     metrics,
     get auth(): GatewayAuth {
       if (!auth) throw new Error('gateway not started');
       return auth;
+    },
+    get bridges(): Bridges {
+      if (!bridges) throw new Error('gateway not started');
+      return bridges;
     },
     get broker(): Broker {
       if (!broker) throw new Error('gateway not started');
@@ -239,7 +247,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       web = new GatewayHttpServer({ mqtt, stomp }, webOptions, log);
       const httpPort = await bindOrExplain(() => web!.listen(config.http.port, hosts.http), 'http.port', config.http.port, 'http.host', hosts.http);
       log.info({ protocol: 'http', transport: 'tcp', host: hosts.http, port: httpPort, paths }, 'listening');
-      const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION };
+      // Bridges once the broker is up: an outbound bridge reads the log, an inbound one publishes through the broker.
+      bridges = await Bridges.start(config, broker, log);
+      const running = bridges;
+      const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION, bridges: () => running.status() };
       metrics.bind(sources);
       metrics.bindLimits(guards, () => broker!.retained.bytes);
       httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
@@ -291,6 +302,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       if (!started) return;
       started = false;
       sys?.stop();
+      // Bridges first: their last commits go to the store before it closes.
+      await bridges?.stop();
       const stopped = [mqtt!.close(), stomp!.close(), web!.close(), webTls?.close()];
       broker!.close('SERVER_SHUTTING_DOWN');
       await Promise.all(stopped);

@@ -28,6 +28,9 @@
 //   gateway_subscribers_behind                                   sessions / $share groups reading the log (behind the live stream)
 //   gateway_behind_entered_total                                 times a subscriber fell behind (read-ahead full) instead of dropping
 //   gateway_lag_skipped_messages_total{reason}                   log records a behind subscriber skipped: retention | max-lag
+//   gateway_bridge_state{kind,bridge,state}                      1 for a bridge's current state (connecting|connected|down|stopped)
+//   gateway_bridge_lag_messages{kind,bridge}                     log records an outbound bridge has not had acknowledged yet
+//   gateway_bridge_messages_out_total, _in_total, _errors_total, _connects_total {kind,bridge}
 //   nodejs_* / process_* default metrics (event-loop lag, heap, RSS, GC, handles) from prom-client
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -38,6 +41,7 @@ import type { FileIO, FileLike, PartitionedLog, AppendInput, AppendListener, Log
 import type { Guards } from '../core/limits.ts';
 import { connectionCounts, groupLags, partitionStats, type GatewaySources } from './view.ts';
 import { requestPath } from '../../protocols/ws/request-path.ts';
+import type { BridgeStatus } from '../bridges/status.ts';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -255,6 +259,50 @@ export class GatewayMetrics {
     });
     perGroup('gateway_consumer_group_committed_offset', 'Committed offset per consumer group and partition', false);
     perGroup('gateway_consumer_group_lag', 'End offset minus committed offset per consumer group and partition', true);
+    this.bindBridges(src);
+  }
+
+  /** gateway_bridge_* from the bridges' status (src/bridges), read at scrape time; nothing when no bridge is configured. */
+  private bindBridges(src: GatewaySources): void {
+    const read = src.bridges;
+    if (!read) return;
+    const r = [this.registry];
+    const labelNames = ['kind', 'bridge'];
+    const STATES = ['connecting', 'connected', 'down', 'stopped'] as const;
+    new Gauge({
+      name: 'gateway_bridge_state',
+      help: 'Bridge connection state: 1 for the current state (connecting | connected | down | stopped), 0 for the others',
+      labelNames: [...labelNames, 'state'],
+      registers: r,
+      collect() {
+        for (const b of read()) for (const s of STATES) this.set({ kind: b.kind, bridge: b.name, state: s }, b.state === s ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'gateway_bridge_lag_messages',
+      help: 'Log records an outbound bridge has not yet had acknowledged by the far side (log end minus committed position)',
+      labelNames,
+      registers: r,
+      collect() {
+        for (const b of read()) this.set({ kind: b.kind, bridge: b.name }, b.lag);
+      },
+    });
+    const counter = (name: string, help: string, pick: (b: BridgeStatus) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: r,
+        collect() {
+          this.reset();
+          for (const b of read()) this.inc({ kind: b.kind, bridge: b.name }, pick(b));
+        },
+      });
+    };
+    counter('gateway_bridge_messages_out_total', 'Messages a bridge sent and had acknowledged (QoS 0: written)', (b) => b.messagesOut);
+    counter('gateway_bridge_messages_in_total', 'Messages a bridge received and made durable here', (b) => b.messagesIn);
+    counter('gateway_bridge_errors_total', 'Bridge connection failures, refusals by the far side and local publish failures', (b) => b.errors);
+    counter('gateway_bridge_connects_total', 'Successful bridge connections', (b) => b.connects);
   }
 
   /** Requires `Authorization: Bearer <token>` on /metrics from now on ('' = open). */

@@ -16,9 +16,13 @@
 //   $SYS/broker/bytes/received | sent
 //   $SYS/gateway/stats                           JSON, see SysStats
 //   $SYS/gateway/clients                         JSON array of ClientInfo
+//   $SYS/broker/bridges/<name>/state             connecting | connected | down | stopped (per MQTT bridge; HTTP sinks likewise)
+//   $SYS/broker/bridges/<name>/lag               log records not yet acknowledged by the far side
+//   $SYS/broker/bridges/<name>/messages/sent | received, .../errors
 // The leading `$` keeps these out of `#` and `+/...` subscriptions [MQTT-4.7.2-1]; clients subscribe to `$SYS/#`.
 // They are retained in memory only (Broker.publishTransient): never written to the log or the state store.
 import type { Message } from '../core/message.ts';
+import type { BridgeStatus } from '../bridges/status.ts';
 import { groupLags, listClients, messageTotals, partitionStats, type ClientInfo, type GatewaySources, type GroupLag } from './view.ts';
 
 /** Body of `$SYS/gateway/stats`. */
@@ -35,6 +39,8 @@ export interface SysStats {
   groups: GroupLag[];
   /** Subscriber lag (sessions and behind $share groups): total, how many read the log, the 10 largest. */
   lag: { total: number; behind: number; top: { id: string; kind: 'session' | 'group'; lag: number }[] };
+  /** Every bridge's status (src/bridges/status.ts); the dashboard's Bridges table. */
+  bridges: BridgeStatus[];
 }
 
 const MINUTE_MS = 60_000;
@@ -94,6 +100,14 @@ export class SysTopics {
     t.set('$SYS/broker/retained messages/count', String(b.retained.size));
     t.set('$SYS/broker/bytes/received', String(totals.bytesIn));
     t.set('$SYS/broker/bytes/sent', String(totals.bytesOut));
+    for (const br of stats.bridges) {
+      const base = `$SYS/broker/bridges/${br.name}`;
+      t.set(`${base}/state`, br.state);
+      t.set(`${base}/lag`, String(br.lag));
+      t.set(`${base}/messages/sent`, String(br.messagesOut));
+      t.set(`${base}/messages/received`, String(br.messagesIn));
+      t.set(`${base}/errors`, String(br.errors));
+    }
     t.set('$SYS/gateway/stats', JSON.stringify(stats));
     t.set('$SYS/gateway/clients', JSON.stringify(clients));
     this.sysTopics = [...t.keys()];
@@ -150,6 +164,7 @@ export class SysTopics {
       },
       partitions: partitionStats(b).map((p) => ({ partition: p.partition, startOffset: p.startOffset, endOffset: p.endOffset, bytes: p.bytes })),
       groups: groupLags(b),
+      bridges: this.src.bridges?.() ?? [],
       lag: (({ total, behind, top }) => ({ total, behind, top: top.map((l) => ({ id: l.id, kind: l.kind, lag: l.lag })) }))(b.lagSummary(10)),
     };
   }

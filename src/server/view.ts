@@ -1,5 +1,6 @@
 // Read-only views of a running gateway as plain data (clients, log partitions, consumer-group lag), shared by $SYS, /metrics and the admin API. Imports core types, the log's stats type and the listeners' types.
-import type { Broker } from '../core/broker.ts';
+import { displaySessionId, type Broker } from '../core/broker.ts';
+import type { BridgeStatus } from '../bridges/status.ts';
 import { listCommitted } from '../core/consumer-group.ts';
 import type { PartitionStats } from '../log/types.ts';
 import type { MqttListener } from '../../protocols/mqtt/listener.ts';
@@ -17,6 +18,8 @@ export interface GatewaySources {
   /** Epoch ms the gateway started. */
   readonly startedAt: number;
   readonly version: string;
+  /** The bridges' status (src/bridges); absent = none. */
+  readonly bridges?: () => BridgeStatus[];
 }
 
 /** One open connection, as in `$SYS/gateway/clients`. MQTT connections are listed once CONNECT named them. */
@@ -88,7 +91,8 @@ export function groupLags(broker: Broker): GroupLag[] {
   if (!state || !log) return [];
   return listCommitted(state).map((c) => {
     const end = c.partition < log.partitions ? log.endOffset(c.partition) : c.offset;
-    return { group: c.group, partition: c.partition, committed: c.offset, end, lag: Math.max(0, end - c.offset) };
+    // Internal groups (a bridge's position, U+0000 first) read `internal:<name>`, as internal sessions do.
+    return { group: displaySessionId(c.group), partition: c.partition, committed: c.offset, end, lag: Math.max(0, end - c.offset) };
   });
 }
 

@@ -4,7 +4,8 @@
 //   $SYS/gateway/stats   JSON { time, uptimeSeconds, clients: { mqtt, stomp, byTransport: { tcp, ws } }, sessions,
 //                        subscriptions, retained, messages: { in, out, inPerSecond, outPerSecond, dropped },
 //                        partitions: [{ partition, startOffset, endOffset, bytes }], groups: [{ group, partition, committed, end, lag }],
-//                        lag: { total, behind, top: [{ id, kind, lag }] } }
+//                        lag: { total, behind, top: [{ id, kind, lag }] },
+//                        bridges: [{ kind, name, state, lag, messagesOut, messagesIn, errors, connects }] }
 //   $SYS/gateway/clients JSON [{ clientId, protocol, transport, remote, connectedAt }]
 //   $SYS/broker/version  text
 //   #, $SYS/#            every other topic: last value per topic in the tree (`#` does not match `$` topics [MQTT-4.7.2-1])
@@ -122,6 +123,8 @@
       (p) => [p.partition, fmtNum(p.startOffset), fmtNum(p.endOffset), fmtBytes(p.bytes)], 'no durable log', (p) => String(p.partition));
     renderRows('groups-table', s.groups || [],
       (g) => [g.group, g.partition, fmtNum(g.committed), fmtNum(g.end), fmtNum(g.lag)], 'no consumer groups', (g) => `${g.group}/${g.partition}`);
+    renderRows('bridges-table', s.bridges || [],
+      (b) => [b.name, b.kind, b.state, fmtNum(b.lag), fmtNum(b.messagesOut), fmtNum(b.messagesIn), fmtNum(b.errors)], 'no bridges', (b) => `${b.kind}/${b.name}`);
   }
 
   function onClients(list) {

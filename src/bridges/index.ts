@@ -1,0 +1,65 @@
+// Starts and stops every configured bridge (bridges.mqtt; the HTTP sinks are wired here too) over a started broker, and reports their status. Imports core, config types and src/bridges/*; src/server calls it, protocols/* and src/core never import it.
+import type { Logger } from 'pino';
+import type { Broker } from '../core/broker.ts';
+import { parseMqttBridges } from './mqtt/config.ts';
+import type { BridgeStatus } from './status.ts';
+
+export type { BridgeStatus, BridgeState } from './status.ts';
+
+/** The slice of the gateway config bridges read. */
+export interface BridgesConfig {
+  bridges: { mqtt: readonly unknown[] };
+  mqtt: { maxPacketSize: number; maxTopicLevels: number };
+}
+
+/** Anything the gateway starts after the broker and stops before the storage closes. */
+export interface RunningBridge {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): BridgeStatus;
+}
+
+export class Bridges {
+  private constructor(readonly list: readonly RunningBridge[]) {}
+
+  /** Builds every bridge from config (throws BridgeConfigProblem naming the key) and starts them; a bridge whose remote is down keeps retrying. */
+  static async start(config: BridgesConfig, broker: Broker, logger: Logger): Promise<Bridges> {
+    const mqttConfigs = parseMqttBridges(config.bridges.mqtt);
+    // mqtt.js is loaded only when a bridge needs it: a gateway without bridges starts as fast as before.
+    const { MqttBridge } = mqttConfigs.length !== 0 ? await import('./mqtt/bridge.ts') : { MqttBridge: undefined };
+    const list: RunningBridge[] = mqttConfigs.map(
+      (c, i) =>
+        new MqttBridge!(c, {
+          broker,
+          // Storage handles: src/bridges sits beside src/server (not an adapter), like the metrics and the admin API.
+          log: broker.log,
+          store: broker.state,
+          logger,
+          maxPacketSize: config.mqtt.maxPacketSize,
+          maxTopicLevels: config.mqtt.maxTopicLevels,
+          key: `bridges.mqtt[${i}]`,
+        }),
+    );
+    const started: RunningBridge[] = [];
+    try {
+      for (const b of list) {
+        await b.start();
+        started.push(b);
+      }
+    } catch (err) {
+      await Promise.all(started.map((b) => b.stop()));
+      throw err;
+    }
+    if (list.length !== 0) logger.info({ bridges: list.map((b) => b.status().name) }, 'bridges started');
+    return new Bridges(list);
+  }
+
+  status(): BridgeStatus[] {
+    return this.list.map((b) => b.status());
+  }
+
+  /** Stops every bridge: readers end, committed positions are flushed, remote connections close. */
+  async stop(): Promise<void> {
+    await Promise.all(this.list.map((b) => b.stop()));
+  }
+}
