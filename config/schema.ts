@@ -1,4 +1,4 @@
-// The one declaration of the gateway config: every key once, with its type, default, range and meaning. Imports config/define.ts (typebox builders), config/validate.ts and the core topic rules (topic-shaped values are validated like the wire).
+// The one declaration of the gateway config: every key once, with its type, default, range and meaning. Imports config/define.ts (typebox builders), config/validate.ts the core topic rules (topic-shaped values are validated like the wire) and the HTTP sink entry checks (src/bridges/http/options.ts).
 //
 // Everything else is derived from CONFIG_SCHEMA: the TypeScript type (GatewayConfig), the defaults (DEFAULT_CONFIG),
 // validation with messages naming the bad key (resolveConfig, resolveLayers), the GATEWAY_<PATH> environment names,
@@ -21,6 +21,8 @@
 import { BIG, bool, boolOr, int, nonEmpty, oneOf, section, str, strings, type Static } from './define.ts';
 import { compileConfig, ConfigError } from './validate.ts';
 import { topicNameProblem } from '../src/core/topic.ts';
+import { checkHttpSinks } from '../src/bridges/http/options.ts';
+import { Type } from '@sinclair/typebox';
 
 const SECONDS_7_DAYS = 7 * 24 * 3600;
 
@@ -146,6 +148,9 @@ export const CONFIG_SCHEMA = section('Gateway configuration', {
   shared: section('Shared subscriptions ($share/<group>/<filter>)', {
     strategy: oneOf(['round-robin', 'sticky'], 'round-robin', 'round-robin: next member per message; sticky: a topic stays on one member.'),
   }),
+  bridges: section('Bridges to backend systems, fed from the log (docs/BRIDGES.md)', {
+    http: Type.Array(Type.Object({}, { additionalProperties: true }), { default: [], description: 'HTTP sinks: each `{ name, url, filter, format, payloadEncoding, headers, bearerToken | tokenFile, batch: { maxMessages, maxBytes, lingerMs }, timeoutMs, retry: { initialMs, maxMs }, deadLetterTopic, from, tls: { ca, rejectUnauthorized } }` POSTs batches of the messages matching `filter` to `url` (JSON or NDJSON), retrying until a 2xx; a 4xx batch goes to `deadLetterTopic` (default `$dlq/http/<name>`). Needs persistence. Keys, defaults and bounds: docs/BRIDGES.md.' }),
+  }),
   persistence: section('The durable log', {
     enabled: bool(true, 'false = nothing is written to disk (messages, retained, sessions live in memory).'),
     flush: oneOf(['always', 'interval', 'never'], 'interval', 'When an append is durable: always = fsync (group commit) before the ack; interval = every flushIntervalMs; never = the OS decides.'),
@@ -191,6 +196,11 @@ function crossChecks(config: GatewayConfig): void {
   if (config.stomp.deadLetterTopic !== '') {
     const bad = topicNameProblem(config.stomp.deadLetterTopic, levels);
     if (bad) throw new ConfigError('stomp.deadLetterTopic', `dead-letter topic ${bad}`);
+  }
+  const sinkProblem = checkHttpSinks(config.bridges.http, levels);
+  if (sinkProblem) throw new ConfigError(sinkProblem.key, sinkProblem.detail);
+  if (config.bridges.http.length > 0 && !config.persistence.enabled) {
+    throw new ConfigError('bridges.http', 'needs persistence.enabled: true (an HTTP sink is a cursor in the durable log)');
   }
   if ((config.tls.requireCertificate || config.tls.useIdentityAsUsername) && config.tls.ca === '') {
     throw new ConfigError('tls.ca', 'tls.requireCertificate and tls.useIdentityAsUsername need tls.ca (the CA client certificates are verified against)');

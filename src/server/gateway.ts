@@ -24,6 +24,7 @@ import { bindOrExplain, openOrExplain } from './startup-errors.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
+import { registerHttpSinkMetrics, startHttpSinks, type HttpSinks } from '../bridges/http/index.ts';
 
 export interface GatewayPorts {
   mqtt: number;
@@ -153,6 +154,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let web: GatewayHttpServer | undefined;
   let webTls: GatewayHttpServer | undefined;
   let sys: SysTopics | undefined;
+  // --- bridges: HTTP sinks (src/bridges/http) ---
+  let httpSinks: HttpSinks | undefined;
   let started = false;
   let auth: GatewayAuth | undefined;
   const metrics = new GatewayMetrics();
@@ -245,6 +248,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
       sys = new SysTopics(sources, config.sys.intervalMs);
       sys.start();
+      // --- bridges: HTTP sinks, once the broker and its log are up (stopped first in close()) ---
+      httpSinks = await startHttpSinks(broker, config.bridges.http, { logger: log, sysIntervalMs: config.sys.intervalMs });
+      const sinks = httpSinks;
+      registerHttpSinkMetrics(metrics.registry, () => sinks.status());
       const ports: GatewayPorts = { mqtt: port, stomp: stompPort, http: httpPort };
       if (files) {
         // The same routes over HTTPS: WSS for browsers, the dashboard, metrics and the admin API.
@@ -290,6 +297,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     async close() {
       if (!started) return;
       started = false;
+      await httpSinks?.stop(); // before the broker and the store close: no commit or dead letter after them
+      httpSinks = undefined;
       sys?.stop();
       const stopped = [mqtt!.close(), stomp!.close(), web!.close(), webTls?.close()];
       broker!.close('SERVER_SHUTTING_DOWN');

@@ -1,5 +1,5 @@
 // Read-only views of a running gateway as plain data (clients, log partitions, consumer-group lag), shared by $SYS, /metrics and the admin API. Imports core types, the log's stats type and the listeners' types.
-import type { Broker } from '../core/broker.ts';
+import { displaySessionId, type Broker } from '../core/broker.ts';
 import { listCommitted } from '../core/consumer-group.ts';
 import type { PartitionStats } from '../log/types.ts';
 import type { MqttListener } from '../../protocols/mqtt/listener.ts';
@@ -81,14 +81,14 @@ export function partitionStats(broker: Broker): PartitionStats[] {
   return log?.stats ? log.stats() : [];
 }
 
-/** Committed offset and lag (end - committed, never negative) per consumer group and partition. */
+/** Committed offset and lag (end - committed, never negative) per consumer group and partition; internal groups (U+0000 first, e.g. a bridge's) read `internal:<name>`. */
 export function groupLags(broker: Broker): GroupLag[] {
   const state = broker.state;
   const log = broker.log;
   if (!state || !log) return [];
   return listCommitted(state).map((c) => {
     const end = c.partition < log.partitions ? log.endOffset(c.partition) : c.offset;
-    return { group: c.group, partition: c.partition, committed: c.offset, end, lag: Math.max(0, end - c.offset) };
+    return { group: displaySessionId(c.group), partition: c.partition, committed: c.offset, end, lag: Math.max(0, end - c.offset) };
   });
 }
 
