@@ -53,7 +53,7 @@ test('kill -9 with a backlog: nothing acknowledged is lost, per-topic order of f
     assert.ok(seq > (last.get(m.topic) ?? -1), `${m.topic}: ${seq} after ${last.get(m.topic)}`);
     last.set(m.topic, seq);
   }
-  // At least once: the duplicates are at most the batches in flight or uncommitted at the kill (one batch per sink).
+  // At least once: the duplicates are at most the batch in flight and the one before it, whose commit overlapped it.
   const duplicates = got.length - N;
-  assert.ok(duplicates >= 0 && duplicates <= 20, `duplicates ${duplicates} (one batch of 20 at most)`);
+  assert.ok(duplicates >= 0 && duplicates <= 40, `duplicates ${duplicates} (two batches of 20 at most)`);
 });

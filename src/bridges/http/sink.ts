@@ -11,7 +11,9 @@
 //                             x-original-topic, x-bridge, x-http-status, then counted as dead-lettered.
 //   anything else             (5xx, 408, 429, network error, timeout) sent again after a backoff (retry.initialMs
 //                             doubling to retry.maxMs, jittered; at least a 429/503 Retry-After up to retry.maxMs).
-// Delivery is at least once: a crash between the 2xx and the commit sends the batch again after the restart.
+// Commits: the commit of batch k is written while batch k+1 is being sent (one commit in flight, in order);
+// a graceful stop waits for it. Delivery is at least once: a crash between a 2xx and its durable commit sends
+// that batch (and at most the one after it) again after the restart.
 // Messages whose expiry passed while in the log are skipped, counted [MQTT-3.3.2-5].
 import type { Logger } from 'pino';
 import { ConsumerGroup, type OffsetStorePort } from '../../core/consumer-group.ts';
@@ -162,6 +164,7 @@ export class HttpSink {
     let firstAt = 0; // when the oldest pending message was read (linger starts there)
     let lastCommit = Date.now();
     let uncommittedScan = false;
+    let committing: Promise<void> = Promise.resolve();
     while (!this.stopped) {
       if (!batchFull(format, pending, pendingBytes, limits.maxMessages, limits.maxBytes)) {
         const seen = notifier?.snapshot(this.all);
@@ -183,6 +186,7 @@ export class HttpSink {
           // Only non-matching (or expired) records, or nothing: move the committed position past them now and then.
           if (stats.scanned > 0) uncommittedScan = true;
           if (uncommittedScan && (stats.scanned === 0 || now - lastCommit >= IDLE_COMMIT_MS)) {
+            await committing;
             await this.group.commitPositions(MEMBER);
             lastCommit = now;
             uncommittedScan = false;
@@ -206,18 +210,22 @@ export class HttpSink {
       pending = pending.slice(n);
       for (const b of batch) pendingBytes -= b.json.length;
       const settled = await this.deliver(batch);
-      if (!settled) break; // stopped: nothing committed, the batch is sent again after the next start
+      // The previous batch's commit overlapped this request; one commit in flight at a time keeps them in order.
+      await committing;
+      if (!settled) break; // stopped: this batch is not committed and is sent again after the next start
       if (pending.length === 0) {
-        await this.group.commitPositions(MEMBER); // everything read is settled (also skipped records)
+        committing = this.group.commitPositions(MEMBER); // everything read is settled (also skipped records)
         uncommittedScan = false;
       } else {
         // Leftovers are later in their partitions than the batch: commit just past the batch per partition.
         const next = new Map<number, number>();
         for (const b of batch) next.set(b.partition, b.offset + 1);
-        for (const [p, off] of next) await this.group.commit(MEMBER, p, off);
+        committing = Promise.all([...next].map(([p, off]) => this.group.commit(MEMBER, p, off))).then(() => undefined);
       }
+      committing.catch(() => undefined); // awaited (and rethrown) before the next commit or at the end
       lastCommit = Date.now();
     }
+    await committing;
   }
 
   /** Sends one batch until the endpoint settles it (2xx, or a 4xx dead-lettered). False when stopped first. */
