@@ -1,5 +1,6 @@
 // Test helper: a local HTTP endpoint for the HTTP sink suites (node:http on 127.0.0.1, port 0) that records every request and answers what the test decides (fail the first N with 500, reject some with 4xx, delay). Imports node builtins only.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** One message as the sink's JSON / NDJSON body carries it. */
@@ -37,6 +38,8 @@ export interface SinkServerOptions {
   decide?: (r: Omit<SinkRequest, 'status'>) => number;
   /** Wait this long before answering (default 0). */
   delayMs?: number;
+  /** PEM certificate and key: serve HTTPS (fixed at start). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface SinkServer {
@@ -64,7 +67,7 @@ export async function startSinkServer(options: SinkServerOptions = {}): Promise<
   let sockets = 0;
   const socketIds = new WeakMap<object, number>();
   const state = { options };
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -82,12 +85,13 @@ export async function startSinkServer(options: SinkServerOptions = {}): Promise<
       if (o.delayMs) setTimeout(answer, o.delayMs);
       else answer();
     });
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/ingest`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/ingest`,
     port,
     requests,
     get options() {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.ts';
 import { gatewayError } from '../../core/errors.ts';
 import { httpSinkOptions, type HttpSinkOptions } from './options.ts';
-import { HttpSink, type SinkStatus } from './sink.ts';
+import { displayUrl, HttpSink, type SinkStatus } from './sink.ts';
 import { sysMessages } from './sys.ts';
 
 export { registerHttpSinkMetrics } from './metrics.ts';
@@ -51,7 +51,7 @@ export async function startHttpSinks(broker: Broker, config: readonly unknown[],
     return new HttpSink(o, { log, store, publish: (m) => broker.publish(m), logger: deps.logger, token, ca });
   });
   await Promise.all(sinks.map((s) => s.start())); // start points committed: 'next' = published after this
-  deps.logger.info({ sinks: options.map((o) => ({ name: o.name, url: o.url, filter: o.filter, format: o.format })) }, 'http sinks started');
+  deps.logger.info({ sinks: options.map((o) => ({ name: o.name, url: displayUrl(o.url), filter: o.filter, format: o.format })) }, 'http sinks started');
   const status = (): SinkStatus[] => sinks.map((s) => s.status());
   let timer: NodeJS.Timeout | undefined;
   if (deps.sysIntervalMs && deps.sysIntervalMs > 0) {

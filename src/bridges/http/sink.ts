@@ -30,6 +30,7 @@ export const SINK_STATES: readonly SinkState[] = ['starting', 'idle', 'sending',
 
 export interface SinkStatus {
   name: string;
+  /** Without the query string (displayUrl). */
   url: string;
   filter: string;
   state: SinkState;
@@ -69,6 +70,12 @@ const IDLE_COMMIT_MS = 1000;
 const FALLBACK_POLL_MS = 100;
 
 interface Pending extends EncodedMessage { msg: Message }
+
+/** The URL without its query (it may hold a key, e.g. `?code=`), for status, logs and the dashboard. */
+export function displayUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+}
 
 export class HttpSink {
   readonly name: string;
@@ -126,7 +133,7 @@ export class HttpSink {
     } catch {
       lag = -1; // the log is closed (gateway stopping)
     }
-    return { name: this.name, url: this.opts.url, filter: this.opts.filter, lag, ...this.counters, errors: { ...this.counters.errors } };
+    return { name: this.name, url: displayUrl(this.opts.url), filter: this.opts.filter, lag, ...this.counters, errors: { ...this.counters.errors } };
   }
 
   private async supervise(): Promise<void> {
