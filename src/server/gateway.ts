@@ -210,6 +210,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       const t0 = Date.now();
       const restored = await broker.restore();
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
+      // --- bridges: HTTP sinks, once the broker and its log are up, before clients can publish (stopped first in close()) ---
+      httpSinks = await startHttpSinks(broker, config.bridges.http, { logger: log, sysIntervalMs: config.sys.intervalMs });
+      const sinks = httpSinks;
+      registerHttpSinkMetrics(metrics.registry, () => sinks.status());
       mqtt = new MqttListener(broker, options, log);
       if (hosts.loopbackOnly) {
         // Mosquitto 2's rule: until something checks who connects, listen where only this machine can reach.
@@ -248,10 +252,6 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       httpHandlers.push(metrics.handler, createAdminApi(config.http.adminToken, sources, log.child({ component: 'admin' })));
       sys = new SysTopics(sources, config.sys.intervalMs);
       sys.start();
-      // --- bridges: HTTP sinks, once the broker and its log are up (stopped first in close()) ---
-      httpSinks = await startHttpSinks(broker, config.bridges.http, { logger: log, sysIntervalMs: config.sys.intervalMs });
-      const sinks = httpSinks;
-      registerHttpSinkMetrics(metrics.registry, () => sinks.status());
       const ports: GatewayPorts = { mqtt: port, stomp: stompPort, http: httpPort };
       if (files) {
         // The same routes over HTTPS: WSS for browsers, the dashboard, metrics and the admin API.
