@@ -1,4 +1,4 @@
-// The one declaration of the gateway config: every key once, with its type, default, range and meaning. Imports config/define.ts (typebox builders), config/validate.ts and the core topic rules (topic-shaped values are validated like the wire).
+// The one declaration of the gateway config: every key once, with its type, default, range and meaning. Imports config/define.ts (typebox builders), config/validate.ts the core topic rules (topic-shaped values are validated like the wire) and the HTTP sink entry checks (src/bridges/http/options.ts).
 //
 // Everything else is derived from CONFIG_SCHEMA: the TypeScript type (GatewayConfig), the defaults (DEFAULT_CONFIG),
 // validation with messages naming the bad key (resolveConfig, resolveLayers), the GATEWAY_<PATH> environment names,
@@ -23,6 +23,7 @@ import { compileConfig, ConfigError } from './validate.ts';
 import { topicNameProblem } from '../src/core/topic.ts';
 import { Type } from '@sinclair/typebox';
 import { BridgeConfigProblem, parseMqttBridges } from '../src/bridges/mqtt/config.ts';
+import { checkHttpSinks } from '../src/bridges/http/options.ts';
 
 const SECONDS_7_DAYS = 7 * 24 * 3600;
 
@@ -162,6 +163,7 @@ export const CONFIG_SCHEMA = section('Gateway configuration', {
       'Inbound backpressure: bytes (payload + topic) of publishes handed to the log and not yet durable and routed; above it the listeners stop reading from client sockets until it falls to half; 0 = never pause.'),
   }),
   bridges: section('Bridges to other systems, fed from the log (docs/BRIDGES.md)', {
+    http: Type.Array(Type.Object({}, { additionalProperties: true }), { default: [], description: 'HTTP sinks: each `{ name, url, filter, format, payloadEncoding, headers, bearerToken | tokenFile, batch: { maxMessages, maxBytes, lingerMs }, timeoutMs, retry: { initialMs, maxMs }, deadLetterTopic, from, tls: { ca, rejectUnauthorized } }` POSTs batches of the messages matching `filter` to `url` (JSON or NDJSON), retrying until a 2xx; a 4xx batch goes to `deadLetterTopic` (default `$dlq/http/<name>`). Needs persistence. Keys, defaults and bounds: docs/BRIDGES.md.' }),
     mqtt: Type.Array(Type.Union([Type.String({ minLength: 1 }), Type.Object({}, { additionalProperties: true })]), { default: [], description: 'MQTT bridges: each { name, url, clientId, username, password, protocolVersion, keepalive, tls: { ca, cert, key, rejectUnauthorized }, topics: [{ pattern, direction, qos, localPrefix, remotePrefix } or a Mosquitto "topic" line] }, or a pasted Mosquitto "connection" block as one string (docs/BRIDGES.md).' }),
   }),
 });
@@ -197,6 +199,11 @@ function crossChecks(config: GatewayConfig): void {
   if (config.stomp.deadLetterTopic !== '') {
     const bad = topicNameProblem(config.stomp.deadLetterTopic, levels);
     if (bad) throw new ConfigError('stomp.deadLetterTopic', `dead-letter topic ${bad}`);
+  }
+  const sinkProblem = checkHttpSinks(config.bridges.http, levels);
+  if (sinkProblem) throw new ConfigError(sinkProblem.key, sinkProblem.detail);
+  if (config.bridges.http.length > 0 && !config.persistence.enabled) {
+    throw new ConfigError('bridges.http', 'needs persistence.enabled: true (an HTTP sink is a cursor in the durable log)');
   }
   if ((config.tls.requireCertificate || config.tls.useIdentityAsUsername) && config.tls.ca === '') {
     throw new ConfigError('tls.ca', 'tls.requireCertificate and tls.useIdentityAsUsername need tls.ca (the CA client certificates are verified against)');

@@ -25,6 +25,7 @@ import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
 import { Bridges } from '../bridges/index.ts';
+import { registerHttpSinkMetrics, startHttpSinks, type HttpSinks } from '../bridges/http/index.ts';
 
 export interface GatewayPorts {
   mqtt: number;
@@ -156,6 +157,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let web: GatewayHttpServer | undefined;
   let webTls: GatewayHttpServer | undefined;
   let sys: SysTopics | undefined;
+  // --- bridges: HTTP sinks (src/bridges/http) ---
+  let httpSinks: HttpSinks | undefined;
   let started = false;
   let auth: GatewayAuth | undefined;
   let bridges: Bridges | undefined;
@@ -215,6 +218,10 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       const t0 = Date.now();
       const restored = await broker.restore();
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
+      // --- bridges: HTTP sinks, once the broker and its log are up, before clients can publish (stopped first in close()) ---
+      httpSinks = await startHttpSinks(broker, config.bridges.http, { logger: log, sysIntervalMs: config.sys.intervalMs });
+      const sinks = httpSinks;
+      registerHttpSinkMetrics(metrics.registry, () => sinks.status());
       mqtt = new MqttListener(broker, options, log);
       if (hosts.loopbackOnly) {
         // Mosquitto 2's rule: until something checks who connects, listen where only this machine can reach.
@@ -301,6 +308,8 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
     async close() {
       if (!started) return;
       started = false;
+      await httpSinks?.stop(); // before the broker and the store close: no commit or dead letter after them
+      httpSinks = undefined;
       sys?.stop();
       // Bridges first: their last commits go to the store before it closes.
       await bridges?.stop();

@@ -84,7 +84,7 @@ export function partitionStats(broker: Broker): PartitionStats[] {
   return log?.stats ? log.stats() : [];
 }
 
-/** Committed offset and lag (end - committed, never negative) per consumer group and partition. */
+/** Committed offset and lag (end - committed, never negative) per consumer group and partition; internal groups (U+0000 first, e.g. a bridge's) read `internal:<name>`. */
 export function groupLags(broker: Broker): GroupLag[] {
   const state = broker.state;
   const log = broker.log;
