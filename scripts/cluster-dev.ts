@@ -42,7 +42,7 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
   }
 }
 
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+export function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
     const req = request({ host: '127.0.0.1', port, path, timeout: 2000 }, (r) => {
       let body = '';
@@ -56,7 +56,7 @@ function httpGet(port: number, path: string): Promise<{ status: number; body: st
   });
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
