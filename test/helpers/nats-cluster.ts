@@ -6,6 +6,7 @@ export {
   startNatsServers,
   waitForJetStream,
   jetStreamMeta,
+  httpGet,
   startGatewayNodes,
   startDevCluster,
   gatewayNodeConfig,
