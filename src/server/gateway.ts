@@ -21,7 +21,7 @@ import { mqttOptions, stompListenerOptions } from './protocol-options.ts';
 import { SysTopics } from './sys-topics.ts';
 import { PendingWork } from '../core/backpressure.ts';
 import { GATEWAY_VERSION } from './package-root.ts';
-import { bindOrExplain, openOrExplain } from './startup-errors.ts';
+import { bindOrExplain, openOrExplain, StartupError } from './startup-errors.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
@@ -86,6 +86,9 @@ function flushPolicy(config: GatewayConfig): FlushPolicy {
 function openNats(config: GatewayConfig, log: Logger): Promise<NatsBackend> {
   const c = config.cluster;
   const p = config.persistence;
+  const explain = (err: unknown): never => {
+    throw new StartupError(`NATS backend (cluster.servers ${c.servers.join(', ')}): ${(err as Error).message}; it needs reachable nats-server(s) with JetStream (-js), and the credentials / TLS in cluster.*`, err);
+  };
   return openNatsBackend({
     servers: c.servers,
     nodeId: c.nodeId,
@@ -102,7 +105,7 @@ function openNats(config: GatewayConfig, log: Logger): Promise<NatsBackend> {
     tls: c.tls,
     timeoutMs: c.timeoutMs,
     events: log.child({ component: 'nats' }),
-  });
+  }).catch(explain);
 }
 
 async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMetrics, onNats: (b: NatsBackend) => void): Promise<DurableStore> {

@@ -130,14 +130,15 @@ export class NatsLog implements BackendLog {
     return done;
   }
 
-  private async get(p: number, seq: number): Promise<StoredMsg | null> {
-    return this.link.jsm.streams.getMessage(streamName(this.o.prefix, p), { seq });
+  // Reads are refused at once while NATS is unreachable, like writes (not after a request timeout).
+  private get(p: number, seq: number): Promise<StoredMsg | null> {
+    return this.link.guard(() => this.link.jsm.streams.getMessage(streamName(this.o.prefix, p), { seq }));
   }
 
   /** The first stored sequence >= seq in partition p, or null. */
-  private async next(p: number, seq: number): Promise<StoredMsg | null> {
+  private next(p: number, seq: number): Promise<StoredMsg | null> {
     const query = { seq, next_by_subj: `${partitionSubject(this.o.prefix, p)}.>` };
-    return this.link.jsm.streams.getMessage(streamName(this.o.prefix, p), query as unknown as { seq: number });
+    return this.link.guard(() => this.link.jsm.streams.getMessage(streamName(this.o.prefix, p), query as unknown as { seq: number }));
   }
 
   private toRecord(p: number, m: StoredMsg): Rec | null {
