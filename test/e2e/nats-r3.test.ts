@@ -76,3 +76,34 @@ test('kill -9 of one of three NATS servers under appends: every acknowledged rec
     await waitForJetStream(c.servers, 30_000);
   }
 });
+
+test('two of three NATS servers killed (no quorum): the backend is not ready although connected; back: ready and appends work', async () => {
+  const c = nats!;
+  const b: NatsBackend = await openNatsBackend({ servers: [c.urls[2]!], nodeId: 'quorum', prefix: 'r3quorum', partitions: 2, replicas: 3, timeoutMs: 1000 });
+  try {
+    const first = await b.log.append({ key: 'q/1', timestamp: 1, headers: Buffer.alloc(0), value: Buffer.from('before') });
+    assert.equal(b.isReady(), true);
+    await c.servers[0]!.kill9();
+    await c.servers[1]!.kill9();
+    await assert.rejects(b.log.append({ key: 'q/1', timestamp: 2, headers: Buffer.alloc(0), value: Buffer.from('no quorum') }));
+    const end = Date.now() + 15_000;
+    while (b.isReady() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(b.isReady(), false, 'not ready while the streams have no quorum');
+    await c.servers[0]!.start();
+    await c.servers[1]!.start();
+    await waitForJetStream(c.servers, 30_000);
+    let ref: { partition: number; offset: number } | undefined;
+    const end2 = Date.now() + 60_000;
+    while (!ref && Date.now() < end2) {
+      ref = await b.log.append({ key: 'q/1', timestamp: 3, headers: Buffer.alloc(0), value: Buffer.from('after') }).catch(async () => { await new Promise((r) => setTimeout(r, 250)); return undefined; });
+    }
+    assert.ok(ref, 'appends work again');
+    assert.equal(b.isReady(), true, 'ready again after a success');
+    const got = await b.log.read(first.partition, first.offset, 10);
+    assert.equal(Buffer.from(got[0]!.value).toString(), 'before');
+    assert.equal(Buffer.from(got[got.length - 1]!.value).toString(), 'after');
+  } finally {
+    await b.close();
+    for (const s of c.servers) if (!s.running) await s.start();
+  }
+});

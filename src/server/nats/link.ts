@@ -1,9 +1,12 @@
 // The NATS connection of the backend: connect with credentials / TLS, reconnect forever, readiness, and fast refusal while disconnected. Imports @nats-io/transport-node, @nats-io/jetstream and the core error registry.
 //
-// Readiness: true while the client is connected to a server; false from a `disconnect` status until the next
-// `reconnect`. While not ready every write is refused at once (refusal()), and writes in flight when the connection
+// Readiness: connected AND JetStream answering. Connected: from connect / `reconnect` until a `disconnect` status.
+// While disconnected every operation is refused at once (refusal()), and operations in flight when the connection
 // drops are rejected at that moment (guard()) instead of waiting for their request timeout: they may or may not have
-// happened, which the StorageBackend contract allows for a rejected write.
+// happened, which the StorageBackend contract allows for a rejected write. JetStream answering: false after an
+// operation failed for lack of JetStream (timeout, no responders, 503 "temporarily unavailable": e.g. a stream
+// without quorum), true again after any operation succeeds (the log's periodic stream-info probe is one); while
+// false, operations are still tried, so the first success restores readiness.
 import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -32,8 +35,17 @@ export interface LinkEvents {
 
 type Rejecter = (err: Error) => void;
 
+/** An error that says JetStream did not answer (as opposed to a refused write, e.g. a compare-and-set conflict). */
+function jetStreamUnavailable(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return err.name === 'TimeoutError' || err.name.startsWith('NoResponders') || code === 503 || code === '503'
+    || /timeout|timed out|no responders|temporarily unavailable/i.test(err.message);
+}
+
 export class NatsLink {
   private connected = true;
+  private jsAnswering = true;
+  private lastReady = true;
   private closed = false;
   private readonly inflight = new Set<Rejecter>();
   private readyListeners: ((ready: boolean) => void)[] = [];
@@ -91,8 +103,23 @@ export class NatsLink {
       this.events.warn(info, 'nats disconnected: storage writes are refused until it reconnects');
       this.dropInflight(new GatewayError('PERSIST_FAILED', 'NATS connection lost'));
     }
+    this.tellReady();
+  }
+
+  private setAnswering(ok: boolean, err?: Error): void {
+    if (this.jsAnswering === ok || this.closed) return;
+    this.jsAnswering = ok;
+    if (ok) this.events.info({}, 'nats jetstream answers again');
+    else this.events.warn({ err: err?.message }, 'nats jetstream does not answer (no quorum or no JetStream): not ready');
+    this.tellReady();
+  }
+
+  private tellReady(): void {
+    const now = this.ready;
+    if (now === this.lastReady) return;
+    this.lastReady = now;
     for (const l of this.readyListeners) {
-      try { l(up); } catch { /* a listener must not break the link */ }
+      try { l(now); } catch { /* a listener must not break the link */ }
     }
   }
 
@@ -102,9 +129,9 @@ export class NatsLink {
     for (const r of all) r(err);
   }
 
-  /** Connected to a NATS server and not closed. */
+  /** Connected to a NATS server, JetStream answering, and not closed. */
   get ready(): boolean {
-    return this.connected && !this.closed;
+    return this.connected && this.jsAnswering && !this.closed;
   }
 
   /** Called with false when the connection drops and true when it is back. Returns the unsubscribe function. */
@@ -128,8 +155,13 @@ export class NatsLink {
       const drop: Rejecter = (err) => reject(err);
       this.inflight.add(drop);
       op().then(
-        (v) => { this.inflight.delete(drop); resolve(v); },
-        (e: unknown) => { this.inflight.delete(drop); reject(e instanceof Error ? e : new Error(String(e))); },
+        (v) => { this.inflight.delete(drop); this.setAnswering(true); resolve(v); },
+        (e: unknown) => {
+          this.inflight.delete(drop);
+          const err = e instanceof Error ? e : new Error(String(e));
+          if (this.connected && jetStreamUnavailable(err)) this.setAnswering(false, err);
+          reject(err);
+        },
       );
     });
   }

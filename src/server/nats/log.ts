@@ -83,11 +83,12 @@ export class NatsLog implements BackendLog {
     this.followers.push(msgs);
   }
 
+  /** Retention moves the start; also the probe that tells the link JetStream answers again. */
   private async refresh(): Promise<void> {
-    if (this.closed || !this.link.ready) return;
+    if (this.closed || this.link.refusal()) return;
     for (let p = 0; p < this.partitions; p++) {
       try {
-        const info = await this.link.jsm.streams.info(streamName(this.o.prefix, p));
+        const info = await this.link.guard(() => this.link.jsm.streams.info(streamName(this.o.prefix, p)));
         this.moveStart(p, info.state.first_seq - 1);
         this.advance(p, info.state.last_seq);
       } catch { /* next round */ }
