@@ -104,7 +104,7 @@ export interface NatsServer extends NatsServerSpec {
   start(): Promise<void>;
 }
 
-function natsConf(s: NatsServerSpec, all: NatsServerSpec[], clusterName: string): string {
+function natsConf(s: NatsServerSpec, all: NatsServerSpec[], clusterName: string, extra: string): string {
   const lines = [
     `server_name: ${s.name}`,
     `listen: "127.0.0.1:${s.port}"`,
@@ -115,6 +115,7 @@ function natsConf(s: NatsServerSpec, all: NatsServerSpec[], clusterName: string)
     const routes = all.filter((o) => o !== s).map((o) => `"nats-route://127.0.0.1:${o.clusterPort}"`);
     lines.push(`cluster { name: ${clusterName}, listen: "127.0.0.1:${s.clusterPort}", routes: [${routes.join(', ')}] }`);
   }
+  if (extra) lines.push(extra);
   return `${lines.join('\n')}\n`;
 }
 
@@ -179,6 +180,8 @@ export interface NatsClusterOptions {
   clusterName?: string;
   /** Leave the processes running after this process exits (the CLI's `up`). */
   detached?: boolean;
+  /** Lines added to every server's nats.conf (e.g. `tls { ... }`, `authorization { ... }`). */
+  extraConf?: string;
 }
 
 export interface NatsCluster {
@@ -198,7 +201,7 @@ export async function startNatsServers(o: NatsClusterOptions): Promise<NatsClust
   }
   const servers = specs.map((s) => {
     const conf = join(s.dir, 'nats.conf');
-    writeFileSync(conf, natsConf(s, specs, o.clusterName ?? 'iotgw-dev'));
+    writeFileSync(conf, natsConf(s, specs, o.clusterName ?? 'iotgw-dev', o.extraConf ?? ''));
     return new NatsServerProcess(s, conf, o.detached ?? false);
   });
   const stop = async (): Promise<void> => { await Promise.all(servers.map((s) => s.stop())); };

@@ -87,7 +87,7 @@ function openNats(config: GatewayConfig, log: Logger): Promise<NatsBackend> {
   const c = config.cluster;
   const p = config.persistence;
   const explain = (err: unknown): never => {
-    throw new StartupError(`NATS backend (cluster.servers ${c.servers.join(', ')}): ${(err as Error).message}; it needs reachable nats-server(s) with JetStream (-js), and the credentials / TLS in cluster.*`, err);
+    throw new StartupError(`NATS backend (cluster.servers ${c.servers.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(', ')}): ${(err as Error).message}; it needs reachable nats-server(s) with JetStream (-js), and the credentials / TLS in cluster.*`, err);
   };
   return openNatsBackend({
     servers: c.servers,
@@ -164,7 +164,7 @@ export function startupSummary(config: GatewayConfig, ports: GatewayPorts): Star
   const p = config.persistence;
   const c = config.cluster;
   const backend = p.enabled && c.backend === 'nats'
-    ? `NATS JetStream ${c.servers.join(',')} (node ${c.nodeId || 'host name'}, ${p.partitions} partitions, replicas ${c.replicas}, prefix ${c.prefix})`
+    ? `NATS JetStream ${c.servers.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(',')} (node ${c.nodeId || 'host name'}, ${p.partitions} partitions, replicas ${c.replicas}, prefix ${c.prefix})`
     : p.enabled
     ? `durable log, ${p.partitions} partitions, flush ${p.flush}${p.flush === 'interval' ? ` ${p.flushIntervalMs} ms` : ''}, retention ${p.retentionMs < 0 ? 'forever' : p.retentionMs % 86_400_000 === 0 ? `${p.retentionMs / 86_400_000} days` : `${p.retentionMs / 1000} s`}`
     : 'in memory only (persistence.enabled: false)';

@@ -132,7 +132,8 @@ export class NatsState implements StatePort {
   }
 
   *entries(prefix = ''): IterableIterator<[string, Buffer]> {
-    for (const [k, e] of [...this.entries_]) if (e.value !== undefined && k.startsWith(prefix)) yield [k, Buffer.from(e.value)];
+    // Map iteration tolerates writes during it (a key deleted meanwhile is skipped), so no copy of the whole cache.
+    for (const [k, e] of this.entries_) if (e.value !== undefined && k.startsWith(prefix)) yield [k, Buffer.from(e.value)];
   }
 
   put(key: string, value: Buffer): Promise<void> {
