@@ -37,6 +37,11 @@ test('QoS 1 publishes acknowledged on node A are replayed on node B from the sha
     const got = await sub.waitFor(payloads.length, 10_000);
     assert.deepEqual(got.map((r) => r.payload), payloads);
     assert.ok(got.every((r) => r.topic === 'smoke/t1'));
+    // B's /metrics shows the shared log's offsets (the partitions' ends add up to at least what A wrote).
+    const metrics = (await httpGet(b.ports.http, '/metrics')).body;
+    const ends = [...metrics.matchAll(/^gateway_log_partition_end_offset\{partition="\d+"\} (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.equal(ends.length, 4, 'one end offset per partition');
+    assert.ok(ends.reduce((x, y) => x + y, 0) >= payloads.length);
   } finally {
     await sub.end();
   }

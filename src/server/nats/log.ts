@@ -44,21 +44,24 @@ export class NatsLog implements BackendLog {
   private readonly starts: number[];
   private readonly ends: number[];
   private readonly tails: Promise<unknown>[];
+  /** Stream bytes per partition as of the last stream-info read (stats()). */
+  private readonly bytes: number[];
   private listeners: AppendListener[] = [];
   private readonly followers: ConsumerMessages[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(private readonly link: NatsLink, private readonly o: NatsLogOptions, private readonly events: LinkEvents, state: { first: number; last: number }[]) {
+  private constructor(private readonly link: NatsLink, private readonly o: NatsLogOptions, private readonly events: LinkEvents, state: { first: number; last: number; bytes: number }[]) {
     this.partitions = o.partitions;
     this.starts = state.map((s) => Math.max(0, s.first - 1));
     this.ends = state.map((s) => s.last);
     this.tails = state.map(() => Promise.resolve());
+    this.bytes = state.map((s) => s.bytes);
   }
 
   static async open(link: NatsLink, o: NatsLogOptions, events: LinkEvents): Promise<NatsLog> {
     await checkPartitionCount(link, o);
-    const state: { first: number; last: number }[] = [];
+    const state: { first: number; last: number; bytes: number }[] = [];
     for (let p = 0; p < o.partitions; p++) state.push(await ensureStream(link, o, p, events));
     const log = new NatsLog(link, o, events, state);
     try {
@@ -91,6 +94,7 @@ export class NatsLog implements BackendLog {
         const info = await this.link.guard(() => this.link.jsm.streams.info(streamName(this.o.prefix, p)));
         this.moveStart(p, info.state.first_seq - 1);
         this.advance(p, info.state.last_seq);
+        this.bytes[p] = info.state.bytes;
       } catch { /* next round */ }
     }
   }
@@ -215,6 +219,11 @@ export class NatsLog implements BackendLog {
     return s;
   }
 
+  /** Per partition offsets and stream bytes (bytes as of the last stream-info read, every few seconds), for /metrics and $SYS. */
+  stats(): { partition: number; segments: never[]; startOffset: number; endOffset: number; bytes: number }[] {
+    return this.ends.map((end, partition) => ({ partition, segments: [], startOffset: this.starts[partition]!, endOffset: end, bytes: this.bytes[partition]! }));
+  }
+
   onAppend(listener: AppendListener): () => void {
     this.listeners = [...this.listeners, listener];
     return () => { this.listeners = this.listeners.filter((l) => l !== listener); };
@@ -257,7 +266,7 @@ function streamConfig(o: NatsLogOptions, p: number): Partial<StreamConfig> & { n
 }
 
 /** Creates partition p's stream, or brings an existing one to the configured limits; returns its sequence state. */
-async function ensureStream(link: NatsLink, o: NatsLogOptions, p: number, events: LinkEvents): Promise<{ first: number; last: number }> {
+async function ensureStream(link: NatsLink, o: NatsLogOptions, p: number, events: LinkEvents): Promise<{ first: number; last: number; bytes: number }> {
   const cfg = streamConfig(o, p);
   let info;
   try {
@@ -265,7 +274,7 @@ async function ensureStream(link: NatsLink, o: NatsLogOptions, p: number, events
   } catch (err) {
     if (!/not found/i.test((err as Error).message)) throw err;
     info = await link.jsm.streams.add(cfg);
-    return { first: info.state.first_seq, last: info.state.last_seq };
+    return { first: info.state.first_seq, last: info.state.last_seq, bytes: info.state.bytes };
   }
   const c = info.config;
   if (c.max_age !== cfg.max_age || c.max_bytes !== cfg.max_bytes || c.num_replicas !== cfg.num_replicas || c.max_msg_size !== cfg.max_msg_size) {
@@ -276,5 +285,5 @@ async function ensureStream(link: NatsLink, o: NatsLogOptions, p: number, events
       events.warn({ stream: cfg.name, err: (err as Error).message }, 'nats log stream keeps its old limits (update refused)');
     }
   }
-  return { first: info.state.first_seq, last: info.state.last_seq };
+  return { first: info.state.first_seq, last: info.state.last_seq, bytes: info.state.bytes };
 }
