@@ -10,7 +10,7 @@ import { GatewayAuth } from '../core/auth.ts';
 import { loadAuthSettings, loadTlsFiles } from './auth-files.ts';
 import { nodeFileIO } from '../log/index.ts';
 import { openLocalBackend } from './local-backend.ts';
-import { openNatsBackend, type NatsBackend } from './nats-backend.ts';
+import type { NatsBackend } from './nats-backend.ts';
 import type { QueueMode } from '../core/queue.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
@@ -83,7 +83,9 @@ function flushPolicy(config: GatewayConfig): FlushPolicy {
 }
 
 /** cluster.backend nats: the shared JetStream backend (docs/CLUSTER.md); retention and partitions as the local log's. */
-function openNats(config: GatewayConfig, log: Logger): Promise<NatsBackend> {
+async function openNats(config: GatewayConfig, log: Logger): Promise<NatsBackend> {
+  // Loaded only for backend nats: a local gateway does not pay for the NATS client at start.
+  const { openNatsBackend } = await import('./nats-backend.ts');
   const c = config.cluster;
   const p = config.persistence;
   const explain = (err: unknown): never => {
