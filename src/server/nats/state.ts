@@ -47,7 +47,12 @@ export class NatsState implements StatePort {
     const bucket = bucketName(o.prefix);
     const kv = await new Kvm(link.js).create(bucket, { history: 1, replicas: o.replicas, timeout: link.timeoutMs });
     const state = new NatsState(link, kv, bucket, events);
-    await state.load();
+    try {
+      await state.load();
+    } catch (err) {
+      await state.close();
+      throw err;
+    }
     link.onReady((up) => { if (up) void state.refreshFailed(); });
     return state;
   }
@@ -59,7 +64,15 @@ export class NatsState implements StatePort {
     const loaded = new Promise<void>((r) => { resolveLoaded = r; });
     if (initial === 0) resolveLoaded();
     await this.startWatch((e) => { if (e.delta === 0) resolveLoaded(); });
-    await loaded;
+    // Bounded: a bucket that never reports its last initial value fails the open instead of hanging the start.
+    let timer: NodeJS.Timeout | undefined;
+    const limit = Math.max(30_000, this.link.timeoutMs * 6);
+    const late = new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new Error(`state bucket not loaded within ${limit} ms`)), limit); });
+    try {
+      await Promise.race([loaded, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async startWatch(onEntry: (e: KvWatchEntry) => void): Promise<void> {
