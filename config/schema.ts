@@ -166,6 +166,23 @@ export const CONFIG_SCHEMA = section('Gateway configuration', {
     http: Type.Array(Type.Object({}, { additionalProperties: true }), { default: [], description: 'HTTP sinks: each `{ name, url, filter, format, payloadEncoding, headers, bearerToken | tokenFile, batch: { maxMessages, maxBytes, lingerMs }, timeoutMs, retry: { initialMs, maxMs }, deadLetterTopic, from, tls: { ca, rejectUnauthorized } }` POSTs batches of the messages matching `filter` to `url` (JSON or NDJSON), retrying until a 2xx; a 4xx batch goes to `deadLetterTopic` (default `$dlq/http/<name>`). Needs persistence. Keys, defaults and bounds: docs/BRIDGES.md.' }),
     mqtt: Type.Array(Type.Union([Type.String({ minLength: 1 }), Type.Object({}, { additionalProperties: true })]), { default: [], description: 'MQTT bridges: each { name, url, clientId, username, password, protocolVersion, keepalive, tls: { ca, cert, key, rejectUnauthorized }, topics: [{ pattern, direction, qos, localPrefix, remotePrefix } or a Mosquitto "topic" line] }, or a pasted Mosquitto "connection" block as one string (docs/BRIDGES.md).' }),
   }),
+  cluster: section('Storage backend and clustering: several gateway nodes on one NATS JetStream (docs/CLUSTER.md)', {
+    backend: oneOf(['local', 'nats'], 'local', 'local = the embedded log and state files in dataDir (one node); nats = NATS JetStream, shared by every node on it (cluster.servers).'),
+    servers: strings('NATS URLs for backend nats, e.g. ["nats://10.0.0.1:4222", "tls://10.0.0.2:4222"]; the client fails over between them.'),
+    nodeId: str('', "This node's name, unique in the cluster and stable across restarts ([A-Za-z0-9_.-]); '' = the host name."),
+    replicas: int(3, 1, 5, 'JetStream replicas of the log streams and the state bucket: 3 for a three-server NATS cluster, 1 for a single server.'),
+    prefix: nonEmpty('iotgw', 'Prefix of the stream, bucket and subject names in NATS ([A-Za-z0-9_-]); two gateway clusters on one NATS need different prefixes.'),
+    username: str('', "NATS user name ('' = none); with cluster.password."),
+    password: str('', 'NATS password for cluster.username.'),
+    token: str('', "NATS authentication token ('' = none)."),
+    credsFile: str('', "NATS .creds file (user JWT + nkey seed) for decentralised auth ('' = none)."),
+    timeoutMs: int(5000, 100, 600_000, 'NATS request and publish-acknowledgement timeout, ms; a write not acknowledged in this time is refused.'),
+    tls: section('TLS for the NATS connection (PEM files)', {
+      ca: str('', "CA that signs the NATS servers' certificates ('' = the system CAs)."),
+      cert: str('', "Client certificate, when the NATS servers verify clients ('' = none); with cluster.tls.key."),
+      key: str('', 'Private key of cluster.tls.cert.'),
+    }),
+  }),
 });
 
 /** The gateway config: every key present (defaults filled in). */
@@ -218,6 +235,16 @@ function crossChecks(config: GatewayConfig): void {
     throw err;
   }
   if (config.tls.ca !== '' && config.tls.cert === '') throw new ConfigError('tls.ca', 'needs tls.cert and tls.key (client certificates are asked for on the TLS listeners)');
+  const c = config.cluster;
+  if (c.backend === 'nats' && c.servers.length === 0) throw new ConfigError('cluster.servers', 'cluster.backend nats needs at least one NATS URL, e.g. ["nats://127.0.0.1:4222"]');
+  c.servers.forEach((u, i) => {
+    if (!/^(nats|tls):\/\/[^\s/]+$/.test(u)) throw new ConfigError(`cluster.servers[${i}]`, `must be nats://host:port or tls://host:port, got ${JSON.stringify(u)}`);
+  });
+  if (!/^[A-Za-z0-9_-]+$/.test(c.prefix)) throw new ConfigError('cluster.prefix', `must be letters, digits, '_' or '-' (it names NATS streams and subjects), got ${JSON.stringify(c.prefix)}`);
+  if (c.nodeId !== '' && !/^[A-Za-z0-9_.-]+$/.test(c.nodeId)) throw new ConfigError('cluster.nodeId', `must be letters, digits, '_', '.' or '-', got ${JSON.stringify(c.nodeId)}`);
+  if ((c.tls.cert === '') !== (c.tls.key === '')) throw new ConfigError(c.tls.cert === '' ? 'cluster.tls.cert' : 'cluster.tls.key', 'cluster.tls.cert and cluster.tls.key must be set together');
+  if (c.password !== '' && c.username === '') throw new ConfigError('cluster.username', 'cluster.password needs cluster.username');
+  if (c.token !== '' && c.username !== '') throw new ConfigError('cluster.token', 'use cluster.token or cluster.username / cluster.password, not both');
 }
 
 const compiled = compileConfig<GatewayConfig>(CONFIG_SCHEMA, crossChecks);

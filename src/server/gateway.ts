@@ -10,6 +10,7 @@ import { GatewayAuth } from '../core/auth.ts';
 import { loadAuthSettings, loadTlsFiles } from './auth-files.ts';
 import { nodeFileIO } from '../log/index.ts';
 import { openLocalBackend } from './local-backend.ts';
+import type { NatsBackend } from './nats-backend.ts';
 import type { QueueMode } from '../core/queue.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
@@ -20,7 +21,7 @@ import { mqttOptions, stompListenerOptions } from './protocol-options.ts';
 import { SysTopics } from './sys-topics.ts';
 import { PendingWork } from '../core/backpressure.ts';
 import { GATEWAY_VERSION } from './package-root.ts';
-import { bindOrExplain, openOrExplain } from './startup-errors.ts';
+import { bindOrExplain, openOrExplain, StartupError } from './startup-errors.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
@@ -85,10 +86,43 @@ function flushPolicy(config: GatewayConfig): FlushPolicy {
   return p.flush === 'interval' ? { mode: 'interval', intervalMs: p.flushIntervalMs } : { mode: p.flush };
 }
 
-async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMetrics): Promise<DurableStore> {
+/** cluster.backend nats: the shared JetStream backend (docs/CLUSTER.md); retention and partitions as the local log's. */
+async function openNats(config: GatewayConfig, log: Logger): Promise<NatsBackend> {
+  // Loaded only for backend nats: a local gateway does not pay for the NATS client at start.
+  const { openNatsBackend } = await import('./nats-backend.ts');
+  const c = config.cluster;
+  const p = config.persistence;
+  const explain = (err: unknown): never => {
+    throw new StartupError(`NATS backend (cluster.servers ${c.servers.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(', ')}): ${(err as Error).message}; it needs reachable nats-server(s) with JetStream (-js), and the credentials / TLS in cluster.*`, err);
+  };
+  return openNatsBackend({
+    servers: c.servers,
+    nodeId: c.nodeId,
+    prefix: c.prefix,
+    partitions: p.partitions,
+    replicas: c.replicas,
+    retentionMs: p.retentionMs,
+    retentionBytes: p.retentionBytes,
+    maxRecordBytes: config.mqtt.maxPacketSize + 64 * 1024,
+    username: c.username,
+    password: c.password,
+    token: c.token,
+    credsFile: c.credsFile,
+    tls: c.tls,
+    timeoutMs: c.timeoutMs,
+    events: log.child({ component: 'nats' }),
+  }).catch(explain);
+}
+
+async function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMetrics, onNats: (b: NatsBackend) => void): Promise<DurableStore> {
   const p = config.persistence;
   const dir = config.dataDir;
   mkdirSync(dir, { recursive: true });
+  if (config.cluster.backend === 'nats') {
+    const nats = await openNats(config, log);
+    onNats(nats);
+    return DurableStore.over(nats, p.persistQos0);
+  }
   const backend = await openLocalBackend({
     dir,
     log: {
@@ -134,7 +168,10 @@ export function startupSummary(config: GatewayConfig, ports: GatewayPorts): Star
   if (ports.stompTls !== undefined) listeners.push(url('stomp+ssl', hosts.stomp, ports.stompTls));
   if (ports.httpTls !== undefined) listeners.push(url('https', hosts.http, ports.httpTls, '/'), url('wss', hosts.http, ports.httpTls, '/mqtt'));
   const p = config.persistence;
-  const backend = p.enabled
+  const c = config.cluster;
+  const backend = p.enabled && c.backend === 'nats'
+    ? `NATS JetStream ${c.servers.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(',')} (node ${c.nodeId || 'host name'}, ${p.partitions} partitions, replicas ${c.replicas}, prefix ${c.prefix})`
+    : p.enabled
     ? `durable log, ${p.partitions} partitions, flush ${p.flush}${p.flush === 'interval' ? ` ${p.flushIntervalMs} ms` : ''}, retention ${p.retentionMs < 0 ? 'forever' : p.retentionMs % 86_400_000 === 0 ? `${p.retentionMs / 86_400_000} days` : `${p.retentionMs / 1000} s`}`
     : 'in memory only (persistence.enabled: false)';
   const checks = [
@@ -162,6 +199,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
   let started = false;
   let auth: GatewayAuth | undefined;
   let bridges: Bridges | undefined;
+  let nats: NatsBackend | undefined;
   const metrics = new GatewayMetrics();
   return {
     metrics,
@@ -194,9 +232,11 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       metrics.bindAuth(auth.counters);
       metrics.requireToken(config.http.metricsToken);
       const hosts = bindHosts(config);
-      if (config.persistence.enabled) store = await openOrExplain(() => openStore(config, log, metrics), config.dataDir);
+      if (config.persistence.enabled) store = await openOrExplain(() => openStore(config, log, metrics, (b) => { nats = b; }), config.dataDir);
       // Logged once; /readyz fails from then on (the state store's write errors are sticky).
       if (store) store.onStateError = (err) => log.error({ err: err.message }, 'state store write failed: session state is no longer saved, /readyz reports not ready');
+      // On NATS a write error means NATS was unreachable, not a broken store: once it is back, /readyz recovers.
+      nats?.onReadyChange((up) => { if (up && store) store.stateError = undefined; });
       const pending = new PendingWork(config.persistence.maxPendingBytes);
       // One info line for the first pause (then /metrics counts them); every transition at debug.
       pending.onChange((paused) => {
@@ -240,7 +280,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       httpHandlers.push(dashboardHandler()); // claims only `/` and /dashboard/*
       const webOptions = {
         maxMessageBytes,
-        ready: () => started && store?.stateError === undefined,
+        ready: () => started && store?.stateError === undefined && (nats?.isReady() ?? true),
         http: (req: IncomingMessage, res: ServerResponse) => httpHandlers.some((h) => h(req, res)),
         maxBufferedBytes: config.http.wsMaxBufferedBytes,
         onSlowConsumer: () => metrics.wsSlowConsumerClosed(),
