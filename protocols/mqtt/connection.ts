@@ -315,7 +315,19 @@ export class MqttConnection implements SessionLink {
       if (ok !== true) return this.refuse('NOT_AUTHORIZED', 'not authorized');
       // A will is a publish: its topic must be writable now (as Mosquitto 2 checks it at CONNECT).
       if (d.will && !this.broker.auth.authorizePublish(this.identity, d.will.msg.topic)) return this.refuse('NOT_AUTHORIZED', 'will topic not authorized');
-      this.completeConnect(d, !!p.clean);
+      // A cluster node first claims the session (the node serving it hands it over); a single node goes on at once.
+      const claimed = this.broker.prepareConnect(d.clientId, !!p.clean);
+      if (claimed === undefined) return this.completeConnect(d, !!p.clean);
+      this.state = 'authenticating';
+      claimed.then(
+        this.guarded(() => {
+          if (this.state !== 'closed') this.completeConnect(d, !!p.clean);
+        }),
+        this.guarded((err: unknown) => {
+          this.log.error({ err, clientId: d.clientId }, 'session could not be claimed from the cluster');
+          if (this.state !== 'closed') this.refuse('SERVER_BUSY', 'session could not be claimed');
+        }),
+      );
     };
     if (typeof auth !== 'object') return finish(auth);
     this.state = 'authenticating';
