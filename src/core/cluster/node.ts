@@ -6,6 +6,7 @@
 //   membership.ts  live nodes (heartbeat signals)
 //   ownership.ts   session owner records, takeover and handoff
 //   shares.ts      one delivery per `$share` group across nodes
+//   queue-lease.ts one node serves each queue / mode-based consumer group at a time
 // Retained messages: every node watches `r/` and applies each change to its in-memory RetainedStore (its own
 // writes included, so every node converges on the store's order); the local write path is unchanged.
 // QoS 0 messages that are not in the log (persistence.persistQos0 off) travel as a best-effort `q0` signal
@@ -20,6 +21,8 @@ import { Membership } from './membership.ts';
 import { Ownership, type ClaimResult } from './ownership.ts';
 import { ClusterSequencer } from './sequencer.ts';
 import { ShareAssigner } from './shares.ts';
+import { QueueLeases } from './queue-lease.ts';
+import type { QueueGate } from '../queue.ts';
 
 /** Broker option `cluster`: the shared backend's port and log, and timings (tests shorten them). */
 export interface ClusterOptions {
@@ -58,6 +61,7 @@ export class ClusterNode {
   readonly membership: Membership;
   readonly ownership: Ownership;
   readonly shares: ShareAssigner;
+  readonly queues: QueueLeases;
   private readonly sequencer: ClusterSequencer;
   private readonly stops: (() => void)[] = [];
   /** In-flight inbound QoS 2 publishes per session (a takeover waits for their receipts). */
@@ -75,6 +79,7 @@ export class ClusterNode {
     this.membership = new Membership(port, host.store.state, logger, opts);
     this.ownership = new Ownership(port, host.store.state, this.membership, { release: (key) => host.release(key) }, logger, opts.handoffTimeoutMs);
     this.shares = new ShareAssigner(port, host.store.state, this.membership, sticky, (key) => host.hasShareMembers(key), logger);
+    this.queues = new QueueLeases(port, host.store.state, this.membership, logger);
     this.sequencer = new ClusterSequencer({ nodeId: port.nodeId, log: opts.log, mark: host.store, route: (msg) => host.routeLive(msg), logger });
   }
 
@@ -107,6 +112,7 @@ export class ClusterNode {
     this.membership.start();
     this.ownership.start();
     this.shares.start();
+    this.queues.start();
     this.sequencer.start();
   }
 
@@ -114,6 +120,7 @@ export class ClusterNode {
     for (const s of this.stops.splice(0)) s();
     this.sequencer.stop();
     this.shares.stop();
+    this.queues.stop();
     this.ownership.stop();
     this.membership.stop();
   }
@@ -204,6 +211,11 @@ export class ClusterNode {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.sequencer.reached(want), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
+  }
+
+  /** The lease gate of queue `name` (queue-registry.ts passes it to the LogQueue). */
+  queueGate(name: string, onGained: () => void): QueueGate {
+    return this.queues.gate(name, onGained);
   }
 
   /** Live node ids, sorted ($SYS, metrics). */
