@@ -17,10 +17,12 @@
 //                               PUBREC; `released` before PUBCOMP. A header-only scan of the log tail at start restores
 //                               receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
 //   sg/<$share/group/filter>    cursor of a behind `$share` group v1 {v, cursor}
-//   m/routed                    routed watermarks v1 {v, cursor}, written once a second when they moved: every
+//   m/routed[/<nodeId>]         routed watermarks v1 {v, cursor} (per node in a cluster), written once a second when they moved: every
 //                               receipt of a record below them was queued before it, so the restart scan for
 //                               cut-off receipts starts here (about a second of log), not at the oldest session
 //   queue/<name>/<p>, g/<group>/<p>   queue and consumer-group offsets (queue.ts, consumer-group.ts; not read here)
+//   o/<id>, n/<node>, gm/<group>U+0000<node>, ql/<queue>   cluster only: session owner, live node, `$share` group
+//                               membership, queue lease (src/core/cluster/*.ts; docs/CLUSTER-routing.md)
 // So a SUBSCRIBE / UNSUBSCRIBE writes one small key, an ack at most one bounded cursor record a second;
 // nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
 // are read and rewritten in this layout at start.
@@ -497,12 +499,17 @@ export class DurableStore implements MessagePersistence {
 
   /** `m/routed`: the routed watermarks now (see the layout above); resolves once durable. */
   saveRoutedMark(): Promise<void> {
-    return this.put('m/routed', encodeGroupCursor({ cursor: [...this.unrouted] }));
+    return this.put(this.routedMarkKey(), encodeGroupCursor({ cursor: [...this.unrouted] }));
+  }
+
+  /** `m/routed`; per node in a cluster (`m/routed/<nodeId>`: each node's own watermarks bound its own restart scan). */
+  private routedMarkKey(): string {
+    return this.origin === '' ? 'm/routed' : `m/routed/${this.origin}`;
   }
 
   /** The stored routed watermarks, if readable. */
   loadRoutedMark(): number[] | undefined {
-    const v = this.state.get('m/routed');
+    const v = this.state.get(this.routedMarkKey());
     const c = v ? decodeGroupCursor(v) : undefined;
     return c?.ok ? c.value.cursor : undefined;
   }
