@@ -207,6 +207,7 @@ export class Broker {
           routeLive: (msg) => broker.routeLive(msg),
           release: (key) => broker.release(key),
           hasShareMembers: (key) => broker.router.sharedMembers(key).length !== 0,
+          load: () => ({ connected: broker.connectedCount, sessions: broker.sessionCount }),
         },
         this.logger.child({ component: 'cluster' }),
         opts.shareStrategy === 'sticky',

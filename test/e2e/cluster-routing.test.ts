@@ -4,13 +4,14 @@ import assert from 'node:assert/strict';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { ClientPool, sleep, uniqueId, waitUntil, type TestClient } from '../helpers/mqtt-clients.ts';
 import { RawStomp, header } from '../helpers/stomp-clients.ts';
+import { metric } from '../helpers/metrics.ts';
 
 describe('cluster routing (in-memory backend, 3 nodes)', () => {
   let c: TestCluster;
   const pool = new ClientPool();
   const mq = (node: number, opts: Parameters<ClientPool['mqtt']>[1] = {}): Promise<TestClient> => pool.mqtt(c.gateways[node]!.mqttUrl, opts);
   before(async () => {
-    c = await startCluster(3);
+    c = await startCluster(3, { sys: { intervalMs: 100 } });
   });
   after(async () => {
     await pool.closeAll();
@@ -120,5 +121,22 @@ describe('cluster routing (in-memory backend, 3 nodes)', () => {
     await late.client.subscribeAsync(topic, { qos: 1 });
     await sleep(200);
     assert.equal(late.received.length, 0);
+  });
+
+  test('$SYS per node lists the live nodes and cluster totals; /metrics labels them with the node id', async () => {
+    const a = await mq(0);
+    const b = await mq(2);
+    await waitUntil(() => c.gateways.every((g) => g.gateway.broker.cluster!.liveNodes().length === 3), 3000, 'every node sees 3 live nodes');
+    await a.client.subscribeAsync('$SYS/broker/cluster/#', { qos: 0 });
+    await waitUntil(() => ['nodes', 'node', 'clients/connected'].every((t) => a.received.some((m) => m.topic === `$SYS/broker/cluster/${t}`)), 3000, 'cluster $SYS topics');
+    const last = (t: string): string => a.received.filter((m) => m.topic === `$SYS/broker/cluster/${t}`).at(-1)!.payload;
+    assert.deepEqual(JSON.parse(last('nodes')), ['n1', 'n2', 'n3']);
+    assert.equal(last('node'), 'n1');
+    // Connections on other nodes count in the cluster total (heartbeats carry them).
+    const own = c.gateways[0]!.gateway.broker.connectedCount;
+    await waitUntil(() => Number(last('clients/connected')) > own, 3000, 'total above this node\'s own connections');
+    assert.ok(b.client.connected);
+    assert.equal(await metric(c.gateways[2]!.httpPort, 'gateway_cluster_nodes', 'node="n3"'), 3);
+    assert.ok((await metric(c.gateways[1]!.httpPort, 'gateway_cluster_foreign_routed_total', 'node="n2"')) > 0);
   });
 });

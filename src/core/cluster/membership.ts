@@ -1,6 +1,6 @@
 // Which gateway nodes are alive: a heartbeat signal per node, a node record `n/<nodeId>` in the shared key/value store, and a dead-after timeout. Imports core persistence types.
 //
-// Protocol: every node signals `hb` (JSON {v:1, startedAt}) every heartbeatMs; a node not heard from for
+// Protocol: every node signals `hb` (JSON {v:1, startedAt, load: {connected, sessions}}) every heartbeatMs; a node not heard from for
 // deadAfterMs is dead. At start a node writes `n/<nodeId>` (JSON {v:1, startedAt}) and takes every node listed
 // under `n/` as alive until deadAfterMs has passed without its heartbeat (so a node that just started does not
 // believe it is alone); a graceful stop deletes its record and signals `bye`, so the others drop it at once.
@@ -16,6 +16,12 @@ export interface MembershipOptions {
   deadAfterMs?: number;
 }
 
+/** What each heartbeat carries besides liveness: a few counters for cluster totals ($SYS, /metrics). */
+export interface NodeLoad {
+  connected: number;
+  sessions: number;
+}
+
 const NODE_PREFIX = 'n/';
 
 export class Membership {
@@ -28,6 +34,10 @@ export class Membership {
   private readonly listeners = new Set<() => void>();
   private liveCache: string[] | undefined;
   private readonly startedAt = Date.now();
+  /** The last load each node reported (this one: read when asked). */
+  private readonly loads = new Map<string, NodeLoad>();
+  /** This node's load for its heartbeats (set by the owner). */
+  load: () => NodeLoad = () => ({ connected: 0, sessions: 0 });
 
   constructor(
     private readonly port: ClusterPort,
@@ -50,13 +60,20 @@ export class Membership {
       if (id !== this.nodeId) this.heard.set(id, now);
     }
     this.stops.push(
-      this.port.onSignal('hb', (_d, from) => {
+      this.port.onSignal('hb', (d, from) => {
         if (from === this.nodeId) return;
+        try {
+          const j = JSON.parse(d.toString('utf8')) as { load?: Partial<NodeLoad> };
+          if (j.load) this.loads.set(from, { connected: Number(j.load.connected) || 0, sessions: Number(j.load.sessions) || 0 });
+        } catch {
+          // an unreadable heartbeat still proves the node is alive
+        }
         const known = this.heard.has(from);
         this.heard.set(from, Date.now());
         if (!known) this.changed(`node ${from} joined`);
       }),
       this.port.onSignal('bye', (_d, from) => {
+        this.loads.delete(from);
         if (from !== this.nodeId && this.heard.delete(from)) this.changed(`node ${from} left`);
       }),
     );
@@ -81,7 +98,7 @@ export class Membership {
 
   private beat(): void {
     try {
-      this.port.signal('hb', Buffer.from(JSON.stringify({ v: 1, startedAt: this.startedAt })));
+      this.port.signal('hb', Buffer.from(JSON.stringify({ v: 1, startedAt: this.startedAt, load: this.load() })));
     } catch (err) {
       this.logger.debug({ err }, 'heartbeat not sent');
     }
@@ -90,6 +107,7 @@ export class Membership {
     for (const [id, at] of this.heard) {
       if (now - at > this.deadAfterMs) {
         this.heard.delete(id);
+        this.loads.delete(id);
         this.changed(`node ${id} silent for ${now - at} ms: dead`);
       }
     }
@@ -105,6 +123,19 @@ export class Membership {
   live(): readonly string[] {
     this.liveCache ??= [this.nodeId, ...this.heard.keys()].sort();
     return this.liveCache;
+  }
+
+  /** Sum of the live nodes' last reported loads (this node's now). */
+  totals(): NodeLoad {
+    const t = { ...this.load() };
+    for (const id of this.live()) {
+      const l = id === this.nodeId ? undefined : this.loads.get(id);
+      if (l) {
+        t.connected += l.connected;
+        t.sessions += l.sessions;
+      }
+    }
+    return t;
   }
 
   isLive(nodeId: string): boolean {

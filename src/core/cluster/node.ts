@@ -46,6 +46,8 @@ export interface ClusterHost {
   release(key: string): Promise<void>;
   /** Whether this node's router has a member of `$share` group `key`. */
   hasShareMembers(key: string): boolean;
+  /** This node's connected clients and sessions (heartbeats carry them for cluster totals). */
+  load(): { connected: number; sessions: number };
 }
 
 export interface ClusterStats {
@@ -77,6 +79,7 @@ export class ClusterNode {
     const port = opts.port;
     host.store.origin = port.nodeId;
     this.membership = new Membership(port, host.store.state, logger, opts);
+    this.membership.load = () => host.load();
     this.ownership = new Ownership(port, host.store.state, this.membership, { release: (key) => host.release(key) }, logger, opts.handoffTimeoutMs);
     this.shares = new ShareAssigner(port, host.store.state, this.membership, sticky, (key) => host.hasShareMembers(key), logger);
     this.queues = new QueueLeases(port, host.store.state, this.membership, logger);
@@ -216,6 +219,11 @@ export class ClusterNode {
   /** The lease gate of queue `name` (queue-registry.ts passes it to the LogQueue). */
   queueGate(name: string, onGained: () => void): QueueGate {
     return this.queues.gate(name, onGained);
+  }
+
+  /** Connected clients and sessions summed over the live nodes (from their heartbeats; this node's now). */
+  totals(): { connected: number; sessions: number } {
+    return this.membership.totals();
   }
 
   /** Live node ids, sorted ($SYS, metrics). */
