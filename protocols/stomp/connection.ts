@@ -377,7 +377,12 @@ export class StompConnection implements DeliverySink {
       if (mode !== undefined && !isQueueMode(mode)) throw new GatewayError('STOMP_FRAME_INVALID', `x-queue-mode ${JSON.stringify(mode.slice(0, 100))} (shared | key-shared | failover)`);
       queue = this.queues.queue(d.name, mode);
     }
-    if (d.kind === 'topic' && durable && this.currentReceipt !== undefined) return this.subscribeDurable(id, dest, ackMode, prefetch, d.topic);
+    if (d.kind === 'topic' && durable) {
+      // A cluster node first claims the durable subscription's session (the node serving it hands it over).
+      const claimed = this.broker.prepareConnect(`stomp/${this.clientName}/${id}`, false, true);
+      if (claimed) return this.subscribeDurable(id, dest, ackMode, prefetch, d.topic, claimed);
+      if (this.currentReceipt !== undefined) return this.subscribeDurable(id, dest, ackMode, prefetch, d.topic);
+    }
     // The RECEIPT goes first, then any retained / queued messages.
     this.receiptNow();
     if (d.kind === 'queue') {
@@ -400,28 +405,41 @@ export class StompConnection implements DeliverySink {
    * A receipted durable SUBSCRIBE: the RECEIPT waits until the subscription's session image is durable
    * (so it survives kill -9), and MESSAGE frames are held meanwhile so the RECEIPT still comes first.
    */
-  private subscribeDurable(id: string, dest: string, ackMode: AckMode, prefetch: number, topic: string): void {
-    const slot = this.receiptSlot()!;
+  private subscribeDurable(id: string, dest: string, ackMode: AckMode, prefetch: number, topic: string, claimed?: Promise<void>): void {
+    const slot = this.receiptSlot();
     this.holds++;
     this.held ??= [];
     const sub = new TopicSubscription(id, dest, ackMode, this, this.broker, this.opts, this.log, this.identity, `stomp/${this.clientName}/${id}`, true);
     this.subs.set(id, sub);
-    sub.start(topic, this.opts.session, prefetch);
     const release = (): void => {
-      slot.value = slot.id;
-      this.flushReceipts();
+      if (slot) {
+        slot.value = slot.id;
+        this.flushReceipts();
+      }
       if (--this.holds !== 0 || this.state === 'closed') return;
       const held = this.held ?? [];
       this.held = undefined;
       for (const b of held) this.writeRaw(b);
     };
-    const saved = sub.saved();
-    if (!saved) return release();
-    saved.then(
-      this.guarded(release),
+    const begin = (): void => {
+      if (this.state === 'closed' || this.subs.get(id) !== sub) return release(); // gone while the claim ran
+      sub.start(topic, this.opts.session, prefetch);
+      const saved = slot ? sub.saved() : undefined;
+      if (!saved) return release();
+      saved.then(
+        this.guarded(release),
+        this.guarded((err: unknown) => {
+          this.log.error({ err: String(err), session: this.sessionId, subscription: id }, 'durable subscription not stored');
+          this.fail('PERSIST_FAILED', 'subscription could not be stored');
+        }),
+      );
+    };
+    if (!claimed) return begin();
+    claimed.then(
+      this.guarded(begin),
       this.guarded((err: unknown) => {
-        this.log.error({ err: String(err), session: this.sessionId, subscription: id }, 'durable subscription not stored');
-        this.fail('PERSIST_FAILED', 'subscription could not be stored');
+        this.log.error({ err: String(err), session: this.sessionId, subscription: id }, 'durable subscription could not be claimed from the cluster');
+        this.fail('SERVER_BUSY', 'durable subscription could not be claimed');
       }),
     );
   }

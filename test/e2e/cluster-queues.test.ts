@@ -1,4 +1,4 @@
-// E2E: STOMP queues across cluster nodes (in-memory backend): a producer on one node and consumers on others, one delivery per message across the cluster, and failover of the serving node's lease. Imports the cluster and STOMP helpers.
+// E2E: STOMP across cluster nodes (in-memory backend): queues (one delivery per message across the cluster, failover of the serving node's lease) and durable topic subscriptions resumed on another node. Imports the cluster and STOMP helpers.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
@@ -82,5 +82,38 @@ describe('cluster STOMP queues (in-memory backend, 2 nodes)', () => {
     const all = [...gotA, ...gotB];
     assert.equal(new Set(all).size, all.length, 'still no duplicates');
     for (let i = n; i < n + 20; i++) assert.ok(gotB.includes(`m${i}`), `m${i} delivered on node 2`);
+  });
+
+  test('a durable topic subscription left on node 1 resumes on node 2 with what was published meanwhile; taking it over ends it on node 1', async () => {
+    const client = uniqueId('dur');
+    const dest = `/topic/dur/${client}`;
+    const first = await RawStomp.connect(c.gateways[0]!.stompPort, { 'client-id': client });
+    open.push(first);
+    await first.withReceipt('SUBSCRIBE', { id: 'd1', destination: dest, durable: 'true', ack: 'client-individual' });
+    first.close();
+    await sleep(100);
+    const prod = await connect(0);
+    for (let i = 0; i < 10; i++) await prod.withReceipt('SEND', { destination: dest }, `m${i}`);
+    const again = await RawStomp.connect(c.gateways[1]!.stompPort, { 'client-id': client });
+    open.push(again);
+    await again.withReceipt('SUBSCRIBE', { id: 'd1', destination: dest, durable: 'true', ack: 'client-individual' });
+    const got: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const f = await again.next('MESSAGE');
+      got.push(f.body.toString());
+      again.send('ACK', { id: header(f, 'ack') ?? '' });
+    }
+    assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => `m${i}`));
+    assert.ok(c.gateways[1]!.gateway.broker.getInternalSession(`stomp/${client}/d1`), 'node 2 serves it now');
+    assert.equal(c.gateways[0]!.gateway.broker.getInternalSession(`stomp/${client}/d1`), undefined, 'node 1 dropped it');
+    // Live traffic published on node 1 still reaches it on node 2.
+    await prod.withReceipt('SEND', { destination: dest }, 'live');
+    assert.equal((await again.next('MESSAGE')).body.toString(), 'live');
+    // Subscribing again on node 1 takes it over there: node 2's subscription is ended (ERROR), as on one node.
+    const third = await RawStomp.connect(c.gateways[0]!.stompPort, { 'client-id': client });
+    open.push(third);
+    await third.withReceipt('SUBSCRIBE', { id: 'd1', destination: dest, durable: 'true', ack: 'client-individual' });
+    const err = await again.next('ERROR', 5000);
+    assert.match(header(err, 'message') ?? '', /taken over/);
   });
 });
