@@ -135,4 +135,29 @@ describe('cluster sessions (in-memory backend, 2 nodes)', () => {
     const state = c.gateways[1]!.gateway.broker.state!;
     assert.equal([...state.entries(`f/${id}\u0000`)].length, 0, 'stored subscriptions removed');
   });
+
+  test('a node restarted over the shared store restores the sessions it owns (and only those), with what was published meanwhile', async () => {
+    const mine = uniqueId('own1');
+    const theirs = uniqueId('own2');
+    const persist = { protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 300 } };
+    const a = await connectClient(url(0), { ...persist, clientId: mine });
+    await a.client.subscribeAsync(`own/${mine}`, { qos: 1 });
+    await a.end();
+    const b = await connectClient(url(1), { ...persist, clientId: theirs });
+    await b.client.subscribeAsync(`own/${theirs}`, { qos: 1 });
+    await b.end();
+    // Node 1 stops gracefully; node 2 keeps taking publishes for node 1's session.
+    const old = c.gateways[0]!;
+    await old.close();
+    const pub = await mq(1);
+    for (let i = 0; i < 10; i++) await pub.client.publishAsync(`own/${mine}`, `m${i}`, { qos: 1 });
+    const again = await c.add('n1');
+    c.gateways[0] = again;
+    assert.ok(again.gateway.broker.getSession(mine), 'its own session restored at start');
+    assert.equal(again.gateway.broker.getSession(theirs), undefined, 'another node\'s session is not loaded at start');
+    const back = await mq(0, { ...persist, clientId: mine });
+    assert.equal(back.connack.sessionPresent, true);
+    await back.waitFor(10, 5000);
+    assert.deepEqual(back.received.map((m) => m.payload), Array.from({ length: 10 }, (_, i) => `m${i}`));
+  });
 });

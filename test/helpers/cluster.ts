@@ -17,8 +17,8 @@ export const TEST_TIMINGS = { heartbeatMs: 100, deadAfterMs: 400, handoffTimeout
 export interface TestCluster {
   cluster: MemoryCluster;
   gateways: ClusterGateway[];
-  /** Starts one more gateway (node id n<k>). */
-  add(): Promise<ClusterGateway>;
+  /** Starts one more gateway (node id n<k>, or `nodeId` to start a stopped node again over the shared data). */
+  add(nodeId?: string): Promise<ClusterGateway>;
   close(): Promise<void>;
 }
 
@@ -26,8 +26,8 @@ export async function startCluster(count: number, overrides: DeepPartial<Gateway
   const cluster = new MemoryCluster({ partitions });
   const gateways: ClusterGateway[] = [];
   let n = 0;
-  const add = async (): Promise<ClusterGateway> => {
-    const node = cluster.node(`n${++n}`);
+  const add = async (nodeId?: string): Promise<ClusterGateway> => {
+    const node = cluster.node(nodeId ?? `n${++n}`);
     const tg = await startGateway({ ...overrides, persistence: { ...(overrides.persistence ?? {}), partitions } } as DeepPartial<GatewayConfig>, undefined, { backend: node, cluster: TEST_TIMINGS });
     const g: ClusterGateway = Object.assign(tg, {
       node,
