@@ -11,8 +11,8 @@ export interface ClusterGateway extends TestGateway {
   kill(): Promise<void>;
 }
 
-/** Short timings so that death detection and handoff waits fit in a test. */
-export const TEST_TIMINGS = { heartbeatMs: 100, deadAfterMs: 400, handoffTimeoutMs: 1500 };
+/** Short timings so that death detection and handoff waits fit in a test (death after 1.5 s: a busy test machine can delay 100 ms timers a lot). */
+export const TEST_TIMINGS = { heartbeatMs: 100, deadAfterMs: 1500, handoffTimeoutMs: 1500 };
 
 export interface TestCluster {
   cluster: MemoryCluster;
