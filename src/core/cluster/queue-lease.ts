@@ -40,6 +40,11 @@ export class QueueLeases {
   ) {}
 
   start(): void {
+    // Leases an earlier run of this node (killed) left: it has no consumers yet, so they are free.
+    for (const [k] of this.state.entries(PREFIX)) {
+      const name = k.slice(PREFIX.length);
+      if (this.holderOf(name) === this.port.nodeId) this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, queue: name }, 'stale queue lease not released'));
+    }
     this.stops.push(
       this.port.watch(PREFIX, (k) => {
         const l = this.leases.get(k.slice(PREFIX.length));

@@ -47,7 +47,18 @@ export class ShareAssigner {
 
   start(): void {
     this.stopWatch = this.port.watch(PREFIX, (k, v) => this.apply(k, v !== undefined));
-    for (const [k] of this.state.entries(PREFIX)) this.apply(k, true);
+    const me = this.port.nodeId;
+    for (const [k] of this.state.entries(PREFIX)) {
+      const cut = k.lastIndexOf(SEP);
+      const key = k.slice(PREFIX.length, cut);
+      if (cut > 0 && k.slice(cut + 1) === me && !this.mine.has(key)) {
+        // Left by an earlier run of this node (killed) for a group it has no member of now: a live node listed
+        // without members would be chosen for records nobody then delivers.
+        this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, group: key }, 'stale shared group membership not deleted'));
+        continue;
+      }
+      this.apply(k, true);
+    }
   }
 
   stop(): void {
