@@ -22,6 +22,7 @@ import type { ConnectDecision } from './connect.ts';
 /** The broker operations the machine uses (src/core/broker.ts); tests may pass a real Broker or a stand-in. */
 export type MqttBroker = Pick<
   Broker,
+  | 'prepareConnect'
   | 'connect'
   | 'disconnect'
   | 'getSession'
@@ -76,6 +77,8 @@ export type Accept = Extract<ConnectDecision, { kind: 'accept' }>;
 export type Resume =
   /** The auth hook answered a CONNECT. */
   | { kind: 'auth'; decision: Accept; clean: boolean }
+  /** The cluster claimed the session for this node (Broker.prepareConnect), or could not. */
+  | { kind: 'claim'; decision: Accept; clean: boolean }
   /** An inbound QoS 1/2 PUBLISH is durable (or not): fill its PUBACK / PUBREC slot. */
   | { kind: 'publish-ack'; slot: ReplySlot<Buffer>; ackType: 'puback' | 'pubrec'; packetId: number; qos: QoS; topic: string }
   /** A QoS 0 PUBLISH's write settled: a failure is logged only. */

@@ -144,13 +144,17 @@ export class MqttMachine {
   /** A promise from a wait effect settled: `ok` with its value, or not with the error. */
   resume(r: Resume, ok: boolean, value: unknown): void {
     // After close only the publish-side writes still settle (their failures are logged; nothing is written).
-    if (this.state === 'closed' && (r.kind === 'auth' || r.kind === 'suback')) return;
+    if (this.state === 'closed' && (r.kind === 'auth' || r.kind === 'claim' || r.kind === 'suback')) return;
     try {
       switch (r.kind) {
         case 'auth':
           if (ok) return this.authenticated(r.decision, r.clean, value as AuthResult);
           this.log('error', { err: value, clientId: r.decision.clientId }, 'authentication hook failed');
           return this.refuse('IMPLEMENTATION_SPECIFIC', 'authentication failed');
+        case 'claim':
+          if (ok) return this.accept(r.decision, r.clean);
+          this.log('error', { err: value, clientId: r.decision.clientId }, 'session could not be claimed from the cluster');
+          return this.refuse('SERVER_BUSY', 'session could not be claimed');
         case 'suback':
           return resumeSuback(this, r, ok, value);
         default:
@@ -286,6 +290,14 @@ export class MqttMachine {
     if (ok !== true) return this.refuse('NOT_AUTHORIZED', 'not authorized');
     // A will is a publish: its topic must be writable now (as Mosquitto 2 checks it at CONNECT).
     if (d.will && !this.broker.auth.authorizePublish(this.identity, d.will.msg.topic)) return this.refuse('NOT_AUTHORIZED', 'will topic not authorized');
+    // A cluster node first claims the session (the node serving it closes it with 0x8E and hands it over); a single node goes on.
+    const claimed = this.broker.prepareConnect(d.clientId, cleanStart);
+    if (claimed === undefined) return this.accept(d, cleanStart);
+    this.state = 'authenticating'; // packets read meanwhile wait in the shell, as during authentication
+    this.wait(claimed, { kind: 'claim', decision: d, clean: cleanStart });
+  }
+
+  private accept(d: Accept, cleanStart: boolean): void {
     this.keepaliveMs = d.keepalive * 1000;
     this.clientMaxPacket = d.clientMaxPacket;
     this.outboundAliases = new OutboundAliases(d.clientTopicAliasMax);

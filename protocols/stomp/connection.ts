@@ -218,14 +218,27 @@ export class StompConnection {
     }
     const topic = new TopicSubscription(sub.id, sub.destination, sub.ackMode, sink, this.broker, this.opts, this.log, e.identity, s.sessionId, s.durable);
     this.sources.set(sub, topic);
-    topic.start(s.filter, this.opts.session, s.prefetch);
-    const ticket = e.savedTicket;
-    if (ticket === undefined) return;
-    const saved = topic.saved();
-    if (!saved) return this.apply(this.machine.saved(ticket));
-    saved.then(
-      this.io.guarded(() => this.apply(this.machine.saved(ticket))),
-      this.io.guarded((err: unknown) => this.apply(this.machine.saveFailed(ticket, err))),
+    const begin = (): void => {
+      if (this.io.closed || this.sources.get(sub) !== topic) return; // ended while the cluster claim ran
+      topic.start(s.filter, this.opts.session, s.prefetch);
+      const ticket = e.savedTicket;
+      if (ticket === undefined) return;
+      const saved = topic.saved();
+      if (!saved) return this.apply(this.machine.saved(ticket));
+      saved.then(
+        this.io.guarded(() => this.apply(this.machine.saved(ticket))),
+        this.io.guarded((err: unknown) => this.apply(this.machine.saveFailed(ticket, err))),
+      );
+    };
+    // A cluster node first claims a durable subscription's session (the node serving it hands it over); a single node goes on.
+    const claimed = s.durable ? this.broker.prepareConnect(s.sessionId, false, true) : undefined;
+    if (!claimed) return begin();
+    claimed.then(
+      this.io.guarded(begin),
+      this.io.guarded((err: unknown) => {
+        this.log.error({ err: String(err), session: this.sessionId, subscription: sub.id }, 'durable subscription could not be claimed from the cluster');
+        this.fail('SERVER_BUSY', 'durable subscription could not be claimed');
+      }),
     );
   }
 

@@ -15,6 +15,8 @@ import { LogSubscriptions, type LogSubscriptionsOptions } from './log-subscripti
 import { QueueRegistry } from './queue-registry.ts';
 import { CatchUpReader, NO_MAX_LAG, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
 import { sendHeld, type FlowHold } from './flow-hold.ts';
+import type { RestoredSession } from './durable.ts';
+import { ClusterNode, type ClusterOptions } from './cluster/node.ts';
 
 /** The adapter side of a connected session. */
 export interface SessionLink {
@@ -100,6 +102,11 @@ export interface BrokerOptions {
   maxLag?: MaxLag;
   /** Inbound backpressure: bytes handed to the log and not yet settled (./backpressure.ts). */
   pending?: PendingWork;
+  /**
+   * A backend shared by several nodes (persistence.ts ClusterBackend): routing, retained, session ownership and
+   * `$share` groups across nodes (./cluster/node.ts). Needs `persistence` over that backend. Unset: one node.
+   */
+  cluster?: ClusterOptions;
 }
 
 /** How a subscriber answered an outbound delivery (Broker.settleOutbound). */
@@ -159,6 +166,8 @@ export class Broker {
   private readonly maxLag: MaxLag;
   readonly pending: PendingWork | undefined;
   private closed = false;
+  /** This broker's part in a cluster (undefined: a single node, and none of the cluster code runs). */
+  readonly cluster: ClusterNode | undefined;
 
   constructor(opts: BrokerOptions) {
     // `$share`: prefer connected members with room in their read-ahead buffer.
@@ -187,9 +196,26 @@ export class Broker {
         mayRead: (e, topic) => broker.mayRead(e, topic),
         skipped: (id, partition, from, to, reason) => broker.countSkipped(id, partition, from, to, reason),
         behindEntered: () => void broker.stats.behindEntered++,
+        delivers: (key, msg) => broker.cluster === undefined || broker.cluster.deliversShare(key, msg),
       });
     }
     this.pending = opts.pending;
+    if (opts.cluster && store) {
+      const broker = this;
+      this.cluster = new ClusterNode(
+        opts.cluster,
+        {
+          store,
+          retained: this.retained,
+          routeLive: (msg) => broker.routeLive(msg),
+          release: (key) => broker.release(key),
+          hasShareMembers: (key) => broker.router.sharedMembers(key).length !== 0,
+          load: () => ({ connected: broker.connectedCount, sessions: broker.sessionCount }),
+        },
+        this.logger.child({ component: 'cluster' }),
+        opts.shareStrategy === 'sticky',
+      );
+    }
   }
 
   get sessionCount(): number {
@@ -261,6 +287,81 @@ export class Broker {
   /** A client session by client id (never an internal one). */
   getSession(clientId: string): SessionEntry | undefined {
     return clientId.charCodeAt(0) === 0 ? undefined : this.entries.get(clientId);
+  }
+
+  /**
+   * In a cluster, call before connect() and wait: claims the session for this node (the node serving it
+   * closes it with 0x8E and hands it over), then loads it from the shared store, or deletes it there on clean
+   * start. Undefined on a single node (connect() right away). Rejects when the claim cannot be made.
+   */
+  prepareConnect(clientId: string, cleanStart: boolean, internal = false): Promise<void> | undefined {
+    const c = this.cluster;
+    if (c === undefined) return undefined;
+    // Per-connection internal sessions (STOMP `stomp-<hex>/<n>`) exist on one node only.
+    if (internal && !clientId.startsWith('stomp/')) return undefined;
+    return this.claimSession(c, internal ? INTERNAL_KEY + clientId : clientId, cleanStart);
+  }
+
+  private async claimSession(c: ClusterNode, key: string, cleanStart: boolean): Promise<void> {
+    const p = this.persistence!;
+    const claim = await c.claim(key);
+    const local = this.entries.get(key);
+    if (local && claim.previous?.node === c.nodeId) return; // served here already
+    if (local && !local.link) this.unload(local); // a copy from before another node served it: stale
+    if (this.entries.has(key)) return; // connected here meanwhile
+    if (cleanStart) {
+      await p.deleteSession(key);
+      return;
+    }
+    const r = await p.loadSession(key, (k, why) => this.logger.error({ key: displaySessionId(k), why }, 'stored session state unreadable, skipped'));
+    if (!r || this.entries.has(key) || this.closed) return;
+    // Records below the session's stored position were routed to it on its old node: route past them here first.
+    await c.reached(r.watermarks);
+    if (this.entries.has(key) || this.closed) return;
+    const entry = this.install(r, Date.now());
+    if (!claim.handedOver) {
+      // The old node died: receipts of inbound QoS 2 publishes it appended but did not record are in the log.
+      await p.scanReceipts(r.watermarks, (_id, packetId) => entry.session.receiveQos2(packetId), { sessionId: key, keepWatermarks: true });
+    }
+  }
+
+  /** Another node took session `key` over: close it (0x8E), write its state, then drop it from memory here (not from the store). */
+  private async release(key: string): Promise<void> {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    const link = entry.link;
+    if (link) {
+      entry.link = undefined;
+      entry.session.detach();
+      entry.detachedAt = Date.now();
+      link.close('SESSION_TAKEN_OVER');
+    }
+    // The client resumed elsewhere: its will is not published [MQTT-3.1.3-9]; expiry runs on the new node.
+    entry.will = undefined;
+    await this.cluster?.inboundSettled(key);
+    if (this.entries.get(key) !== entry || entry.link) return;
+    // Save and unload in one turn: records routed after this cursor was taken are read by the new node.
+    this.saveSession(entry);
+    this.unload(entry);
+    await entry.lastSave;
+  }
+
+  /** Drops a session from memory only (its store keys stay): another node serves it now. */
+  private unload(entry: SessionEntry): void {
+    if (entry.expiryTimer) clearTimeout(entry.expiryTimer);
+    if (entry.willTimer) clearTimeout(entry.willTimer);
+    entry.expiryTimer = entry.willTimer = undefined;
+    this.router.unsubscribeAll(entry.id);
+    entry.matcher = undefined;
+    if (this.entries.get(entry.id) === entry) this.entries.delete(entry.id);
+    this.sharesChanged(entry);
+  }
+
+  /** `$share` filters of this session changed membership here: keep the cluster's group membership in step. */
+  private sharesChanged(entry: SessionEntry): void {
+    const c = this.cluster;
+    if (c === undefined) return;
+    for (const f of entry.session.subscriptions.keys()) if (parseShared(f)) c.shareChanged(f);
   }
 
   /**
@@ -592,9 +693,11 @@ export class Broker {
     if (entry.expiryTimer) clearTimeout(entry.expiryTimer);
     if (entry.willTimer) clearTimeout(entry.willTimer);
     this.router.unsubscribeAll(entry.id);
+    this.sharesChanged(entry);
     entry.session.clear();
     entry.matcher = undefined;
     this.entries.delete(entry.id);
+    this.cluster?.ended(entry.id);
     this.persistence?.deleteSession(entry.id).catch((err: unknown) => this.logger.error({ err, clientId: entry.id }, 'session image not deleted'));
   }
 
@@ -617,25 +720,39 @@ export class Broker {
     const origin = msg.senderId === '' || msg.senderId.charCodeAt(0) === 0 ? this.qosStats.in.gateway : this.entries.has(msg.senderId) ? this.qosStats.in.mqtt : this.qosStats.in.stomp;
     origin[msg.qos]!++;
     const p = this.persistence;
+    const c = this.cluster;
     if (p && p.wants(msg)) {
       const size = this.pending?.add(msg) ?? 0; // backpressure hook: settled below on both paths
-      return p.append(msg, inboundQos2).then((ref) => {
+      const partition = c?.appending(msg.topic) ?? 0;
+      const done = p.append(msg, inboundQos2).then((ref) => {
         this.pending?.done(size);
-        // Route and advance the watermark in the same turn the append resolves (appends resolve in
-        // offset order per partition), so a session image never skips a message still being routed.
-        // The watermark moves first: a session that falls behind while this message is routed gets a
-        // cursor AT it (below the watermark), so its catch-up reader reads it.
         msg.ref = ref;
-        p.markRouted(ref);
-        const retained = this.route(msg);
+        let retained: Promise<void> | undefined;
+        if (c) {
+          // Cluster: the sequencer routes it in offset order among other nodes' records (cluster/sequencer.ts).
+          retained = this.retain(msg);
+          c.appended(msg);
+        } else {
+          // Route and advance the watermark in the same turn the append resolves (appends resolve in
+          // offset order per partition), so a session image never skips a message still being routed.
+          // The watermark moves first: a session that falls behind while this message is routed gets a
+          // cursor AT it (below the watermark), so its catch-up reader reads it.
+          p.markRouted(ref);
+          retained = this.route(msg);
+        }
         const receipt = inboundQos2 ? p.recordQos2(inboundQos2, ref, msg.createdAt) : undefined;
         return receipt && retained ? Promise.all([receipt, retained]).then(() => undefined) : (receipt ?? retained);
       }, (err: unknown) => {
         this.pending?.done(size);
+        c?.failed(partition);
         throw err;
       });
+      if (c && inboundQos2) c.trackInbound(inboundQos2.sessionId, done);
+      return done;
     }
-    return this.route(msg);
+    const stored = this.route(msg);
+    c?.forward(msg);
+    return stored;
   }
 
   /**
@@ -710,10 +827,15 @@ export class Broker {
 
   /** Retain (and store the retained change), then route. Returns the retained write when there is one. */
   private route(msg: Message): Promise<void> | undefined {
-    let stored: Promise<void> | undefined;
-    if (msg.retain && this.retained.set(msg) !== 'none') stored = this.persistence?.saveRetained(msg);
+    const stored = this.retain(msg);
     this.routeLive(msg);
     return stored;
+  }
+
+  /** The retained store change a message makes, and its write (undefined when none). */
+  private retain(msg: Message): Promise<void> | undefined {
+    if (msg.retain && this.retained.set(msg) !== 'none') return this.persistence?.saveRetained(msg);
+    return undefined;
   }
 
   private routeLive(msg: Message): void {
@@ -729,6 +851,8 @@ export class Broker {
       const req: DeliveryRequest = { msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds };
       if (d.shareKey !== undefined) {
         req.shared = true;
+        // One delivery per group across the cluster: only the chosen node delivers (cluster/shares.ts).
+        if (this.cluster !== undefined && !this.cluster.deliversShare(d.shareKey, msg)) return;
         if (logged) {
           if (this.groups?.isBehind(d.shareKey)) return; // the group's reader delivers it, in order
           if (!entry.session.canAccept(req)) {
@@ -753,7 +877,10 @@ export class Broker {
     // One key per filter: a SUBSCRIBE writes O(its filters), never the session's whole state.
     const p = this.persistence;
     if (p && entry.session.expiryInterval !== 0) this.track(entry, p.saveFilter(entry.id, filter, options));
-    if (parseShared(filter)) return [];
+    if (parseShared(filter)) {
+      this.cluster?.shareChanged(filter);
+      return [];
+    }
     if (options.retainHandling === 2 || (options.retainHandling === 1 && existed)) return [];
     return this.retained.match(filter, now);
   }
@@ -775,6 +902,7 @@ export class Broker {
     entry.session.subscriptions.delete(filter);
     entry.matcher = undefined;
     const existed = this.router.unsubscribe(entry.id, filter);
+    if (this.cluster && parseShared(filter)) this.cluster.shareChanged(filter);
     const p = this.persistence;
     if (p && entry.session.expiryInterval !== 0) this.track(entry, p.deleteFilter(entry.id, filter));
     return existed;
@@ -791,9 +919,10 @@ export class Broker {
   async restore(now = Date.now()): Promise<{ retained: number; sessions: number; replayed: number }> {
     const p = this.persistence;
     if (!p) return { retained: 0, sessions: 0, replayed: 0 };
-    const limits = this.restoreLimits!;
     for (const m of p.loadRetained((key, why) => this.logger.error({ key, why }, 'stored retained message unreadable, skipped'))) this.retained.set(m);
-    const restored = await p.loadSessions((key, why) => this.logger.error({ key: displaySessionId(key), why }, 'stored session state unreadable, skipped'));
+    const c = this.cluster;
+    // A cluster node restores only the sessions it owns; another node's are loaded when their client connects here.
+    const restored = await p.loadSessions((key, why) => this.logger.error({ key: displaySessionId(key), why }, 'stored session state unreadable, skipped'), c && ((id) => c.ownsAtStart(id)));
     const from: number[] = [];
     const groupFrom = new Map<string, number[]>();
     const lower = (into: number[], w: readonly number[]): void => {
@@ -807,30 +936,11 @@ export class Broker {
         r.snapshot.id = INTERNAL_KEY + storedId;
         p.deleteSession(storedId).catch((err: unknown) => this.logger.warn({ err, clientId: storedId }, 'legacy session image not deleted'));
       }
-      const session = Session.restore(r.snapshot, limits);
-      const internal = session.id.charCodeAt(0) === 0;
-      const entry: SessionEntry = {
-        id: session.id,
-        name: internal ? session.id.slice(1) : session.id,
-        internal,
-        session,
-        link: undefined,
-        will: r.will,
-        willTimer: undefined,
-        expiryTimer: undefined,
-        detachedAt: r.detachedAt || now,
-      };
-      this.wire(entry);
-      this.entries.set(entry.id, entry);
-      for (const [filter, options] of session.subscriptions) {
-        this.router.subscribe(entry, filter, options);
+      const entry = this.install(r, now);
+      for (const filter of entry.session.subscriptions.keys()) {
         if (parseShared(filter)) lower(groupFrom.get(filter) ?? groupFrom.set(filter, []).get(filter)!, r.watermarks);
       }
-      const w = r.watermarks;
-      let behind = false;
-      for (let i = 0; i < p.partitions; i++) if ((w[i] ?? p.routed(i)) < p.routed(i)) behind = true;
-      if (behind) session.goBehind(Array.from({ length: p.partitions }, (_, i) => w[i] ?? p.routed(i)));
-      lower(from, w);
+      lower(from, r.watermarks);
     }
     for (const [key, cursor] of groupFrom) {
       if (this.router.sharedMembers(key).length === 0) continue;
@@ -851,7 +961,36 @@ export class Broker {
       this.scheduleExpiry(e, e.session.expiryInterval * 1000 - (now - e.detachedAt));
       this.saveSession(e);
     }
+    // Routing other nodes' records starts at the watermarks the receipt scan left (the log's end now).
+    c?.start();
     return { retained: this.retained.size, sessions: restored.length, replayed };
+  }
+
+  /** A stored session into memory, offline: subscribed in the router, behind at its stored position when the log moved past it. */
+  private install(r: RestoredSession, now: number): SessionEntry {
+    const p = this.persistence!;
+    const session = Session.restore(r.snapshot, this.restoreLimits!);
+    const internal = session.id.charCodeAt(0) === 0;
+    const entry: SessionEntry = {
+      id: session.id,
+      name: internal ? session.id.slice(1) : session.id,
+      internal,
+      session,
+      link: undefined,
+      will: r.will,
+      willTimer: undefined,
+      expiryTimer: undefined,
+      detachedAt: r.detachedAt || now,
+    };
+    this.wire(entry);
+    this.entries.set(entry.id, entry);
+    for (const [filter, options] of session.subscriptions) this.router.subscribe(entry, filter, options);
+    this.sharesChanged(entry);
+    const w = r.watermarks;
+    let behind = false;
+    for (let i = 0; i < p.partitions; i++) if ((w[i] ?? p.routed(i)) < p.routed(i)) behind = true;
+    if (behind) session.goBehind(Array.from({ length: p.partitions }, (_, i) => w[i] ?? p.routed(i)));
+    return entry;
   }
 
   private countDrop(reason: DropReason, msg: Message): void {
@@ -862,6 +1001,7 @@ export class Broker {
   /** Closes every connection with `code` (shutdown) and stops timers; persistence is closed by its owner. */
   close(code: ErrorCode = 'SERVER_SHUTTING_DOWN'): void {
     this.closed = true;
+    this.cluster?.stop();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     const now = Date.now();
     for (const entry of this.entries.values()) {

@@ -17,10 +17,12 @@
 //                               PUBREC; `released` before PUBCOMP. A header-only scan of the log tail at start restores
 //                               receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
 //   sg/<$share/group/filter>    cursor of a behind `$share` group v1 {v, cursor}
-//   m/routed                    routed watermarks v1 {v, cursor}, written once a second when they moved: every
+//   m/routed[/<nodeId>]         routed watermarks v1 {v, cursor} (per node in a cluster), written once a second when they moved: every
 //                               receipt of a record below them was queued before it, so the restart scan for
 //                               cut-off receipts starts here (about a second of log), not at the oldest session
 //   queue/<name>/<p>, g/<group>/<p>   queue and consumer-group offsets (queue.ts, consumer-group.ts; not read here)
+//   o/<id>, n/<node>, gm/<group>U+0000<node>, ql/<queue>   cluster only: session owner, live node, `$share` group
+//                               membership, queue lease (src/core/cluster/*.ts; docs/CLUSTER-routing.md)
 // So a SUBSCRIBE / UNSUBSCRIBE writes one small key, an ack at most one bounded cursor record a second;
 // nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
 // are read and rewritten in this layout at start.
@@ -73,6 +75,9 @@ export class DurableStore implements MessagePersistence {
   /** Called once, with the first state-store write error (the gateway logs it and fails /readyz). */
   onStateError?: (err: Error) => void;
 
+  /** This node's id in a cluster (ClusterNode sets it): written into each record's header as its origin; '' alone. */
+  origin = '';
+
   /** The broker's store over one storage backend (persistence.ts StorageBackend): how the gateway opens it. */
   static over(backend: StorageBackend, persistQos0: boolean): DurableStore {
     const store = new DurableStore(backend.log, backend.state, persistQos0);
@@ -120,7 +125,7 @@ export class DurableStore implements MessagePersistence {
     return this.log.append({
       key: msg.topic,
       timestamp: msg.createdAt,
-      headers: encodeHeaders(msg, inboundQos2?.packetId ?? 0),
+      headers: encodeHeaders(msg, inboundQos2?.packetId ?? 0, this.origin),
       value: msg.payload,
     });
   }
@@ -308,17 +313,23 @@ export class DurableStore implements MessagePersistence {
    * Loads every stored session (one pass over the key/value store), resolving only the in-flight and
    * `extra` refs; the rest of a session's backlog stays in the log behind its watermarks. A record that
    * does not decode is reported through `bad` and skipped (a session without a readable meta is
-   * dropped; one without a readable cursor restarts at the routed watermarks).
+   * dropped; one without a readable cursor restarts at the routed watermarks). `only` keeps the sessions
+   * whose key it accepts (a cluster node restores the sessions it owns); `source` replaces the full scan.
    */
-  async loadSessions(bad: (key: string, why: string) => void = () => undefined): Promise<RestoredSession[]> {
+  async loadSessions(
+    bad: (key: string, why: string) => void = () => undefined,
+    only?: (id: string) => boolean,
+    source: Iterable<[string, Buffer]> = this.state.entries(),
+  ): Promise<RestoredSession[]> {
     const metas = new Map<string, SessionMeta>();
     const filters = new Map<string, [string, SubscriptionOptions][]>();
     const cursors = new Map<string, SessionCursor>();
     const receipts = new Map<string, number[]>();
     const legacy: string[] = [];
-    for (const [k, v] of this.state.entries()) {
+    for (const [k, v] of source) {
       if (k.startsWith('s/')) {
         const id = k.slice(2);
+        if (only && !only(id)) continue;
         const m = decodeSessionMeta(v);
         if (m.ok) {
           metas.set(id, m.value);
@@ -343,10 +354,12 @@ export class DurableStore implements MessagePersistence {
           continue;
         }
         const id = k.slice(2, cut);
+        if (only && !only(id)) continue;
         let list = filters.get(id);
         if (!list) filters.set(id, (list = []));
         list.push([k.slice(cut + 1), f.value]);
       } else if (k.startsWith('c/')) {
+        if (only && !only(k.slice(2))) continue;
         const c = decodeCursor(v);
         if (c.ok) cursors.set(k.slice(2), c.value);
         else bad(k, c.why);
@@ -360,6 +373,7 @@ export class DurableStore implements MessagePersistence {
         }
         if (r.value.released) continue;
         const id = k.slice(2, cut);
+        if (only && !only(id)) continue;
         let list = receipts.get(id);
         if (!list) receipts.set(id, (list = []));
         list.push(packetId);
@@ -417,12 +431,33 @@ export class DurableStore implements MessagePersistence {
     return out;
   }
 
+  /** One stored session (a cluster node taking it over from another), reading only its own keys; undefined when none. */
+  async loadSession(id: string, bad: (key: string, why: string) => void = () => undefined): Promise<RestoredSession | undefined> {
+    const state = this.state;
+    function* keys(): Generator<[string, Buffer]> {
+      for (const k of [`s/${id}`, `c/${id}`]) {
+        const v = state.get(k);
+        if (v !== undefined) yield [k, v];
+      }
+      yield* state.entries(`f/${id}${SEP}`);
+      yield* state.entries(`q/${id}/`);
+    }
+    const found = await this.loadSessions(bad, (x) => x === id, keys());
+    return found[0];
+  }
+
   /**
    * Reads the record headers from `from[p]` to the end of each partition and reports every QoS 2 publish
    * whose receipt a crash cut off (appended, receipt missing or not released), so that the publisher's
    * resent PUBLISH is acknowledged but not routed twice. Returns how many records it scanned.
+   * `sessionId` limits it to one publisher (a cluster takeover); `keepWatermarks` leaves the routed watermarks
+   * alone (a running cluster node: only its sequencer moves them).
    */
-  async scanReceipts(from: number[], unreleased: (sessionId: string, packetId: number) => void): Promise<number> {
+  async scanReceipts(
+    from: number[],
+    unreleased: (sessionId: string, packetId: number) => void,
+    opts: { sessionId?: string; keepWatermarks?: boolean } = {},
+  ): Promise<number> {
     // A publisher reuses a packet id only after the flow completed, so only the NEWEST record per
     // (publisher, packet id) can be cut off: an older one is superseded by a newer record or receipt.
     type Seen = { sessionId: string; packetId: number; p: number; o: number; t: number };
@@ -441,6 +476,7 @@ export class DurableStore implements MessagePersistence {
           // flags bit 4 = inbound packet id present (record-codec.ts); skip the full decode otherwise.
           if (r.headers.length < 2 || (r.headers[1]! & 16) === 0) continue;
           const h = decodeHeaders(r.headers);
+          if (opts.sessionId !== undefined && h.senderId !== opts.sessionId) continue;
           const key = `${h.senderId}\u0000${h.inboundPacketId}`;
           const seen: Seen = { sessionId: h.senderId, packetId: h.inboundPacketId, p: r.partition, o: r.offset, t: r.timestamp };
           const prev = latest.get(key);
@@ -448,7 +484,7 @@ export class DurableStore implements MessagePersistence {
         }
         off = recs[recs.length - 1]!.offset + 1;
       }
-      this.unrouted[p] = Math.max(this.unrouted[p]!, end);
+      if (!opts.keepWatermarks) this.unrouted[p] = Math.max(this.unrouted[p]!, end);
     }
     for (const s of latest.values()) {
       const cur = this.state.get(`q/${s.sessionId}/${s.packetId}`);
@@ -467,12 +503,17 @@ export class DurableStore implements MessagePersistence {
 
   /** `m/routed`: the routed watermarks now (see the layout above); resolves once durable. */
   saveRoutedMark(): Promise<void> {
-    return this.put('m/routed', encodeGroupCursor({ cursor: [...this.unrouted] }));
+    return this.put(this.routedMarkKey(), encodeGroupCursor({ cursor: [...this.unrouted] }));
+  }
+
+  /** `m/routed`; per node in a cluster (`m/routed/<nodeId>`: each node's own watermarks bound its own restart scan). */
+  private routedMarkKey(): string {
+    return this.origin === '' ? 'm/routed' : `m/routed/${this.origin}`;
   }
 
   /** The stored routed watermarks, if readable. */
   loadRoutedMark(): number[] | undefined {
-    const v = this.state.get('m/routed');
+    const v = this.state.get(this.routedMarkKey());
     const c = v ? decodeGroupCursor(v) : undefined;
     return c?.ok ? c.value.cursor : undefined;
   }

@@ -155,7 +155,10 @@ export class QueueRegistry {
 
   private create(name: string, match: { topic: string } | { filter: string }, mode: QueueMode, key: (p: number) => string): LogQueue {
     const b = this.broker;
-    return new LogQueue({
+    // In a cluster one node serves a queue at a time (cluster/queue-lease.ts); `q` is set before the gate is used.
+    let q: LogQueue | undefined;
+    const gate = b.cluster?.queueGate(name, () => q?.resync());
+    q = new LogQueue({
       name,
       log: b.log!,
       store: b.state!,
@@ -166,6 +169,8 @@ export class QueueRegistry {
       publish: (m) => b.publish(m),
       readAhead: this.opts.readAhead,
       onError: (err, what) => this.opts.onError?.(err, name, what),
+      gate,
     });
+    return q;
   }
 }

@@ -93,6 +93,17 @@ export interface LogQueueOptions {
   onError?: (err: unknown, what: string) => void;
   /** Only for a log without onAppend: idle poll interval (default 10 ms). */
   pollMs?: number;
+  /**
+   * A cluster's lease on this queue (cluster/queue-lease.ts): the queue reads and dispatches only while
+   * active() is true (one node serves a queue at a time); idle() when its last consumer left. Unset: always.
+   */
+  gate?: QueueGate;
+}
+
+/** See LogQueueOptions.gate. */
+export interface QueueGate {
+  active(): boolean;
+  idle(): void;
 }
 
 interface Entry {
@@ -308,12 +319,35 @@ export class LogQueue {
       this.consumers.splice(i, 1);
       if (this.rr > i) this.rr--;
     }
+    if (this.consumers.length === 0 && c.outstanding.size === 0) this.opts.gate?.idle();
     const back = [...c.outstanding.values()];
     c.outstanding.clear();
     for (const e of back) {
       this.unpin(e.key, c);
       e.redeliveries++;
       this.requeue(e);
+    }
+    if (back.length !== 0 && this.consumers.length === 0) {
+      // Commit what was settled before the lease goes: the next node starts at the lowest unsettled offset.
+      for (const s of this.parts) this.commit(s);
+      this.opts.gate?.idle();
+    }
+    this.pump();
+  }
+
+  /**
+   * This node (re)gained the queue's lease: what it read before may be stale (another node served and committed
+   * since), so it starts again from the stored committed offsets. Only with no delivery outstanding.
+   */
+  resync(): void {
+    for (const c of this.consumers) if (c.outstanding.size !== 0) return;
+    this.ready = [];
+    this.pins.clear();
+    for (const s of this.parts) {
+      const stored = decodeQueueOffset(this.store.get(this.opts.offsetKey(s.p)));
+      const start = this.log.startOffset(s.p);
+      s.committed = s.next = Math.min(Math.max(stored ?? start, start), this.log.endOffset(s.p));
+      s.unsettled = [];
     }
     this.pump();
   }
@@ -540,6 +574,8 @@ export class LogQueue {
     const notifier = appendNotifier(this.log);
     while (!this.closed) {
       this.kicked = false;
+      // Cluster: only the lease holder reads (resync() restarts it); a queue without consumers does not ask.
+      if (this.opts.gate && (this.consumers.length === 0 || !this.opts.gate.active())) return;
       this.dispatch();
       if (this.ready.length >= this.readAhead || !this.anyRoom()) return; // a settle, join or pull() pumps again
       const seen = notifier?.snapshot(this.partIds);

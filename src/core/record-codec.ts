@@ -7,6 +7,9 @@
 //   u16 senderId byte length, then senderId UTF-8
 //   [u16 inbound packet id]                   when bit 4
 //   [u32 properties byte length, then JSON]  when bit 3; correlationData travels base64 under "correlationData"
+//   [u16 origin node byte length, then UTF-8] when bit 5: the cluster node that appended it (issue 11). Last, so a
+//                                            reader that predates bit 5 decodes everything before it unchanged;
+//                                            records without it (single node, older logs) have origin ''.
 // The record's key is the topic, its value the payload, its timestamp Message.createdAt.
 // Compatibility: readers reject versions they do not know; add fields only behind a new flag bit or version.
 import type { Message, MessageProperties, QoS } from './message.ts';
@@ -20,6 +23,8 @@ export interface DecodedHeaders {
   senderId: string;
   inboundPacketId: number;
   properties: MessageProperties;
+  /** The cluster node that appended the record ('' = none recorded: single node or an older record). */
+  origin: string;
 }
 
 function hasProperties(p: MessageProperties): boolean {
@@ -27,18 +32,19 @@ function hasProperties(p: MessageProperties): boolean {
   return false;
 }
 
-export function encodeHeaders(msg: Message, inboundPacketId = 0): Buffer {
+export function encodeHeaders(msg: Message, inboundPacketId = 0, origin = ''): Buffer {
   const sender = Buffer.from(msg.senderId, 'utf8');
+  const node = origin === '' ? undefined : Buffer.from(origin, 'utf8');
   let props: Buffer | undefined;
   if (hasProperties(msg.properties)) {
     const { correlationData, ...rest } = msg.properties;
     props = Buffer.from(JSON.stringify(correlationData ? { ...rest, correlationData: correlationData.toString('base64') } : rest));
   }
-  const size = 1 + 1 + 8 + 2 + sender.length + (inboundPacketId ? 2 : 0) + (props ? 4 + props.length : 0);
+  const size = 1 + 1 + 8 + 2 + sender.length + (inboundPacketId ? 2 : 0) + (props ? 4 + props.length : 0) + (node ? 2 + node.length : 0);
   const b = Buffer.allocUnsafe(size);
   let i = 0;
   b[i++] = VERSION;
-  b[i++] = msg.qos | (msg.retain ? 4 : 0) | (props ? 8 : 0) | (inboundPacketId ? 16 : 0);
+  b[i++] = msg.qos | (msg.retain ? 4 : 0) | (props ? 8 : 0) | (inboundPacketId ? 16 : 0) | (node ? 32 : 0);
   b.writeDoubleBE(msg.expiresAt, i);
   i += 8;
   b.writeUInt16BE(sender.length, i);
@@ -52,7 +58,11 @@ export function encodeHeaders(msg: Message, inboundPacketId = 0): Buffer {
   if (props) {
     b.writeUInt32BE(props.length, i);
     i += 4;
-    props.copy(b, i);
+    i += props.copy(b, i);
+  }
+  if (node) {
+    b.writeUInt16BE(node.length, i);
+    node.copy(b, i + 2);
   }
   return b;
 }
@@ -79,8 +89,21 @@ export function decodeHeaders(b: Buffer): DecodedHeaders {
     const raw = JSON.parse(b.toString('utf8', i, i + plen)) as MessageProperties & { correlationData?: string };
     const { correlationData, ...rest } = raw;
     properties = correlationData !== undefined ? { ...rest, correlationData: Buffer.from(correlationData, 'base64') } : rest;
+    i += plen;
   }
-  return { qos: (flags & 3) as QoS, retain: (flags & 4) !== 0, expiresAt, senderId, inboundPacketId, properties };
+  const origin = flags & 32 ? b.toString('utf8', i + 2, i + 2 + b.readUInt16BE(i)) : '';
+  return { qos: (flags & 3) as QoS, retain: (flags & 4) !== 0, expiresAt, senderId, inboundPacketId, properties, origin };
+}
+
+/** The origin node of a record from its headers alone ('' when none), without decoding the properties. */
+export function originOf(b: Buffer): string {
+  if (b.length < 12 || (b[1]! & 32) === 0) return '';
+  const flags = b[1]!;
+  let i = 10;
+  i += 2 + b.readUInt16BE(i);
+  if (flags & 16) i += 2;
+  if (flags & 8) i += 4 + b.readUInt32BE(i);
+  return b.toString('utf8', i + 2, i + 2 + b.readUInt16BE(i));
 }
 
 /** Rebuilds a Message from a stored record. */

@@ -38,6 +38,8 @@ export interface ShareBacklogHost {
   mayRead(entry: SessionEntry, topic: string): boolean;
   skipped(id: string, partition: number, from: number, to: number, reason: SkipReason): void;
   behindEntered(): void;
+  /** Whether this node delivers `msg` to group `key` (a cluster splits each group's records over its nodes; one node: always). */
+  delivers(key: string, msg: Message): boolean;
 }
 
 export class ShareBacklog {
@@ -131,7 +133,7 @@ export class ShareBacklog {
       canTake: () => withRoom() !== undefined,
       offer: (msg) => {
         const now = Date.now();
-        if (isExpired(msg, now) || !topicMatches(g.filter, msg.topic)) return;
+        if (isExpired(msg, now) || !topicMatches(g.filter, msg.topic) || !host.delivers(g.key, msg)) return;
         const d = withRoom();
         if (d === undefined) return; // canTake was checked just before; defensive
         const e = d.subscriber;

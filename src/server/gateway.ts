@@ -12,6 +12,8 @@ import { nodeFileIO } from '../log/index.ts';
 import { openLocalBackend } from './local-backend.ts';
 import type { NatsBackend } from './nats-backend.ts';
 import type { QueueMode } from '../core/queue.ts';
+import type { ClusterBackend, StorageBackend } from '../core/persistence.ts';
+import type { ClusterOptions } from '../core/cluster/node.ts';
 import type { FlushPolicy } from '../log/types.ts';
 import { MqttListener } from '../../protocols/mqtt/listener.ts';
 import { GatewayHttpServer } from '../../protocols/ws/server.ts';
@@ -58,6 +60,21 @@ export interface Gateway {
   reload(): boolean;
   /** Graceful stop: stop accepting, close sessions with "server shutting down", flush storage. */
   close(): Promise<void>;
+}
+
+/** What createGateway can be handed besides its config (tests; the NATS backend's wiring). */
+export interface GatewayOptions {
+  /**
+   * The storage backend to use instead of opening the local one under dataDir (persistence.enabled must be true).
+   * One with a cluster port (persistence.ts ClusterBackend) makes this gateway a cluster node. The gateway closes it.
+   */
+  backend?: StorageBackend | (() => Promise<StorageBackend>);
+  /** Cluster timings (heartbeatMs, deadAfterMs, handoffTimeoutMs; cluster/node.ts), for a cluster backend. */
+  cluster?: Omit<ClusterOptions, 'port' | 'log'>;
+}
+
+function isClusterBackend(b: StorageBackend): b is ClusterBackend {
+  return (b as Partial<ClusterBackend>).cluster !== undefined;
 }
 
 /** One gateway's abuse limits from config.limits (shared by every listener). */
@@ -184,7 +201,7 @@ export function startupSummary(config: GatewayConfig, ports: GatewayPorts): Star
   return { listeners, dataDir: resolve(config.dataDir), backend, auth };
 }
 
-export function createGateway(config: GatewayConfig, log: Logger): Gateway {
+export function createGateway(config: GatewayConfig, log: Logger, gatewayOptions: GatewayOptions = {}): Gateway {
   const guards = createGuards(config);
   const options = { ...mqttOptions(config), guards };
   let broker: Broker | undefined;
@@ -232,7 +249,14 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
       metrics.bindAuth(auth.counters);
       metrics.requireToken(config.http.metricsToken);
       const hosts = bindHosts(config);
-      if (config.persistence.enabled) store = await openOrExplain(() => openStore(config, log, metrics, (b) => { nats = b; }), config.dataDir);
+      let backend: StorageBackend | undefined;
+      const given = gatewayOptions.backend;
+      if (config.persistence.enabled && given) {
+        backend = typeof given === 'function' ? await given() : given;
+        store = DurableStore.over(backend, config.persistence.persistQos0);
+      } else if (config.persistence.enabled) store = await openOrExplain(() => openStore(config, log, metrics, (b) => { nats = b; }), config.dataDir);
+      backend ??= nats;
+      const cluster = backend && isClusterBackend(backend) ? { ...gatewayOptions.cluster, port: backend.cluster, log: backend.log } : undefined;
       // Logged once; /readyz fails from then on (the state store's write errors are sticky).
       if (store) store.onStateError = (err) => log.error({ err: err.message }, 'state store write failed: session state is no longer saved, /readyz reports not ready');
       // On NATS a write error means NATS was unreachable, not a broken store: once it is back, /readyz recovers.
@@ -253,6 +277,7 @@ export function createGateway(config: GatewayConfig, log: Logger): Gateway {
         pending,
         restoreLimits: { ...options.session, maxInflight: options.maxInflight },
         maxLag: config.sessions.maxLag,
+        cluster,
       });
       broker.retained.setLimits(config.limits.maxRetainedMessages, config.limits.maxRetainedBytes);
       const t0 = Date.now();

@@ -196,6 +196,21 @@ export class GatewayMetrics {
     gauge('gateway_sessions', 'Sessions, connected and offline', () => b.sessionCount);
     gauge('gateway_sessions_connected', 'Sessions with a connection', () => b.connectedCount);
     gauge('gateway_subscriptions', 'Subscriptions (subscriber, filter) in the router', () => b.router.size);
+    const cluster = b.cluster;
+    if (cluster) {
+      // Cluster (issue 11): labelled with this node's id; totals from the live nodes' heartbeats.
+      const nodeGauge = (name: string, help: string, read: () => number): void => {
+        new Gauge({ name, help, labelNames: ['node'], registers: r, collect() { this.set({ node: cluster.nodeId }, read()); } });
+      };
+      nodeGauge('gateway_cluster_nodes', 'Live gateway nodes in the cluster, as this node sees them', () => cluster.liveNodes().length);
+      nodeGauge('gateway_cluster_clients_connected', 'Connections summed over the live nodes (from their heartbeats)', () => cluster.totals().connected);
+      nodeGauge('gateway_cluster_sessions', 'Sessions summed over the live nodes (from their heartbeats)', () => cluster.totals().sessions);
+      const nodeCounter = (name: string, help: string, read: () => number): void => {
+        new Counter({ name, help, labelNames: ['node'], registers: r, collect() { this.reset(); this.inc({ node: cluster.nodeId }, read()); } });
+      };
+      nodeCounter('gateway_cluster_foreign_routed_total', 'Records appended by other nodes and routed here', () => cluster.stats.foreignRouted);
+      nodeCounter('gateway_cluster_takeovers_total', 'Sessions this node took over from another node', () => cluster.stats.takeovers);
+    }
     const perPartition = (name: string, help: string, read: (p: PartitionStats) => number): void => {
       new Gauge({
         name,

@@ -14,6 +14,8 @@
 //   $SYS/broker/subscriptions/count              (subscriber, filter) pairs in the router
 //   $SYS/broker/retained messages/count          retained topics (the $SYS topics themselves included)
 //   $SYS/broker/bytes/received | sent
+//   $SYS/broker/cluster/node | nodes             cluster only: this node's id; the live nodes (JSON array of ids)
+//   $SYS/broker/cluster/clients/connected | total  cluster only: connections / sessions summed over the live nodes
 //   $SYS/gateway/stats                           JSON, see SysStats
 //   $SYS/gateway/clients                         JSON array of ClientInfo
 //   $SYS/broker/bridges/<name>/state             connecting | connected | down | stopped (per MQTT bridge; HTTP sinks likewise)
@@ -107,6 +109,15 @@ export class SysTopics {
       t.set(`${base}/messages/sent`, String(br.messagesOut));
       t.set(`${base}/messages/received`, String(br.messagesIn));
       t.set(`${base}/errors`, String(br.errors));
+    }
+    const c = b.cluster;
+    if (c) {
+      // Cluster (issue 11): this node, the live nodes, and totals from the nodes' heartbeats.
+      const totals = c.totals();
+      t.set('$SYS/broker/cluster/node', c.nodeId);
+      t.set('$SYS/broker/cluster/nodes', JSON.stringify(c.liveNodes()));
+      t.set('$SYS/broker/cluster/clients/connected', String(totals.connected));
+      t.set('$SYS/broker/cluster/clients/total', String(totals.sessions));
     }
     t.set('$SYS/gateway/stats', JSON.stringify(stats));
     t.set('$SYS/gateway/clients', JSON.stringify(clients));

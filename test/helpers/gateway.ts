@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { resolveConfig, type GatewayConfig } from '../../config/schema.ts';
-import { createGateway, type Gateway } from '../../src/server/gateway.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/server/gateway.ts';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -24,7 +24,7 @@ export interface TestGateway {
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 /** Set GATEWAY_TEST_LOG=debug to see the gateway's logs while a suite runs. */
-export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, dataDir?: string): Promise<TestGateway> {
+export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, dataDir?: string, gatewayOptions?: GatewayOptions): Promise<TestGateway> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'gw-test-'));
   const raw = structuredClone(overrides) as Record<string, Record<string, unknown>>;
   raw.mqtt = { host: '127.0.0.1', port: 0, ...(raw.mqtt ?? {}) };
@@ -32,7 +32,7 @@ export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, d
   raw.http = { host: '127.0.0.1', port: 0, ...(raw.http ?? {}) };
   const config = resolveConfig({ ...raw, dataDir: dir });
   const log = pino({ level: process.env.GATEWAY_TEST_LOG ?? 'silent' });
-  const gateway = createGateway(config, log);
+  const gateway = createGateway(config, log, gatewayOptions);
   const ports = await gateway.start();
   return {
     gateway,

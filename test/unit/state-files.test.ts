@@ -82,7 +82,7 @@ describe('stored state formats: golden files', () => {
       topic: 'dev/1/status', payload: 'offline', qos: 1, retain: true, ref: { partition: 2, offset: 77 }, createdAt: 1764480000000, senderId: 'dev-1',
     });
     const h = decodeHeaders(file('record-headers-v1.bin'));
-    assert.deepEqual(h, { qos: 1, retain: true, expiresAt: 0, senderId: 'dev-1', inboundPacketId: 513, properties: { contentType: 'text/plain' } });
+    assert.deepEqual(h, { qos: 1, retain: true, expiresAt: 0, senderId: 'dev-1', inboundPacketId: 513, properties: { contentType: 'text/plain' }, origin: '' });
     assert.deepEqual(encodeHeaders({ topic: 'x', payload: Buffer.alloc(0), qos: 1, retain: true, properties: { contentType: 'text/plain' }, createdAt: 0, expiresAt: 0, senderId: 'dev-1' }, 513), file('record-headers-v1.bin'), 'the encoder still writes the pinned bytes');
   });
 

@@ -1,0 +1,109 @@
+// `$share` groups across nodes: which nodes have members of a group (`gm/` keys), and the deterministic choice of the one node that delivers each message to the group. Imports core message, persistence and membership types.
+//
+// Every node routes every record (sequencer.ts), and its router picks one LOCAL member per group. So that a
+// group gets one delivery across the cluster, each node delivers a record to a group only when it is the
+// chosen node: the candidates are the live nodes (membership.ts) that have members of the group (`gm/<group
+// key>U+0000<nodeId>`, written while a node has at least one member, deleted when it has none; this node counts
+// itself from its own router, before its key is visible), sorted by id; the choice is candidates[h mod n] with
+//   round-robin: h = partition * 31 + offset of the record (consecutive records rotate over the nodes);
+//   sticky:      h = FNV-1a(topic) (a topic stays on one node, and the node's own sticky choice keeps it on one member);
+//   QoS 0 not in the log: h = FNV-1a(topic) xor createdAt (every node sees the same message fields).
+// Every node computes the same answer from the same view without talking per message. Views differ only
+// while membership changes (a node joins or leaves a group, starts, or dies and is not yet declared dead):
+// then a record may go to two members, or to none (see docs/CLUSTER-routing.md, failure table).
+import type { Logger } from 'pino';
+import type { Message } from '../message.ts';
+import type { ClusterPort, StatePort } from '../persistence.ts';
+import type { Membership } from './membership.ts';
+
+const PREFIX = 'gm/';
+const SEP = '\u0000';
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export class ShareAssigner {
+  /** Group key -> nodes that said they have members. */
+  private readonly nodesOf = new Map<string, Set<string>>();
+  /** Groups this node has written its key for. */
+  private readonly mine = new Set<string>();
+  private stopWatch: (() => void) | undefined;
+
+  constructor(
+    private readonly port: ClusterPort,
+    private readonly state: StatePort,
+    private readonly membership: Membership,
+    private readonly sticky: boolean,
+    /** Whether this node's router has a member of the group now. */
+    private readonly hasLocalMembers: (key: string) => boolean,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.stopWatch = this.port.watch(PREFIX, (k, v) => this.apply(k, v !== undefined));
+    const me = this.port.nodeId;
+    for (const [k] of this.state.entries(PREFIX)) {
+      const cut = k.lastIndexOf(SEP);
+      const key = k.slice(PREFIX.length, cut);
+      if (cut > 0 && k.slice(cut + 1) === me && !this.mine.has(key)) {
+        // Left by an earlier run of this node (killed) for a group it has no member of now: a live node listed
+        // without members would be chosen for records nobody then delivers.
+        this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, group: key }, 'stale shared group membership not deleted'));
+        continue;
+      }
+      this.apply(k, true);
+    }
+  }
+
+  stop(): void {
+    this.stopWatch?.();
+  }
+
+  private apply(k: string, present: boolean): void {
+    const cut = k.lastIndexOf(SEP);
+    if (cut < 0) return;
+    const key = k.slice(PREFIX.length, cut);
+    const node = k.slice(cut + 1);
+    let set = this.nodesOf.get(key);
+    if (present) {
+      if (!set) this.nodesOf.set(key, (set = new Set()));
+      set.add(node);
+    } else if (set) {
+      set.delete(node);
+      if (set.size === 0) this.nodesOf.delete(key);
+    }
+  }
+
+  /** The group's local membership may have changed (subscribe, unsubscribe, session gone or moved): keep `gm/` in step. */
+  update(key: string): void {
+    const has = this.hasLocalMembers(key);
+    const k = `${PREFIX}${key}${SEP}${this.port.nodeId}`;
+    if (has && !this.mine.has(key)) {
+      this.mine.add(key);
+      this.state.put(k, Buffer.from('1')).catch((err: unknown) => this.logger.warn({ err, group: key }, 'shared group membership not written'));
+    } else if (!has && this.mine.has(key)) {
+      this.mine.delete(key);
+      this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, group: key }, 'shared group membership not deleted'));
+    }
+  }
+
+  /** Whether this node delivers `msg` to group `key` (the caller has a local member for it). */
+  delivers(key: string, msg: Message): boolean {
+    const me = this.port.nodeId;
+    const known = this.nodesOf.get(key);
+    if (known === undefined || (known.size === 1 && known.has(me))) return true;
+    const candidates: string[] = [me];
+    for (const n of known) if (n !== me && this.membership.isLive(n)) candidates.push(n);
+    if (candidates.length === 1) return true;
+    candidates.sort();
+    const ref = msg.ref;
+    const h = this.sticky ? fnv1a(msg.topic) : ref ? ref.partition * 31 + ref.offset : (fnv1a(msg.topic) ^ msg.createdAt) >>> 0;
+    return candidates[h % candidates.length] === me;
+  }
+}
