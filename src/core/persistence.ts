@@ -92,7 +92,7 @@ export interface StorageBackend {
  *   readable on every node. Appends made elsewhere raise `log.onAppend` here too (after they are readable
  *   here, with the end offset after them), and move `log.endOffset`.
  * - `watch(prefix, fn)`: fn runs for every put / delete of a key with that prefix made on ANY node (this one
- *   included), after `state.get` here returns the new value (undefined = deleted), in the order the store
+ *   included), after `state.get` here returns the new value or a later one (undefined = deleted), in the order the store
  *   applied them per key. It does not replay existing keys: read them with `state.entries` first.
  *   The returned function stops the watch.
  * - `putIfVersion(key, value, version)`: compare-and-set for ownership records (session owner, group
