@@ -81,13 +81,15 @@ export function clusterContract(name: string, openNodes: (n: number) => Promise<
       assert.equal(await b.cluster.putIfVersion('owner/s1', Buffer.from('b'), va), true, 'update at the current version');
       assert.equal(await a.cluster.putIfVersion('owner/s1', Buffer.from('a2'), va), false, 'a stale version loses');
       await until(() => a.state.get('owner/s1')?.toString() === 'b', 'a sees b\'s value');
-      // Both race from the same version: exactly one wins.
-      await until(() => a.cluster.versionOf('owner/s1') === b.cluster.versionOf('owner/s1'), 'same view');
-      const v = a.cluster.versionOf('owner/s1');
-      const wins = await Promise.all([a.cluster.putIfVersion('owner/s1', Buffer.from('ra'), v), b.cluster.putIfVersion('owner/s1', Buffer.from('rb'), v)]);
-      assert.equal(wins.filter(Boolean).length, 1, `one winner, got ${wins}`);
-      const winner = wins[0] ? 'ra' : 'rb';
-      await until(() => a.state.get('owner/s1')?.toString() === winner && b.state.get('owner/s1')?.toString() === winner, 'both converge on the winner');
+      // Both race from the same version, again and again: exactly one wins each round, and both converge on it.
+      for (let round = 0; round < 10; round++) {
+        await until(() => a.cluster.versionOf('owner/s1') === b.cluster.versionOf('owner/s1'), 'same view');
+        const v = a.cluster.versionOf('owner/s1');
+        const wins = await Promise.all([a.cluster.putIfVersion('owner/s1', Buffer.from(`ra${round}`), v), b.cluster.putIfVersion('owner/s1', Buffer.from(`rb${round}`), v)]);
+        assert.equal(wins.filter(Boolean).length, 1, `round ${round}: one winner, got ${wins}`);
+        const winner = wins[0] ? `ra${round}` : `rb${round}`;
+        await until(() => a.state.get('owner/s1')?.toString() === winner && b.state.get('owner/s1')?.toString() === winner, `round ${round}: both converge on the winner`);
+      }
       await a.state.delete('owner/s1');
       await until(() => b.state.get('owner/s1') === undefined, 'b sees the delete');
       assert.equal(b.cluster.versionOf('owner/s1'), 0, 'a deleted key has version 0');
