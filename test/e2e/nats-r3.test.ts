@@ -37,12 +37,14 @@ test('kill -9 of one of three NATS servers under appends: every acknowledged rec
     const acked: { partition: number; offset: number; v: string }[] = [];
     let refused = 0;
     let i = 0;
+    // Sequential appends for `ms`; a refused one (while the writer fails over) waits a little before the next.
     const writeFor = async (ms: number): Promise<void> => {
       const end = Date.now() + ms;
-      while (Date.now() < end && i < 5000) {
+      while (Date.now() < end && acked.length < 5000) {
         const v = `m${i++}`;
-        await w.log.append({ key: `k/${i % 4}`, timestamp: i, headers: Buffer.alloc(0), value: Buffer.from(v) })
-          .then((ref) => acked.push({ ...ref, v }), () => { refused++; });
+        const ok = await w.log.append({ key: `k/${i % 4}`, timestamp: i, headers: Buffer.alloc(0), value: Buffer.from(v) })
+          .then((ref) => { acked.push({ ...ref, v }); return true; }, () => { refused++; return false; });
+        if (!ok) await new Promise((r) => setTimeout(r, 50));
       }
     };
     await writeFor(1000);
@@ -58,14 +60,23 @@ test('kill -9 of one of three NATS servers under appends: every acknowledged rec
     assert.ok(after > before, `appends resumed (acked ${before} before the kill, ${after} in all, ${refused} refused)`);
     for (let p = 0; p < 2; p++) {
       const mine = acked.filter((a) => a.partition === p);
+      // The reader learns of the appends through its follower, which resumes after the stream's leader moved (bounded).
+      const want = Math.max(0, ...mine.map((a) => a.offset + 1));
+      const until = Date.now() + 30_000;
+      while (r.log.endOffset(p) < want && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+      assert.ok(r.log.endOffset(p) >= want, `reader's end of partition ${p} reached ${want} (is ${r.log.endOffset(p)})`);
       const got: string[] = [];
       let next = 0;
       for (let round = 0; round < 1000 && next < r.log.endOffset(p); round++) {
-        const batch = await r.log.read(p, next, 256);
+        // A read may time out while the stream's leader is being re-elected: retried (bounded).
+        let batch: Awaited<ReturnType<typeof r.log.read>> | undefined;
+        for (let t = 0; t < 6 && !batch; t++) batch = await r.log.read(p, next, 256).catch(() => undefined);
+        assert.ok(batch, `partition ${p}: reads work again after the failover`);
         if (batch.length === 0) break;
         got.push(...batch.map((x) => Buffer.from(x.value).toString()));
         next = batch[batch.length - 1]!.offset + 1;
       }
+      assert.equal(got.length, r.log.endOffset(p), `partition ${p}: dense, no hole`);
       const byOffset = new Map(mine.map((a) => [a.offset, a.v]));
       for (const [off, v] of byOffset) assert.equal(got[off], v, `partition ${p} offset ${off}: the acknowledged record`);
     }
@@ -85,10 +96,11 @@ test('two of three NATS servers killed (no quorum): the backend is not ready alt
     assert.equal(b.isReady(), true);
     await c.servers[0]!.kill9();
     await c.servers[1]!.kill9();
-    await assert.rejects(b.log.append({ key: 'q/1', timestamp: 2, headers: Buffer.alloc(0), value: Buffer.from('no quorum') }));
+    let why = '';
+    await assert.rejects(b.log.append({ key: 'q/1', timestamp: 2, headers: Buffer.alloc(0), value: Buffer.from('no quorum') }).catch((e: Error) => { why = `${e.name}: ${e.message}`; throw e; }));
     const end = Date.now() + 15_000;
     while (b.isReady() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(b.isReady(), false, 'not ready while the streams have no quorum');
+    assert.equal(b.isReady(), false, `not ready while the streams have no quorum (the append failed with ${why})`);
     await c.servers[0]!.start();
     await c.servers[1]!.start();
     await waitForJetStream(c.servers, 30_000);

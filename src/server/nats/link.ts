@@ -37,9 +37,10 @@ type Rejecter = (err: Error) => void;
 
 /** An error that says JetStream did not answer (as opposed to a refused write, e.g. a compare-and-set conflict). */
 function jetStreamUnavailable(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
-  return err.name === 'TimeoutError' || err.name.startsWith('NoResponders') || code === 503 || code === '503'
-    || /timeout|timed out|no responders|temporarily unavailable/i.test(err.message);
+  // nats.js turns "no responders" on a JetStream publish into JetStreamNotEnabled; API errors carry the HTTP-like status.
+  const status = (err as { status?: unknown }).status;
+  return err.name === 'TimeoutError' || err.name.startsWith('NoResponders') || err.name === 'JetStreamNotEnabled' || status === 503
+    || /timeout|timed out|no responders|not enabled|unavailable|no quorum|offline/i.test(err.message);
 }
 
 export class NatsLink {

@@ -11,6 +11,7 @@
 // - A watch update older than (or as old as) the cached revision is an echo or stale: ignored.
 // - putIfVersion applies only after the store accepted it (it may fail); version = the cached revision of a live
 //   key, 0 = absent. For a deleted key the expectation is its tombstone's revision, so "create" works after delete.
+//   At replicas > 1 a barrier and a leader read confirm the win (stillLast: nats-server 2.9's check races).
 // - A local write that fails re-reads the key once the connection is back, so the cache does not keep a value the
 //   store never took.
 import { headers } from '@nats-io/transport-node';
@@ -24,6 +25,9 @@ type Entry = { value: Buffer | undefined; rev: number };
 type Watcher = { prefix: string; fn: (key: string, value: Buffer | undefined) => void };
 
 export const bucketName = (prefix: string): string => `${prefix}_state`;
+
+/** KV key of the compare-and-set barrier (stillLast); decodeStateKey gives null for it, so the cache ignores it. */
+const BARRIER_KEY = '=Z';
 
 export class NatsState implements StatePort {
   private readonly entries_ = new Map<string, Entry>();
@@ -39,14 +43,17 @@ export class NatsState implements StatePort {
   private closed = false;
   private readonly subjectPrefix: string;
 
-  private constructor(private readonly link: NatsLink, private readonly kv: KV, bucket: string, private readonly events: LinkEvents) {
+  private readonly stream: string;
+
+  private constructor(private readonly link: NatsLink, private readonly kv: KV, bucket: string, private readonly replicas: number, private readonly events: LinkEvents) {
     this.subjectPrefix = `$KV.${bucket}.`;
+    this.stream = `KV_${bucket}`;
   }
 
   static async open(link: NatsLink, o: { prefix: string; replicas: number }, events: LinkEvents): Promise<NatsState> {
     const bucket = bucketName(o.prefix);
     const kv = await new Kvm(link.js).create(bucket, { history: 1, replicas: o.replicas, timeout: link.timeoutMs });
-    const state = new NatsState(link, kv, bucket, events);
+    const state = new NatsState(link, kv, bucket, o.replicas, events);
     try {
       await state.load();
     } catch (err) {
@@ -263,8 +270,23 @@ export class NatsState implements StatePort {
       if (/wrong last sequence/i.test((err as Error).message)) return false;
       throw err;
     }
+    if (this.replicas > 1 && !(await this.stillLast(key, rev))) return false;
     this.apply(key, { value: copy, rev });
     return true;
+  }
+
+  /**
+   * Whether revision `rev` of `key` is still its last one, checked after a barrier. nats-server 2.9 checks a clustered
+   * stream's expected-last-subject-sequence before the Raft proposal only (nats-io/nats-server#4320), so two writers
+   * expecting the same revision can both be accepted at R > 1. A barrier message published after our PubAck is
+   * applied after every proposal that raced ours; the key's last revision read at the leader after it names the one
+   * winner (the later write). The loser's value was stored for a moment: watchers see it, then the winner's.
+   */
+  private async stillLast(key: string, rev: number): Promise<boolean> {
+    await this.link.guard(() => this.link.js.publish(this.subjectPrefix + BARRIER_KEY, new Uint8Array(0), { timeout: this.link.timeoutMs }));
+    const subject = this.subjectPrefix + encodeStateKey(key).kvKey;
+    const last = await this.link.guard(() => this.link.jsm.streams.getMessage(this.stream, { last_by_subj: subject }));
+    return last !== null && last.seq === rev;
   }
 
   async close(): Promise<void> {
