@@ -76,6 +76,7 @@ export async function runHttpSinkBench(o: HttpSinkBenchOptions): Promise<HttpSin
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/bench`;
   const proc = new GatewayProcess({
     flush: 'interval',
+    startTimeoutMs: 60_000, // a busy machine starts tsx slowly
     extra: {
       bridges: { http: [{ name: 'bench', url, filter: 'bench/#', format: o.format, payloadEncoding: 'text', batch: o.batch, retry: { initialMs: 5, maxMs: 20 } }] },
     },

@@ -24,6 +24,7 @@ test('kill -9 with a backlog: nothing acknowledged is lost, per-topic order of f
   server = await startSinkServer({ failFirst: Number.MAX_SAFE_INTEGER });
   proc = new GatewayProcess({
     flush: 'always',
+    startTimeoutMs: 60_000, // tsx starts slowly on a busy machine
     extra: { bridges: { http: [{ name: 'crash', url: server.url, filter: 'site/#', batch: { maxMessages: 20, lingerMs: 0 }, retry: { initialMs: 20, maxMs: 200 } }] } },
   });
   const run1 = await proc.start();

@@ -11,7 +11,7 @@ test('http-sink-bench: --help, a bad argument exits 2, a small NDJSON run via th
   const bad = spawnSync(process.execPath, ['--import', 'tsx', 'loadtest/http-sink-bench.ts', '--messages', 'x'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--messages needs an integer/);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'loadtest/http-sink-bench.ts', '--messages', '1000', '--format', 'ndjson', '--max-messages', '50', '--json'], { encoding: 'utf8', timeout: 90_000 });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'loadtest/http-sink-bench.ts', '--messages', '1000', '--format', 'ndjson', '--max-messages', '50', '--json'], { encoding: 'utf8', timeout: 180_000 });
   assert.equal(run.status, 0, `exit ${run.status}: ${run.stderr}`);
   const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { messages: number; batches: number; avgBatch: number; messagesPerSecond: number; duplicates: number };
   assert.equal(r.messages, 1000);
