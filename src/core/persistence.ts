@@ -91,9 +91,10 @@ export interface StorageBackend {
  * - The log and key/value store of StorageBackend are shared: an append or put made on any node becomes
  *   readable on every node. Appends made elsewhere raise `log.onAppend` here too (after they are readable
  *   here, with the end offset after them), and move `log.endOffset`.
- * - `watch(prefix, fn)`: fn runs for every put / delete of a key with that prefix made on ANY node (this one
- *   included), after `state.get` here returns the new value or a later one (undefined = deleted), in the order the store
- *   applied them per key. It does not replay existing keys: read them with `state.entries` first.
+ * - `watch(prefix, fn)`: fn runs for puts / deletes of keys with that prefix made on ANY node (this one
+ *   included), after `state.get` here returns that value or a later one (undefined = deleted), in the order the
+ *   store applied them per key. A node that reads slowly may skip a value overwritten before it read it (NATS KV
+ *   keeps one revision per key); it always sees the last one. It does not replay existing keys: read them with `state.entries` first.
  *   The returned function stops the watch.
  * - `putIfVersion(key, value, version)`: compare-and-set for ownership records (session owner, group
  *   member leases). `version` is what `versionOf(key)` returned (0 = the key must not exist); resolves
