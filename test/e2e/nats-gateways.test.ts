@@ -1,4 +1,4 @@
-// E2E smoke with real processes: two gateway nodes (CLI, cluster.backend nats) on one nats-server (replicas 1). A QoS 1 publish on node A is read on node B through the shared log ($log/ replay); with NATS down, QoS 1 is refused (v5 0x80) and /readyz fails on both, and both recover by themselves. Imports the cluster helper and the MQTT test helpers.
+// E2E smoke with real processes: two gateway nodes (CLI, cluster.backend nats) on one nats-server (replicas 1). A QoS 1 publish on node A is read on node B through the shared log ($log/ replay); with NATS down, QoS 1 is refused (v5 0x80), a new CONNECT gets 0x89 and /readyz fails on both, and both recover by themselves. Imports the cluster helper and the MQTT test helpers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,20 +51,23 @@ test('NATS down: QoS 1 refused with 0x80 and /readyz fails on every node; NATS b
   const [a, b] = nodes as [GatewayNode, GatewayNode];
   assert.equal(await readyz(a), 200);
   assert.equal(await readyz(b), 200);
-  await nats.servers[0]!.kill9();
-  for (const n of nodes) {
-    const end = Date.now() + 10_000;
-    while ((await readyz(n)) === 200 && Date.now() < end) await sleep(50);
-    assert.equal(await readyz(n), 503, `${n.nodeId} /readyz fails while NATS is down`);
-  }
+  // A client connected before the outage publishes during it: refused, never acknowledged.
   const c = await RawClient.connect(a.ports.mqtt, { protocolVersion: 5 });
   try {
+    await nats.servers[0]!.kill9();
+    for (const n of nodes) {
+      const end = Date.now() + 10_000;
+      while ((await readyz(n)) === 200 && Date.now() < end) await sleep(50);
+      assert.equal(await readyz(n), 503, `${n.nodeId} /readyz fails while NATS is down`);
+    }
     c.send({ cmd: 'publish', topic: 'smoke/down', payload: Buffer.from('lost?'), qos: 1, dup: false, retain: false, messageId: 7 });
     const ack = await c.next('puback');
     assert.equal(ack.reasonCode, 0x80, 'not acknowledged as a success while NATS is down');
   } finally {
     c.destroy();
   }
+  // A new client cannot be given a session while the cluster's store is away: CONNACK 0x89 (server busy), at once.
+  await assert.rejects(RawClient.connect(b.ports.mqtt, { protocolVersion: 5 }), /CONNACK refused: 0x89/);
   await nats.servers[0]!.start();
   for (const n of nodes) {
     const end = Date.now() + 30_000;
