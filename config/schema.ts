@@ -230,6 +230,10 @@ function crossChecks(config: GatewayConfig): void {
     // An outbound bridge is a cursor into the log: without the log there is nothing to read.
     const i = bridges.findIndex((b) => b.topics.some((t) => t.direction !== 'in'));
     if (i >= 0 && !config.persistence.enabled) throw new ConfigError(`bridges.mqtt[${i}].topics`, 'out and both rules read the durable log: they need persistence.enabled: true');
+    // MQTT bridges and HTTP sinks share $SYS/broker/bridges/<name>/ and the dashboard's table: one name, one bridge.
+    const httpNames = config.bridges.http.map((h) => (h as { name?: unknown }).name);
+    const j = bridges.findIndex((b) => httpNames.includes(b.name));
+    if (j >= 0) throw new ConfigError(`bridges.mqtt[${j}].name`, `${JSON.stringify(bridges[j]!.name)} is also the name of an HTTP sink (bridges.http); bridge names are unique across both`);
   } catch (err) {
     if (err instanceof BridgeConfigProblem) throw new ConfigError(err.key, err.detail);
     throw err;

@@ -174,3 +174,12 @@ test('out rules need the log: persistence.enabled false is refused at start, nam
   );
   assert.equal(resolveConfig({ persistence: { enabled: false }, bridges: { mqtt: [{ name: 'x', url: 'mqtt://h', topics: ['topic # in 1'] }] } }).bridges.mqtt.length, 1);
 });
+
+test('a bridge name is unique across bridges.mqtt and bridges.http (they share $SYS/broker/bridges/<name>/)', () => {
+  const http = [{ name: 'same', url: 'http://127.0.0.1:1/x' }];
+  assert.throws(
+    () => resolveConfig({ bridges: { http, mqtt: [{ name: 'same', url: 'mqtt://127.0.0.1:1', topics: ['topic # out 1'] }] } }),
+    (err: unknown) => err instanceof ConfigError && /bridges\.mqtt\[0\]\.name/.test(err.message) && /bridges\.http/.test(err.message),
+  );
+  assert.doesNotThrow(() => resolveConfig({ bridges: { http, mqtt: [{ name: 'other', url: 'mqtt://127.0.0.1:1', topics: ['topic # out 1'] }] } }));
+});
