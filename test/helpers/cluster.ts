@@ -1,12 +1,16 @@
 // Test helper: several in-process gateways over one in-memory cluster backend (memory-cluster.ts), on ephemeral ports, and a kill that stops a node without saving. Imports the gateway helper and the memory cluster.
-import { MemoryCluster, type MemoryNode } from './memory-cluster.ts';
+import { MemoryCluster } from './memory-cluster.ts';
+import type { ClusterBackend } from '../../src/core/persistence.ts';
 import { startGateway, type TestGateway } from './gateway.ts';
 import type { GatewayConfig } from '../../config/schema.ts';
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
+/** A node's backend; `kill` (the memory backend has it) stops it at once, as a kill -9 would. */
+export type TestNode = ClusterBackend & { kill?(): void };
+
 export interface ClusterGateway extends TestGateway {
-  node: MemoryNode;
+  node: TestNode;
   /** As kill -9: the node's backend stops at once (nothing more written), then its listeners close. */
   kill(): Promise<void>;
 }
@@ -22,17 +26,27 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(count: number, overrides: DeepPartial<GatewayConfig> = {}, partitions = 4): Promise<TestCluster> {
+/**
+ * `count` gateways over one shared backend: the in-memory cluster by default, or the nodes `openNode` gives
+ * (e.g. the NATS backend: the same suites then run against it; `partitions` must match its partitions).
+ */
+export async function startCluster(
+  count: number,
+  overrides: DeepPartial<GatewayConfig> = {},
+  partitions = 4,
+  openNode?: (nodeId: string) => Promise<TestNode>,
+): Promise<TestCluster> {
   const cluster = new MemoryCluster({ partitions });
   const gateways: ClusterGateway[] = [];
   let n = 0;
   const add = async (nodeId?: string): Promise<ClusterGateway> => {
-    const node = cluster.node(nodeId ?? `n${++n}`);
+    const id = nodeId ?? `n${++n}`;
+    const node: TestNode = openNode ? await openNode(id) : cluster.node(id);
     const tg = await startGateway({ ...overrides, persistence: { ...(overrides.persistence ?? {}), partitions } } as DeepPartial<GatewayConfig>, undefined, { backend: node, cluster: TEST_TIMINGS });
     const g: ClusterGateway = Object.assign(tg, {
       node,
       async kill() {
-        node.kill();
+        node.kill?.();
         await tg.close().catch(() => undefined);
       },
     });

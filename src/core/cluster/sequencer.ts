@@ -165,7 +165,8 @@ export class ClusterSequencer {
       },
       (err: unknown) => {
         t.reading = false;
-        this.o.logger.error({ err, partition: p }, 'cluster tail read failed; retried at the next append');
+        this.o.logger.error({ err, partition: p }, 'cluster tail read failed; retried in 1 s or at the next append');
+        setTimeout(() => this.pump(p), 1000).unref();
       },
     );
   }
