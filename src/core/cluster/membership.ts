@@ -5,7 +5,7 @@
 // under `n/` as alive until deadAfterMs has passed without its heartbeat (so a node that just started does not
 // believe it is alone); a graceful stop deletes its record and signals `bye`, so the others drop it at once.
 // Views are eventually consistent: two nodes may disagree for up to deadAfterMs after a death or a start
-// (what that means for `$share` groups is in docs/CLUSTER-routing.md).
+// (what that means for `$share` groups is in docs/CLUSTER.md).
 import type { Logger } from 'pino';
 import type { ClusterPort, StatePort } from '../persistence.ts';
 

@@ -1,6 +1,6 @@
 // Session ownership across nodes: the owner record `o/<session key>` claimed with compare-and-set, the takeover notice to the old owner (watch) and its handoff signal back. Imports core persistence and membership types.
 //
-// Protocol (docs/CLUSTER-routing.md "Sessions"):
+// Protocol (docs/CLUSTER.md "Sessions"):
 //   o/<key>  JSON {v:1, node, epoch, at}: the node that serves session <key>; epoch +1 per claim.
 // 1. A client connects to node B. B claims: reads o/<key> (version V, owner A, epoch E) and writes
 //    {node: B, epoch: E+1} with putIfVersion(V); a conflict (someone claimed meanwhile) re-reads and retries.

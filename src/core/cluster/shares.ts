@@ -10,7 +10,7 @@
 //   QoS 0 not in the log: h = FNV-1a(topic) xor createdAt (every node sees the same message fields).
 // Every node computes the same answer from the same view without talking per message. Views differ only
 // while membership changes (a node joins or leaves a group, starts, or dies and is not yet declared dead):
-// then a record may go to two members, or to none (see docs/CLUSTER-routing.md, failure table).
+// then a record may go to two members, or to none (see docs/CLUSTER.md, failure table).
 import type { Logger } from 'pino';
 import type { Message } from '../message.ts';
 import type { ClusterPort, StatePort } from '../persistence.ts';
