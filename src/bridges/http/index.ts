@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../../core/broker.ts';
 import { gatewayError } from '../../core/errors.ts';
 import { httpSinkOptions, type HttpSinkOptions } from './options.ts';
-import { displayUrl, HttpSink, type SinkStatus } from './sink.ts';
+import type { SinkStatus } from './sink.ts';
 import { sysMessages } from './sys.ts';
 
 export { registerHttpSinkMetrics } from './metrics.ts';
@@ -42,6 +42,8 @@ export async function startHttpSinks(broker: Broker, config: readonly unknown[],
   const log = broker.log;
   const store = broker.state;
   if (!log || !store) throw gatewayError('CONFIG_INVALID', 'bridges.http: needs persistence.enabled: true (a sink is a cursor in the durable log)');
+  // Loaded only when a sink is configured: the HTTP client (undici) costs start time a gateway without sinks need not pay.
+  const { displayUrl, HttpSink } = await import('./sink.ts');
   const sinks = options.map((o, i) => {
     const token = o.tokenFile ? readKeyFile(o.tokenFile, `bridges.http[${i}].tokenFile`).trim() : undefined;
     if (token !== undefined && (token === '' || /[\r\n\u0000]/.test(token))) {
