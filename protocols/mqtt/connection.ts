@@ -41,7 +41,8 @@ export class MqttConnection implements SessionLink {
   private readonly onPacket = (p: Buffer): boolean => this.onPacketBytes(p);
 
   constructor(
-    stream: Duplex & { remoteAddress?: string },
+    /** The byte stream (tests peek at its write buffer). */
+    private readonly stream: Duplex & { remoteAddress?: string },
     broker: Broker,
     opts: MqttOptions,
     private readonly log: Logger,
@@ -63,7 +64,7 @@ export class MqttConnection implements SessionLink {
       now: Date.now,
       remoteAddress: stream.remoteAddress,
       newClientId: () => `auto-${randomBytes(8).toString('hex')}`,
-      peer: () => peerInfo(stream),
+      peer: () => peerInfo(this.stream),
       overWriteBuffer: () => this.io.overWriteBuffer,
       logSubscriptions: (entry, onError) => broker.logSubscriptions({ target: entry, whenWritable: () => this.io.whenWritable(), onError }),
     };
