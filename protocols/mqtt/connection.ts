@@ -1,9 +1,8 @@
 // One MQTT 3.1 / 3.1.1 / 5 connection's I/O shell: bytes in -> framer -> parser -> the state machine (./machine.ts), and the machine's effects out (writes, close, logs, waits, pacing). Imports core types, ../connection-shell.ts, mqtt-packet and sibling mqtt files.
 //
-// Contract: every machine input is followed by flush(), which executes the queued effects in order. flush() is
-// re-entrant safe: an input that arrives while effects run (a broker callback, a packet replayed after CONNECT)
-// appends to the same queue, and the running flush executes it. Nothing read from the socket throws out
-// (../connection-shell.ts maps a throw to a failure).
+// Contract: the machine's effects are executed as it emits them (EffectSink), so the order on the wire is the order
+// of its decisions, and a close releases the connection before the input returns (the framer then drops the rest).
+// Nothing read from the socket throws out (../connection-shell.ts maps a throw to a failure).
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import mqttPacket, { type Packet } from 'mqtt-packet';
@@ -19,7 +18,7 @@ import { refuseFirstByte, routePacket } from './packet-gate.ts';
 import { decodePublish } from './fast-publish.ts';
 import type { MqttOptions } from './options.ts';
 import { MqttMachine } from './machine.ts';
-import type { ConnectionCounters, Effect, MqttEnv, Resume } from './machine-types.ts';
+import type { ConnectionCounters, Effect, EffectSink, MqttEnv, Resume } from './machine-types.ts';
 
 export type { ConnectionCounters } from './machine-types.ts';
 
@@ -37,11 +36,11 @@ export class MqttConnection implements SessionLink {
   /** Packets read while the auth hook decides (./packet-gate.ts 'backlog'), handled once connected. */
   private backlog: Buffer[] | undefined;
   private bytesSeen = 0;
-  private draining = false;
   private readonly onPacket = (p: Buffer): boolean => this.onPacketBytes(p);
 
   constructor(
-    stream: Duplex & { remoteAddress?: string },
+    /** The byte stream (tests peek at its write buffer). */
+    private readonly stream: Duplex & { remoteAddress?: string },
     broker: Broker,
     opts: MqttOptions,
     private readonly log: Logger,
@@ -63,11 +62,13 @@ export class MqttConnection implements SessionLink {
       now: Date.now,
       remoteAddress: stream.remoteAddress,
       newClientId: () => `auto-${randomBytes(8).toString('hex')}`,
-      peer: () => peerInfo(stream),
+      peer: () => peerInfo(this.stream),
       overWriteBuffer: () => this.io.overWriteBuffer,
       logSubscriptions: (entry, onError) => broker.logSubscriptions({ target: entry, whenWritable: () => this.io.whenWritable(), onError }),
     };
-    this.machine = new MqttMachine(broker, env, opts, counters, this, Date.now());
+    const io = this.io;
+    const out: EffectSink = { write: (buf) => io.write(buf), effect: (e) => this.apply(e) };
+    this.machine = new MqttMachine(broker, env, opts, counters, this, out, Date.now());
   }
 
   /** SessionLink: who is connected (set at CONNECT). */
@@ -82,7 +83,6 @@ export class MqttConnection implements SessionLink {
   /** Called about once a second by the listener: CONNECT timeout and keepalive. */
   tick(now: number): void {
     this.machine.tick(now, this.io.lastRead);
-    this.flush();
   }
 
   /** Admission refused this connection: its CONNECT is answered with that refusal. */
@@ -93,19 +93,16 @@ export class MqttConnection implements SessionLink {
   /** SessionLink: write PUBLISH / PUBREL items in order. */
   send(out: readonly Outbound[]): void {
     this.machine.outbound(out);
-    this.flush();
   }
 
   /** SessionLink: server-initiated close (takeover, admin, shutdown). */
   close(code: ErrorCode): void {
     this.machine.serverClose(code);
-    this.flush();
   }
 
   /** Protocol or limit failure (the shell's mapped throws too). */
   fail(code: ErrorCode, detail: string): void {
     this.machine.fail(code, detail);
-    this.flush();
   }
 
   // ---- inbound ----
@@ -114,8 +111,7 @@ export class MqttConnection implements SessionLink {
     if (refuseFirstByte(this.machine.state, this.bytesSeen, chunk)) {
       // The first packet must be CONNECT [MQTT-3.1.0-1], fixed header flags 0 [MQTT-2.2.2-2]: known from
       // the first byte, so garbage (e.g. an HTTP request) is closed now, not after the CONNECT timeout.
-      this.machine.notConnect('byte', chunk[0]!);
-      return this.flush();
+      return this.machine.notConnect('byte', chunk[0]!);
     }
     this.bytesSeen += chunk.length;
     this.framer.push(chunk, this.onPacket); // a throw is mapped and closes (the shell's run())
@@ -154,7 +150,6 @@ export class MqttConnection implements SessionLink {
         this.parse(p);
         break;
     }
-    this.flush();
     return !m.closed;
   }
 
@@ -180,24 +175,7 @@ export class MqttConnection implements SessionLink {
 
   // ---- effects ----
 
-  /** Executes the machine's queued effects, in order (re-entrant safe: see the file comment). */
-  private flush(): void {
-    if (this.draining) return;
-    const q = this.machine.effects;
-    if (q.length === 0) return;
-    this.draining = true;
-    try {
-      for (let i = 0; i < q.length; i++) {
-        const e = q.at(i);
-        if (e instanceof Uint8Array) this.io.write(e);
-        else this.apply(e);
-      }
-    } finally {
-      q.clear();
-      this.draining = false;
-    }
-  }
-
+  /** One effect other than a write (./machine-types.ts), executed as the machine emits it. */
   private apply(e: Exclude<Effect, Buffer>): void {
     switch (e.type) {
       case 'close':
@@ -229,10 +207,7 @@ export class MqttConnection implements SessionLink {
   }
 
   private resume(r: Resume, ok: boolean, value: unknown): void {
-    this.io.run(() => {
-      this.machine.resume(r, ok, value);
-      this.flush();
-    });
+    this.io.run(() => this.machine.resume(r, ok, value));
   }
 
   /** Released once (our close or the stream's): unbind from the broker, return the framer's bytes, tell the listener. */

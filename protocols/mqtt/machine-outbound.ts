@@ -1,7 +1,7 @@
 // The MQTT state machine's outbound side: PUBLISH / PUBREL items from the broker become bytes, or are settled unsent (ACL, slow reader, too large for the client). Pure (effects via ./machine.ts); imports core types and sibling mqtt codecs.
 //
 // Contract: items are written in the order given (the broker already held new QoS 2 flows until durable:
-// Broker.outbound). The QoS 0 path pushes the encoded Buffer itself: no effect object, no array per message.
+// Broker.outbound). The QoS 0 path hands the encoded Buffer itself to the sink: no effect object, no array per message.
 import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
 import type { Outbound } from '../../src/core/session.ts';
 import { encodeAck, encodePublishShared } from './fast-publish.ts';
@@ -17,7 +17,7 @@ export function writeOutbound(m: MqttMachine, out: readonly Outbound[]): void {
   let now = 0;
   for (const o of out) {
     if (o.type === 'pubrel') {
-      m.effects.push(encodeAck('pubrel', o.packetId));
+      m.out.write(encodeAck('pubrel', o.packetId));
       continue;
     }
     if (now === 0) now = m.env.now();
@@ -38,7 +38,7 @@ export function writeOutbound(m: MqttMachine, out: readonly Outbound[]): void {
       continue;
     }
     m.counters.messagesOut++;
-    m.effects.push(buf);
+    m.out.write(buf);
   }
 }
 

@@ -33,7 +33,7 @@ export function onPublish(m: MqttMachine, topicIn: string, qos: QoS, retain: boo
   const bad = validateTopicName(topic, m.opts.maxTopicLevels);
   if (bad) throw new GatewayError(bad, JSON.stringify(topic.slice(0, 200)));
   m.counters.messagesIn++;
-  if (m.charging) m.effects.push({ type: 'charge', bytes: payload.length }); // over the publish rate: reading pauses, never a drop
+  if (m.charging) m.out.effect({ type: 'charge', bytes: payload.length }); // over the publish rate: reading pauses, never a drop
   const v5 = m.version === 5;
   if (qos > 0 && ++m.inboundInflight > m.opts.receiveMaximum && v5) {
     // More unacknowledged QoS 1/2 than our Receive Maximum [MQTT-3.3.4-8].
@@ -107,7 +107,7 @@ export function onAck(m: MqttMachine, cmd: AckCmd, packetId: number, reason: num
       // A PUBREC with an error reason ends the flow: no PUBREL [MQTT-4.3.3-4].
       if (isFailureReason(reason)) return b.outbound(entry, b.settleOutbound(entry, packetId, 'pubrec-error'));
       if (!b.isKnownOutbound(entry, packetId)) {
-        m.effects.push(ackPacket(m, 'pubrel', packetId, 'PACKET_ID_NOT_FOUND'));
+        m.out.write(ackPacket(m, 'pubrel', packetId, 'PACKET_ID_NOT_FOUND'));
         return;
       }
       return b.outbound(entry, b.settleOutbound(entry, packetId, 'pubrec'));
@@ -163,7 +163,7 @@ function queueAck(m: MqttMachine, packet: Buffer): void {
   const now = m.acks.now(packet);
   if (now === undefined) return; // queued behind an ack still waiting for its durable write
   afterAck(m, now);
-  m.effects.push(now);
+  m.out.write(now);
 }
 
 /** Acks go out in the order their PUBLISHes arrived [MQTT-4.6.0-2], [MQTT-4.6.0-3]. */
@@ -172,7 +172,7 @@ function flushAcks(m: MqttMachine): void {
   for (const packet of send) {
     if (m.closed) continue;
     afterAck(m, packet);
-    m.effects.push(packet);
+    m.out.write(packet);
   }
   if (close && !m.closed) m.close();
 }

@@ -1,8 +1,9 @@
 // The contract of the MQTT connection state machine (./machine.ts): what it reads (the broker operations, the environment) and what it emits (effects, resumptions). Types only; imports core types and sibling mqtt types.
 //
 // The machine is event-driven and never does I/O: the shell (./connection.ts) feeds it decoded packets,
-// broker callbacks, settled promises and timer ticks, and executes the effects it queues, in order:
-// - a Buffer: write these bytes (the common case carries no wrapper object);
+// broker callbacks, settled promises and timer ticks, and executes the effects it emits (EffectSink), in order,
+// each as it is emitted (so a close releases the connection before the input returns, and nothing after it runs):
+// - write(Buffer): write these bytes (the per-message path: no wrapper object, no queue);
 // - close: end the stream and release the connection (with `code`: the one failure log line first);
 // - log: one structured log line;
 // - wait: settle `promise`, then hand `resume` back to MqttMachine.resume (the machine holds no continuations);
@@ -100,5 +101,11 @@ export type Effect =
   | { type: 'wait'; promise: Promise<unknown>; resume: Resume }
   | { type: 'charge'; bytes: number }
   | { type: 'connected' };
+
+/** Where the machine's effects go, in the order it emits them. */
+export interface EffectSink {
+  write(buf: Buffer): void;
+  effect(e: Exclude<Effect, Buffer>): void;
+}
 
 export type { AuthResult, SessionEntry, SessionLink };

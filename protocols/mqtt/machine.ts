@@ -1,7 +1,7 @@
 // One MQTT 3.1 / 3.1.1 / 5 connection as a pure, event-driven state machine: decoded packets, broker callbacks, settled promises and ticks in; effects out (./machine-types.ts). No sockets, timers or I/O. Imports core types, ../ordered-replies.ts and sibling mqtt files.
 //
 // States (./packet-gate.ts): awaiting-connect -> (authenticating) -> connected -> closed. Every input is
-// ignored once closed; a close effect moves to closed at once, so the rest of a read is dropped.
+// ignored once closed; emitting close moves to closed at once, so the rest of a read is dropped.
 // Inputs never throw: a GatewayError closes with its reason (v5 DISCONNECT [MQTT-4.13.1-1], v3 a plain close),
 // anything else is one error line and IMPLEMENTATION_SPECIFIC. Reason codes come from ./reason-codes.ts only.
 // The decisions live in: ./machine-publish.ts (PUBLISH in, the acks both ways), ./machine-subscribe.ts
@@ -18,11 +18,10 @@ import type { MqttOptions } from './options.ts';
 import type { AckCmd, ConnState } from './packet-gate.ts';
 import { connackRefusal, DISCONNECT_WITH_WILL, disconnectReason, errorCodeOf, UNACCEPTABLE_PROTOCOL_LEVEL, type MqttVersion } from './reason-codes.ts';
 import { InboundAliases, OutboundAliases } from './topic-aliases.ts';
-import type { Accept, AuthResult, ConnectionCounters, Effect, LogLevel, MqttBroker, MqttEnv, Resume, SessionEntry, SessionLink } from './machine-types.ts';
+import type { Accept, AuthResult, ConnectionCounters, Effect, EffectSink, LogLevel, MqttBroker, MqttEnv, Resume, SessionEntry, SessionLink } from './machine-types.ts';
 import { onAck, onPublish, onPublishPacket, resumeAck } from './machine-publish.ts';
 import { onSubscribe, onUnsubscribe, resumeSuback } from './machine-subscribe.ts';
 import { writeOutbound } from './machine-outbound.ts';
-import { EffectQueue } from './effect-queue.ts';
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
 
@@ -31,8 +30,6 @@ export class MqttMachine {
   version: MqttVersion = 4;
   identity: ClientIdentity;
   entry: SessionEntry | undefined;
-  /** Effects not yet executed, in order; the shell drains (and empties) it after every input. */
-  readonly effects = new EffectQueue();
   keepaliveMs = 0;
   /** False after a normal DISCONNECT: the will is discarded [MQTT-3.1.2-10]. */
   willOnClose = true;
@@ -59,6 +56,8 @@ export class MqttMachine {
     readonly counters: ConnectionCounters,
     /** What the broker knows this connection by (connect, disconnect); the machine only passes it on. */
     private readonly link: SessionLink,
+    /** Where effects go (./machine-types.ts). */
+    readonly out: EffectSink,
     private readonly openedAt: number,
   ) {
     this.identity = { clientId: '', protocol: 'mqtt', remoteAddress: env.remoteAddress };
@@ -110,7 +109,7 @@ export class MqttMachine {
   parseError(detail: string): void {
     if (this.state === 'closed') return;
     if (this.state === 'awaiting-connect' && /protocol version/i.test(detail)) {
-      this.effects.push(mqttPacket.generate({ cmd: 'connack', returnCode: UNACCEPTABLE_PROTOCOL_LEVEL, sessionPresent: false }, { protocolVersion: 4 }));
+      this.out.write(mqttPacket.generate({ cmd: 'connack', returnCode: UNACCEPTABLE_PROTOCOL_LEVEL, sessionPresent: false }, { protocolVersion: 4 }));
       this.log('warn', { remote: this.identity.remoteAddress }, 'mqtt unsupported protocol version');
       return this.close();
     }
@@ -180,7 +179,7 @@ export class MqttMachine {
     if (this.state === 'closed') return;
     this.entry = undefined; // the broker already unbound us
     const reason = disconnectReason(code, this.version);
-    if (reason !== undefined) this.effects.push(mqttPacket.generate({ cmd: 'disconnect', reasonCode: reason }, { protocolVersion: 5 }));
+    if (reason !== undefined) this.out.write(mqttPacket.generate({ cmd: 'disconnect', reasonCode: reason }, { protocolVersion: 5 }));
     this.close();
   }
 
@@ -188,7 +187,7 @@ export class MqttMachine {
   fail(code: ErrorCode, detail: string): void {
     if (this.state === 'closed') return;
     const reason = disconnectReason(code, this.version);
-    if (reason !== undefined && this.state === 'connected') this.effects.push(mqttPacket.generate({ cmd: 'disconnect', reasonCode: reason }, { protocolVersion: 5 }));
+    if (reason !== undefined && this.state === 'connected') this.out.write(mqttPacket.generate({ cmd: 'disconnect', reasonCode: reason }, { protocolVersion: 5 }));
     this.close(code, detail);
   }
 
@@ -204,21 +203,21 @@ export class MqttMachine {
   // ---- effects ----
 
   log(level: LogLevel, fields: Record<string, unknown>, msg: string): void {
-    this.effects.push({ type: 'log', level, fields, msg });
+    this.out.effect({ type: 'log', level, fields, msg });
   }
 
   wait(promise: Promise<unknown>, resume: Resume): void {
-    this.effects.push({ type: 'wait', promise, resume });
+    this.out.effect({ type: 'wait', promise, resume });
   }
 
   writePacket(p: Packet): void {
-    this.effects.push(mqttPacket.generate(p, { protocolVersion: this.version }));
+    this.out.write(mqttPacket.generate(p, { protocolVersion: this.version }));
   }
 
   /** Ends the connection; nothing after this input is processed. */
   close(code?: ErrorCode, detail?: string): void {
     this.state = 'closed';
-    this.effects.push(code === undefined ? { type: 'close' } : { type: 'close', code, detail });
+    this.out.effect(code === undefined ? CLOSE : { type: 'close', code, detail });
   }
 
   /** A throw inside an input: a GatewayError keeps its code, anything else is logged with its stack first. */
@@ -247,7 +246,7 @@ export class MqttMachine {
       case 'unsubscribe':
         return onUnsubscribe(this, packet);
       case 'pingreq':
-        this.effects.push(PINGRESP);
+        this.out.write(PINGRESP);
         return;
       case 'disconnect':
         return this.onDisconnect(packet.reasonCode ?? 0, packet.properties?.sessionExpiryInterval);
@@ -321,7 +320,7 @@ export class MqttMachine {
     this.log('debug', { clientId: d.clientId, version: this.version, sessionPresent }, 'mqtt client connected');
     // Unacknowledged PUBLISHes (DUP), PUBRELs, then the queue, right after CONNACK; new QoS 2 flows wait in the broker.
     this.broker.outbound(entry, resend);
-    this.effects.push(CONNECTED);
+    this.out.effect(CONNECTED);
   }
 
   /** Refuses a CONNECT with a CONNACK return/reason code, then closes [MQTT-3.2.2-7]. */
@@ -349,7 +348,8 @@ export class MqttMachine {
   }
 }
 
-const CONNECTED: Effect = { type: 'connected' };
+const CONNECTED: Exclude<Effect, Buffer> = { type: 'connected' };
+const CLOSE: Exclude<Effect, Buffer> = { type: 'close' };
 
 /** The packet id of an ack: present and non-zero [MQTT-2.2.1-3]; a PUBREL `62 00` has none and is malformed. */
 function packetIdOf(id: number | undefined): number {

@@ -640,7 +640,7 @@ export class Broker {
   }
 
   /**
-   * Outbound QoS 2 exactly-once across a crash: before a new QoS 2 PUBLISH or a PUBREL goes out, the adapter
+   * Outbound QoS 2 exactly-once across a crash: before a new QoS 2 PUBLISH or a PUBREL goes out, outbound()
    * writes the session's in-flight record (packet id -> log ref, state) and waits for it. After a kill -9 the
    * restored session resends that PUBLISH with DUP and the same id (the client, still holding the id, does not
    * deliver it again [MQTT-4.3.3-10]) or that PUBREL, instead of reading the message from the log as new.

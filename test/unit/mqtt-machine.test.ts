@@ -8,7 +8,7 @@ import { ALLOW_ALL, type AuthHooks, type AuthResult, type ClientIdentity } from 
 import type { ErrorCode } from '../../src/core/errors.ts';
 import type { Outbound } from '../../src/core/session.ts';
 import { MqttMachine } from '../../protocols/mqtt/machine.ts';
-import type { ConnectionCounters, Effect, MqttBroker, MqttEnv, Resume } from '../../protocols/mqtt/machine-types.ts';
+import type { ConnectionCounters, Effect, EffectSink, MqttBroker, MqttEnv, Resume } from '../../protocols/mqtt/machine-types.ts';
 import type { MqttOptions } from '../../protocols/mqtt/options.ts';
 
 const OPTS: MqttOptions = {
@@ -27,7 +27,7 @@ const OPTS: MqttOptions = {
 
 type Other = Exclude<Effect, Buffer>;
 
-/** One client's machine wired to a broker as its SessionLink; effects are collected, waits kept for the test to settle. */
+/** One client's machine wired to a broker as its SessionLink; effects are recorded in order, waits kept for the test to settle. */
 class Client implements SessionLink {
   readonly m: MqttMachine;
   readonly counters: ConnectionCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, slowConsumerDrops: 0 };
@@ -45,7 +45,14 @@ class Client implements SessionLink {
       overWriteBuffer: () => this.overWriteBuffer,
       logSubscriptions: () => undefined,
     };
-    this.m = new MqttMachine(broker, env, { ...OPTS, ...opts }, this.counters, this, this.now);
+    const out: EffectSink = {
+      write: (buf) => void this.seen.push(buf),
+      effect: (e) => {
+        this.seen.push(e);
+        if (e.type === 'close') this.m.released(); // as the shell's destroy does
+      },
+    };
+    this.m = new MqttMachine(broker, env, { ...OPTS, ...opts }, this.counters, this, out, this.now);
   }
 
   get identity(): ClientIdentity {
@@ -54,28 +61,14 @@ class Client implements SessionLink {
 
   send(out: readonly Outbound[]): void {
     this.m.outbound(out);
-    this.collect();
   }
 
   close(code: ErrorCode): void {
     this.m.serverClose(code);
-    this.collect();
-  }
-
-  /** Moves the machine's effects into `seen`; a close effect releases the machine, as the shell does. */
-  collect(): void {
-    const q = this.m.effects;
-    for (let i = 0; i < q.length; i++) {
-      const e = q.at(i);
-      this.seen.push(e);
-      if (!(e instanceof Uint8Array) && e.type === 'close') this.m.released();
-    }
-    q.clear();
   }
 
   in(p: Packet): this {
     this.m.packet(p);
-    this.collect();
     return this;
   }
 
@@ -104,7 +97,6 @@ class Client implements SessionLink {
 
   resume(r: Resume, ok: boolean, value: unknown): void {
     this.m.resume(r, ok, value);
-    this.collect();
   }
 }
 
@@ -167,7 +159,6 @@ describe('mqtt machine: CONNECT', () => {
   it('an unsupported protocol level gets CONNACK 0x01 and a close [MQTT-3.1.2-2]', () => {
     const c = new Client(broker());
     c.m.parseError('Invalid protocol version');
-    c.collect();
     const ack = only(c, 'connack');
     assert.equal(ack.returnCode, 0x01);
     assert.deepEqual(c.closed(), { type: 'close' });
@@ -176,7 +167,6 @@ describe('mqtt machine: CONNECT', () => {
   it('a first packet that is not CONNECT closes without an answer [MQTT-3.1.0-1]', () => {
     const c = new Client(broker());
     c.m.notConnect('type', 12);
-    c.collect();
     assert.equal(c.packets().length, 0);
     assert.ok(c.closed());
   });
@@ -315,7 +305,6 @@ describe('mqtt machine: PUBLISH in', () => {
     pub.in(publish('a/b', 2, 1));
     const out = only(sub, 'publish');
     sub.m.ack('pubrec', out.messageId!);
-    sub.collect();
     assert.equal(only(sub, 'pubrel').messageId, out.messageId);
     sub.in({ cmd: 'pubcomp', messageId: out.messageId! });
     assert.equal(sub.packets().length, 0);
@@ -324,7 +313,6 @@ describe('mqtt machine: PUBLISH in', () => {
   it('an ack with packet id 0 is malformed, on the fast path and parsed: DISCONNECT 0x81 [MQTT-2.2.1-3]', () => {
     const fast = pair(5).pub;
     fast.m.ack('puback', 0);
-    fast.collect();
     assert.equal(only(fast, 'disconnect').reasonCode, 0x81);
     const parsed = pair(5).pub;
     parsed.in({ cmd: 'pubrel', messageId: 0 });
@@ -492,10 +480,8 @@ describe('mqtt machine: timers, DISCONNECT and the will', () => {
     for (const version of [5, 4] as const) {
       const c = online(broker(), { protocolVersion: version, keepalive: 10 });
       c.m.tick(20_000, 10_000);
-      c.collect();
       assert.equal(c.closed(), undefined, '10 s idle < 15 s');
       c.m.tick(25_001, 10_000);
-      c.collect();
       if (version === 5) assert.equal(only(c, 'disconnect').reasonCode, 0x8d);
       else assert.equal(c.packets().length, 0);
       assert.equal((c.closed() as { code?: string }).code, 'KEEPALIVE_TIMEOUT');
@@ -505,10 +491,8 @@ describe('mqtt machine: timers, DISCONNECT and the will', () => {
   it('no CONNECT within mqtt.connectTimeoutMs closes', () => {
     const c = new Client(broker());
     c.m.tick(1_500, 1_000);
-    c.collect();
     assert.equal(c.closed(), undefined);
     c.m.tick(2_001, 1_000);
-    c.collect();
     assert.ok(c.closed());
   });
 
@@ -578,7 +562,6 @@ describe('mqtt machine: outbound', () => {
     assert.equal(first.topic, 't/a');
     secretReadable = false; // e.g. the ACL changed while t/secret waited in the session's queue
     sub.m.ack('puback', first.messageId!);
-    sub.collect();
     const next = only(sub, 'publish');
     assert.equal(next.topic, 't/b', 't/secret was settled unsent, freeing the window for t/b');
     assert.equal(b.getSession('sub')!.session.inflightCount, 1);
