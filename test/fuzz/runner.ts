@@ -308,6 +308,8 @@ async function startWithSmallYoungGeneration(proc: GatewayProcess): Promise<Runn
 export function fuzzProcess(extra: Record<string, unknown> = {}): GatewayProcess {
   return new GatewayProcess({
     flush: 'interval',
+    // Starting the CLI through tsx takes 15 s and more when the machine's 2 cores run other suites too.
+    startTimeoutMs: 60_000,
     extra: {
       limits: { connectionRatePerAddress: 0, maxRetainedMessages: 1000, maxSessions: 200 },
       stomp: { maxCreatedQueues: 100 },
