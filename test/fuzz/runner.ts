@@ -102,6 +102,13 @@ async function heapSnapshot(gw: RunningGateway): Promise<void> {
   await sleep(20_000);
 }
 
+/** Resolves / rejects as `p` does, or rejects with `what` after `ms` (a send to a dead gateway may never settle). */
+function settleWithin<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Sends one case over a fresh connection; resolves when the socket closed (by either side) or after 3 s. */
@@ -190,7 +197,7 @@ class MqttPair {
   async stop(): Promise<string | undefined> {
     this.running = false;
     try {
-      await this.loop;
+      await settleWithin(this.loop ?? Promise.resolve(), 15_000, 'the pair sender did not stop (its last send is unanswered: is the gateway gone?)');
     } catch (err) {
       return `mqtt pair publisher failed: ${String(err)}`;
     }
@@ -249,7 +256,7 @@ class StompPair {
   async stop(): Promise<string | undefined> {
     this.running = false;
     try {
-      await this.loop;
+      await settleWithin(this.loop ?? Promise.resolve(), 15_000, 'the pair sender did not stop (its last send is unanswered: is the gateway gone?)');
     } catch (err) {
       return `stomp pair sender failed: ${String(err)}`;
     }
@@ -350,13 +357,21 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
     }
     if (!p) throw new Error('gateway did not print its STOMP / HTTP ports');
     // Every stdout line is checked for error level (the helper keeps only the first 10,000).
+    // gw.lines keeps only the first 10,000 lines; the last ones (and all of stderr) are kept here for a report of an exit.
     let buf = '';
+    const last: string[] = [];
+    const keep = (line: string): void => {
+      last.push(line);
+      if (last.length > 30) last.shift();
+    };
+    gw.child.stderr!.on('data', (chunk: string) => keep(`stderr: ${String(chunk).trimEnd()}`));
     gw.child.stdout!.on('data', (chunk: string) => {
       buf += chunk;
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        keep(line);
         if (/"level":(50|60)/.test(line) && errorLines.length < 20) errorLines.push(`${line} (in flight: ${[...inFlight].join(' ')})`);
       }
     });
@@ -395,7 +410,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
       };
       await Promise.all(Array.from({ length: concurrency }, () => worker()));
       if (gw.child.exitCode === null && gw.child.signalCode === null) return true;
-      problems.push(`gateway exited (code ${gw.child.exitCode}, signal ${gw.child.signalCode}) during ${protocol} cases; in flight: ${[...inFlight].join(' ')}\n${gw.lines.slice(-15).join('\n')}`);
+      problems.push(`gateway exited (code ${gw.child.exitCode}, signal ${gw.child.signalCode}) during ${protocol} cases; in flight: ${[...inFlight].join(' ')}\n${last.join('\n')}`);
       return false;
     };
     // Warm-up, then the baseline (see warmupCases): the first cases of every protocol, so the RSS the check starts
