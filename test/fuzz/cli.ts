@@ -1,13 +1,14 @@
-// `npm run fuzz -- [--cases N] [--seed N] [--protocol mqtt|stomp|both] [--concurrency N] [--replay INDEX]`: the long fuzz run (one summary line at the end) or one case replayed alone. Imports ./runner.ts.
+// `npm run fuzz -- [--cases N] [--seed N] [--protocol mqtt|stomp|both] [--concurrency N] [--max-seconds N] [--replay INDEX]`: the long fuzz run (one summary line at the end) or one case replayed alone. Imports ./runner.ts.
 import { parseArgs } from 'node:util';
 import { replayCase, runFuzz } from './runner.ts';
 import type { Protocol } from './rng.ts';
 
 const HELP = `usage: npm run fuzz -- [options]
-  --cases N         cases per protocol (default 100000)
+  --cases N         cases in all, split evenly over the protocols (default 200000: 100000 MQTT + 100000 STOMP)
   --seed N          the run's seed (default 1); a case is (seed, protocol, index)
   --protocol P      mqtt | stomp | both (default both)
   --concurrency N   fuzz connections at once (default 32)
+  --max-seconds N   stop starting cases after N seconds, split evenly over the protocols (the summary counts what ran)
   --replay INDEX    run only case INDEX of --protocol (mqtt or stomp) against a fresh gateway and print it
 Exit 0 when the gateway stayed up, logged no error-level line, the pairs lost / duplicated / reordered nothing
 and RSS came back within 20 MB of its baseline; 1 otherwise. The last stdout line is the summary.`;
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     protocol: { type: 'string' },
     concurrency: { type: 'string' },
+    'max-seconds': { type: 'string' },
     replay: { type: 'string' },
     help: { type: 'boolean' },
   },
@@ -50,8 +52,10 @@ if (values.replay !== undefined) {
   process.exit(r.ok ? 0 : 1);
 }
 const protocols: Protocol[] = protocolArg === 'both' ? ['mqtt', 'stomp'] : [protocolArg as Protocol];
-const cases = int(values.cases, 100_000, 'cases');
-const res = await runFuzz({ seed, cases, protocols, concurrency: int(values.concurrency, 32, 'concurrency'), progressEvery: Math.max(1000, Math.floor(cases / 20)) });
+// The issue's "a million cases" is the run's total: `--cases 1000000` is 500,000 MQTT + 500,000 STOMP.
+const total = int(values.cases, 200_000, 'cases');
+const cases = Math.ceil(total / protocols.length);
+const res = await runFuzz({ seed, cases, protocols, concurrency: int(values.concurrency, 32, 'concurrency'), maxSeconds: int(values['max-seconds'], 0, 'max-seconds') || undefined, progressEvery: Math.max(1000, Math.floor(cases / 50)) });
 for (const p of res.problems) console.log(`problem: ${p}`);
 console.log(res.summary);
 process.exit(res.ok ? 0 : 1);

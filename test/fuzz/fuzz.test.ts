@@ -13,7 +13,7 @@ test('fuzz cases are reproducible from (seed, protocol, index) and differ betwee
   assert.notDeepEqual(makeCase(1, 'stomp', 1).chunks, makeCase(2, 'stomp', 1).chunks);
 });
 
-test('fuzz sample: 5,000 MQTT + 5,000 STOMP cases; gateway up, no error line, pairs intact, RSS back within 20 MB', { timeout: 120_000 }, async () => {
+test('fuzz sample: 5,000 MQTT + 5,000 STOMP cases; gateway up, no error line, pairs intact, RSS back within 20 MB', { timeout: 600_000 }, async () => {
   const res = await runFuzz({ seed: 1, cases: 5000, protocols: ['mqtt', 'stomp'], concurrency: 32 });
   assert.deepEqual(res.problems, [], res.summary);
   assert.equal(res.cases.mqtt, 5000);
