@@ -14,7 +14,6 @@
 // v5 subscriptions use No Local [MQTT-3.8.3-3] and every outbound message carries the user property
 // `x-bridge-origin: <clientId>`, and an inbound message carrying our own marker is dropped; 3.1.1 connects in
 // Mosquitto's bridge mode (protocol level 0x84, `try_private`), so a Mosquitto remote does not echo our messages.
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { ClientIdentity } from '../../core/auth.ts';
@@ -26,6 +25,7 @@ import { validateTopicName } from '../../core/topic.ts';
 import type { BridgeState, BridgeStatus } from '../status.ts';
 import { BridgeConfigProblem, type MqttBridgeConfig } from './config.ts';
 import { OutboundPump, type SendResult } from './outbound.ts';
+import { readBridgeTlsFiles, type BridgeTlsFiles } from './tls-files.ts';
 import { hasOutbound, mapInbound, remoteSubscriptions, type Mapped } from './topic-map.ts';
 
 /** The user property every outbound v5 message carries; its value is the bridge's remote client id. */
@@ -80,7 +80,7 @@ export class MqttBridge {
   private stopped = false;
   /** The remote refused protocol level 0x84 once: use plain 3.1.1. */
   private privateRefused = false;
-  private tlsFiles: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  private tlsFiles: BridgeTlsFiles = {};
   /** Inbound acks go out in arrival order: each waits for the one before it. */
   private ackChain: Promise<void> = Promise.resolve();
 
@@ -129,15 +129,7 @@ export class MqttBridge {
 
   /** Reads the TLS files (an unreadable one throws naming its key), fixes the start position, connects. */
   async start(): Promise<void> {
-    const t = this.config.tls;
-    for (const k of ['ca', 'cert', 'key'] as const) {
-      if (t[k] === '') continue;
-      try {
-        this.tlsFiles[k] = readFileSync(t[k]);
-      } catch (err) {
-        throw new BridgeConfigProblem(`${this.deps.key}.tls.${k}`, `cannot read ${JSON.stringify(t[k])}: ${(err as Error).message}`);
-      }
-    }
+    this.tlsFiles = readBridgeTlsFiles(this.config, this.deps.key);
     if (this.config.ignored.length !== 0) this.log.info({ ignored: this.config.ignored }, 'Mosquitto bridge options accepted and ignored');
     await this.pump?.init();
     this.connect();
