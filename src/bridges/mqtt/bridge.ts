@@ -63,6 +63,9 @@ export interface MqttBridgeStats {
   inboundLoopDropped: number;
 }
 
+/** In-flight outbound messages unacknowledged this long make the bridge reconnect and resend them. */
+const STALL_MS = 30_000;
+
 const V5_REASON = { notAuthorized: 0x87, topicInvalid: 0x90, unspecified: 0x80 } as const;
 
 export class MqttBridge {
@@ -208,6 +211,7 @@ export class MqttBridge {
       this.subscribe(client);
       const remoteMax = connack.properties?.receiveMaximum ?? 65535;
       this.pump?.start(Math.min(this.config.maxInflight, remoteMax));
+      this.watch(client);
     });
     client.on('message', (_topic, _payload, packet) => {
       // QoS 1/2 were handled (and acknowledged) in customHandleAcks; QoS 0 has no ack.
@@ -232,6 +236,24 @@ export class MqttBridge {
       void (this.pump ? this.pump.stop() : Promise.resolve()).then(() => this.scheduleReconnect());
     });
     client.connect();
+  }
+
+  /**
+   * While connected: every 5 s nudge the reader, and if the remote acknowledged nothing for STALL_MS while messages are in
+   * flight, drop the connection (the close handler rewinds to the commit and reconnects): at least once, never stuck.
+   */
+  private watch(client: MqttClient): void {
+    const timer = setInterval(() => {
+      if (this.client !== client || !this.pump) return clearInterval(timer);
+      this.pump.nudge();
+      const stalled = this.pump.stalledMs();
+      if (stalled > STALL_MS) {
+        clearInterval(timer);
+        this.fail(new Error(`the remote acknowledged nothing for ${Math.round(stalled / 1000)} s with ${this.pump.inFlight} messages in flight: reconnecting`), 'outbound');
+        client.end(true);
+      }
+    }, 5000);
+    timer.unref();
   }
 
   private scheduleReconnect(): void {
