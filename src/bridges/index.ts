@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Broker } from '../core/broker.ts';
 import { parseMqttBridges } from './mqtt/config.ts';
+import { readBridgeTlsFiles } from './mqtt/tls-files.ts';
 import type { BridgeStatus } from './status.ts';
 
 export type { BridgeStatus, BridgeState } from './status.ts';
@@ -17,6 +18,14 @@ export interface RunningBridge {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): BridgeStatus;
+}
+
+/**
+ * Checks what a bridge needs from outside before the gateway opens anything: the config parses and every TLS file
+ * is readable. Throws BridgeConfigProblem naming the key (`bridges.mqtt[0].tls.ca`).
+ */
+export function checkBridgeFiles(config: BridgesConfig): void {
+  parseMqttBridges(config.bridges.mqtt).forEach((c, i) => readBridgeTlsFiles(c, `bridges.mqtt[${i}]`));
 }
 
 export class Bridges {

@@ -27,7 +27,7 @@ import { bindOrExplain, openOrExplain, StartupError } from './startup-errors.ts'
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
-import { Bridges } from '../bridges/index.ts';
+import { Bridges, checkBridgeFiles } from '../bridges/index.ts';
 import { registerHttpSinkMetrics, startHttpSinks, type HttpSinks } from '../bridges/http/index.ts';
 
 export interface GatewayPorts {
@@ -244,6 +244,7 @@ export function createGateway(config: GatewayConfig, log: Logger, gatewayOptions
       // Files first: a bad certificate, password or ACL file stops the start before anything is opened.
       const files = loadTlsFiles(config);
       const loaded = loadAuthSettings(config);
+      checkBridgeFiles(config); // a bridge's unreadable TLS file stops the start here too, before anything is opened
       auth = new GatewayAuth(loaded.settings);
       if (config.auth.passwordFile || config.auth.aclFile) log.info({ ...loaded.report, passwordFile: config.auth.passwordFile, aclFile: config.auth.aclFile }, 'auth files loaded');
       metrics.bindAuth(auth.counters);

@@ -90,6 +90,7 @@ test('kill -9 of the gateway in the middle of an outbound backlog: nothing lost,
 
   const proc = new GatewayProcess({
     flush: 'always',
+    startTimeoutMs: 60_000, // a loaded machine (the whole suite at once) starts a process slowly
     extra: {
       bridges: { mqtt: [{ name: 'kill', url: mosq.url, maxInflight: 10, reconnectMinMs: 100, reconnectMaxMs: 300, topics: [{ pattern: 't/#', direction: 'out', qos: 1, remotePrefix: 'r/' }] }] },
     },

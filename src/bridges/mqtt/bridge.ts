@@ -14,7 +14,6 @@
 // v5 subscriptions use No Local [MQTT-3.8.3-3] and every outbound message carries the user property
 // `x-bridge-origin: <clientId>`, and an inbound message carrying our own marker is dropped; 3.1.1 connects in
 // Mosquitto's bridge mode (protocol level 0x84, `try_private`), so a Mosquitto remote does not echo our messages.
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { ClientIdentity } from '../../core/auth.ts';
@@ -26,6 +25,7 @@ import { validateTopicName } from '../../core/topic.ts';
 import type { BridgeState, BridgeStatus } from '../status.ts';
 import { BridgeConfigProblem, type MqttBridgeConfig } from './config.ts';
 import { OutboundPump, type SendResult } from './outbound.ts';
+import { readBridgeTlsFiles, type BridgeTlsFiles } from './tls-files.ts';
 import { hasOutbound, mapInbound, remoteSubscriptions, type Mapped } from './topic-map.ts';
 
 /** The user property every outbound v5 message carries; its value is the bridge's remote client id. */
@@ -63,6 +63,9 @@ export interface MqttBridgeStats {
   inboundLoopDropped: number;
 }
 
+/** In-flight outbound messages unacknowledged this long make the bridge reconnect and resend them. */
+const STALL_MS = 30_000;
+
 const V5_REASON = { notAuthorized: 0x87, topicInvalid: 0x90, unspecified: 0x80 } as const;
 
 export class MqttBridge {
@@ -80,7 +83,7 @@ export class MqttBridge {
   private stopped = false;
   /** The remote refused protocol level 0x84 once: use plain 3.1.1. */
   private privateRefused = false;
-  private tlsFiles: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  private tlsFiles: BridgeTlsFiles = {};
   /** Inbound acks go out in arrival order: each waits for the one before it. */
   private ackChain: Promise<void> = Promise.resolve();
 
@@ -129,15 +132,7 @@ export class MqttBridge {
 
   /** Reads the TLS files (an unreadable one throws naming its key), fixes the start position, connects. */
   async start(): Promise<void> {
-    const t = this.config.tls;
-    for (const k of ['ca', 'cert', 'key'] as const) {
-      if (t[k] === '') continue;
-      try {
-        this.tlsFiles[k] = readFileSync(t[k]);
-      } catch (err) {
-        throw new BridgeConfigProblem(`${this.deps.key}.tls.${k}`, `cannot read ${JSON.stringify(t[k])}: ${(err as Error).message}`);
-      }
-    }
+    this.tlsFiles = readBridgeTlsFiles(this.config, this.deps.key);
     if (this.config.ignored.length !== 0) this.log.info({ ignored: this.config.ignored }, 'Mosquitto bridge options accepted and ignored');
     await this.pump?.init();
     this.connect();
@@ -216,6 +211,7 @@ export class MqttBridge {
       this.subscribe(client);
       const remoteMax = connack.properties?.receiveMaximum ?? 65535;
       this.pump?.start(Math.min(this.config.maxInflight, remoteMax));
+      this.watch(client);
     });
     client.on('message', (_topic, _payload, packet) => {
       // QoS 1/2 were handled (and acknowledged) in customHandleAcks; QoS 0 has no ack.
@@ -240,6 +236,24 @@ export class MqttBridge {
       void (this.pump ? this.pump.stop() : Promise.resolve()).then(() => this.scheduleReconnect());
     });
     client.connect();
+  }
+
+  /**
+   * While connected: every 5 s nudge the reader, and if the remote acknowledged nothing for STALL_MS while messages are in
+   * flight, drop the connection (the close handler rewinds to the commit and reconnects): at least once, never stuck.
+   */
+  private watch(client: MqttClient): void {
+    const timer = setInterval(() => {
+      if (this.client !== client || !this.pump) return clearInterval(timer);
+      this.pump.nudge();
+      const stalled = this.pump.stalledMs();
+      if (stalled > STALL_MS) {
+        clearInterval(timer);
+        this.fail(new Error(`the remote acknowledged nothing for ${Math.round(stalled / 1000)} s with ${this.pump.inFlight} messages in flight: reconnecting`), 'outbound');
+        client.end(true);
+      }
+    }, 5000);
+    timer.unref();
   }
 
   private scheduleReconnect(): void {

@@ -70,6 +70,8 @@ export class OutboundPump {
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private pendingCommits = new Set<Promise<void>>();
+  /** Epoch ms of the last finish() or start(). */
+  private progressAt = Date.now();
 
   constructor(private readonly opts: OutboundOptions) {
     this.group = new ConsumerGroup({ group: opts.group, log: opts.log, store: opts.store, filter: '#', reset: 'next' });
@@ -98,10 +100,21 @@ export class OutboundPump {
     return this.inflight;
   }
 
+  /** Ms since the last record was done while records are in flight (0 when none are): the bridge reconnects on a long stall. */
+  stalledMs(now = Date.now()): number {
+    return this.inflight === 0 ? 0 : now - this.progressAt;
+  }
+
+  /** Makes a sleeping reader look at the log again (a periodic safety net; a spurious wake only costs one read). */
+  nudge(): void {
+    this.wake?.();
+  }
+
   /** Starts reading for a fresh connection with room for `window` unacknowledged messages. */
   start(window: number): void {
     if (this.running) throw new Error('outbound pump already running');
     this.window = Math.max(1, window);
+    this.progressAt = Date.now();
     const gen = ++this.gen;
     this.running = this.run(gen).catch((err: unknown) => this.opts.onError(err));
   }
@@ -193,6 +206,7 @@ export class OutboundPump {
     if (gen !== this.gen || entry.done) return;
     entry.done = true;
     this.inflight--;
+    this.progressAt = Date.now();
     const q = this.queues[p]!;
     let next: number | undefined;
     while (q.length !== 0 && q[0]!.done) next = q.shift()!.offset + 1;
