@@ -255,7 +255,8 @@ async function main(): Promise<void> {
     if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${k} must be a positive integer`);
     return v;
   };
-  const ok = await runBridgeBenchReport({ messages: n('messages'), rounds: n('rounds'), window: n('window'), bytes: n('bytes') });
+  const { httpSinkLane } = await import('./http-sink-bench.ts');
+  const ok = await runBridgeBenchReport({ messages: n('messages'), rounds: n('rounds'), window: n('window'), bytes: n('bytes') }, [httpSinkLane(n('bytes'))]);
   process.exitCode = ok ? 0 : 1;
 }
 

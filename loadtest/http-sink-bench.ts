@@ -7,6 +7,7 @@
 // waits in the log), then 200: the clock runs from that switch to the request that completes N messages.
 // The server parses every body (JSON) or counts lines (NDJSON), so its cost is in the figure too; both share the
 // machine. Exported: runHttpSinkBench(options) for loadtest/bridge-bench.ts. Exit 2 on a bad argument.
+import type { BridgeBenchLane } from './bridge-bench.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
@@ -40,6 +41,20 @@ export interface HttpSinkBenchResult {
   bodyBytesPerSecond: number;
   /** Messages delivered more than once (should be 0 without a crash). */
   duplicates: number;
+}
+
+/**
+ * The HTTP sink as a row of the bridge benchmark (./bridge-bench.ts): a backlog of `messages` drained to a local
+ * server in JSON batches of up to 500. It times the drain, not publish-to-arrival, so it has no ratio.
+ */
+export function httpSinkLane(bytes: number): BridgeBenchLane {
+  return {
+    name: 'gateway -> HTTP sink (backlog drain, JSON batches <= 500)',
+    async measure(messages) {
+      const r = await runHttpSinkBench({ messages, bytes, format: 'json', batch: { maxMessages: 500, maxBytes: 1 << 20, lingerMs: 50 } });
+      return { delivered: messages, seconds: r.elapsedMs / 1000 };
+    },
+  };
 }
 
 export async function runHttpSinkBench(o: HttpSinkBenchOptions): Promise<HttpSinkBenchResult> {

@@ -20,6 +20,7 @@ import { idleMarkdown, runIdle, type IdleResult } from './idle.ts';
 import { isLossScenario, LOSS_DESCRIPTIONS, LOSS_SCENARIOS, lossMarkdown, runLoss, type LossResult, type LossScenario } from './loss.ts';
 import { TRANSPORTS, withTransport, type TransportName } from './ws-transport.ts';
 import { runBridgeBenchReport } from './bridge-bench.ts';
+import { httpSinkLane } from './http-sink-bench.ts';
 import { buildWorkload, DESCRIPTIONS, isScenario, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import {
   closeAll, externalTarget, REPO_ROOT, startAedes, startForwarderProcess, startGateway, startMosquitto, startNats,
@@ -283,7 +284,7 @@ async function main(): Promise<void> {
 
   if (opts.mode === 'bridge') {
     // Starts its own brokers (gateway child process with a bridge, two Mosquittos); an HTTP-sink lane plugs in as extraLanes.
-    const ok = await runBridgeBenchReport({ messages: opts.messages, rounds: opts.rounds, window: 500, bytes: 100 });
+    const ok = await runBridgeBenchReport({ messages: opts.messages, rounds: opts.rounds, window: 500, bytes: 100 }, [httpSinkLane(100)]);
     process.exitCode = ok ? 0 : 1;
     return;
   }
