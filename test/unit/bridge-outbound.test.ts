@@ -218,3 +218,18 @@ test('a restarted bridge (new pump, same store) resumes at the committed offset'
   await until(() => b.committed(0) === 2, 'committed');
   await b.pump.stop();
 });
+
+test('stalledMs: a backlog with no progress counts as a stall even with nothing in flight; none when caught up', async () => {
+  const s = setup();
+  await s.pump.init();
+  const t0 = Date.now();
+  assert.equal(s.pump.stalledMs(t0 + 60_000), 0, 'caught up and nothing in flight: no stall');
+  s.log.append('a/1', 'x'); // a backlog the reader has not taken (not started)
+  assert.ok(s.pump.stalledMs(t0 + 60_000) >= 59_000, 'lag without progress is a stall');
+  s.pump.start(10);
+  await until(() => s.sent.length === 1, 'sent');
+  s.sent[0]!.done('ok');
+  await until(() => s.committed() === 1 && s.pump.lag() === 0, 'committed');
+  assert.equal(s.pump.stalledMs(Date.now() + 60_000), 0, 'progress made and caught up');
+  await s.pump.stop();
+});

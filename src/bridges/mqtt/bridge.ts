@@ -249,7 +249,7 @@ export class MqttBridge {
       const stalled = this.pump.stalledMs();
       if (stalled > STALL_MS) {
         clearInterval(timer);
-        this.fail(new Error(`the remote acknowledged nothing for ${Math.round(stalled / 1000)} s with ${this.pump.inFlight} messages in flight: reconnecting`), 'outbound');
+        this.fail(new Error(`no outbound progress for ${Math.round(stalled / 1000)} s (${this.pump.inFlight} in flight, ${this.pump.lag()} behind): reconnecting`), 'outbound');
         client.end(true);
       }
     }, 5000);

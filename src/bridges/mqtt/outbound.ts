@@ -100,9 +100,13 @@ export class OutboundPump {
     return this.inflight;
   }
 
-  /** Ms since the last record was done while records are in flight (0 when none are): the bridge reconnects on a long stall. */
+  /**
+   * Ms since the last record was done while records are in flight or the log holds records past the commit (0 when
+   * neither): the bridge reconnects on a long stall, which rewinds and restarts this reader. A reader that sits idle
+   * with a backlog is a stall too (seen once in the kill -9 e2e after a restart, cause not found): never stuck.
+   */
   stalledMs(now = Date.now()): number {
-    return this.inflight === 0 ? 0 : now - this.progressAt;
+    return this.inflight === 0 && this.lag() === 0 ? 0 : now - this.progressAt;
   }
 
   /** Makes a sleeping reader look at the log again (a periodic safety net; a spurious wake only costs one read). */
