@@ -1,45 +1,14 @@
 // Unit: the MQTT bridge's outbound pump over an in-memory log and offset store: start at the log's end, commit only the acknowledged prefix, bounded window, loop skip, rewind on connection loss, resume after a restart. Imports the pump, core types and node:test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ConsumerLogPort, ConsumerRecord } from '../../src/core/consumer.ts';
-import { encodeHeaders } from '../../src/core/record-codec.ts';
 import type { Message } from '../../src/core/message.ts';
 import { OutboundPump, type SendResult } from '../../src/bridges/mqtt/outbound.ts';
 import { parseTopicLine } from '../../src/bridges/mqtt/config.ts';
 import type { Mapped } from '../../src/bridges/mqtt/topic-map.ts';
 import { offsetKey } from '../../src/core/consumer-group.ts';
 import { MemStore } from '../helpers/mem-store.ts';
+import { MemLog } from '../helpers/mem-log.ts';
 
-/** A one- or two-partition log in memory that notifies on append. */
-class MemLog implements ConsumerLogPort {
-  readonly parts: ConsumerRecord[][];
-  private listeners: ((p: number, end: number) => void)[] = [];
-  constructor(readonly partitions: number) {
-    this.parts = Array.from({ length: partitions }, () => []);
-  }
-  append(topic: string, payload: string, senderId = 'pub', partition = 0): void {
-    const msg: Message = { topic, payload: Buffer.from(payload), qos: 1, retain: false, properties: {}, createdAt: Date.now(), expiresAt: 0, senderId };
-    const p = this.parts[partition]!;
-    p.push({ key: topic, timestamp: msg.createdAt, headers: encodeHeaders(msg), value: msg.payload, partition, offset: p.length });
-    for (const l of this.listeners) l(partition, p.length);
-  }
-  onAppend(l: (p: number, end: number) => void): () => void {
-    this.listeners.push(l);
-    return () => (this.listeners = this.listeners.filter((x) => x !== l));
-  }
-  async read(partition: number, offset: number, maxRecords: number): Promise<ConsumerRecord[]> {
-    return this.parts[partition]!.slice(offset, offset + maxRecords);
-  }
-  async offsetForTime(): Promise<number> {
-    return 0;
-  }
-  startOffset(): number {
-    return 0;
-  }
-  endOffset(partition: number): number {
-    return this.parts[partition]!.length;
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
@@ -150,7 +119,7 @@ test('records from this bridge, topics no out rule covers and topics the identit
   const s = setup(new MemLog(1), new MemStore(), ['topic a/# out 1 "" r/', 'topic b/# in 1']);
   await s.pump.init();
   s.pump.start(10);
-  s.log.append('a/1', 'echo', SELF);
+  s.log.append('a/1', 'echo', { senderId: SELF });
   s.log.append('b/1', 'inbound-only');
   s.log.append('a/secret/x', 'hidden');
   s.log.append('a/2', 'real');
@@ -200,9 +169,9 @@ test('a restarted bridge (new pump, same store) resumes at the committed offset'
   const a = setup(log, store);
   await a.pump.init();
   a.pump.start(10);
-  log.append('a/x', 'p0-0', 'pub', 0);
-  log.append('a/y', 'p1-0', 'pub', 1);
-  log.append('a/x', 'p0-1', 'pub', 0);
+  log.append('a/x', 'p0-0', { partition: 0 });
+  log.append('a/y', 'p1-0', { partition: 1 });
+  log.append('a/x', 'p0-1', { partition: 0 });
   await until(() => a.sent.length === 3, 'three sends');
   for (const x of a.sent) if (x.payload !== 'p0-1') x.done('ok');
   await until(() => a.committed(0) === 1 && a.committed(1) === 1, 'commits per partition');

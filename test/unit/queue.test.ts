@@ -1,47 +1,12 @@
 // Unit: src/core/queue.ts over an in-memory log that notifies on append and an in-memory store: settle (ack / nack / reject), redelivery counts and dead letters, commits, modes (shared, key-shared, failover), restart from the commit, no timer while idle. Imports the core queue modules and node:test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ConsumerLogPort, ConsumerRecord } from '../../src/core/consumer.ts';
-import { encodeHeaders } from '../../src/core/record-codec.ts';
 import type { Message } from '../../src/core/message.ts';
 import { decodeQueueOffset, LogQueue, type QueueDelivery, type QueueMode, type ConsumerSpec } from '../../src/core/queue.ts';
 import { appendNotifier } from '../../src/core/log-notifier.ts';
 import { MemStore } from '../helpers/mem-store.ts';
+import { MemLog } from '../helpers/mem-log.ts';
 
-class MemLog implements ConsumerLogPort {
-  readonly parts: ConsumerRecord[][];
-  private listeners: ((p: number, end: number) => void)[] = [];
-  reads = 0;
-  constructor(readonly partitions: number) {
-    this.parts = Array.from({ length: partitions }, () => []);
-  }
-  partitionFor(key: string): number {
-    return key.length % this.partitions;
-  }
-  append(topic: string, payload: string, user?: Record<string, string>, partition = this.partitionFor(topic)): void {
-    const msg: Message = { topic, payload: Buffer.from(payload), qos: 1, retain: false, properties: user ? { userProperties: user } : {}, createdAt: Date.now(), expiresAt: 0, senderId: 'pub' };
-    const p = this.parts[partition]!;
-    p.push({ key: topic, timestamp: msg.createdAt, headers: encodeHeaders(msg), value: msg.payload, partition, offset: p.length });
-    for (const l of this.listeners) l(partition, p.length);
-  }
-  onAppend(l: (p: number, end: number) => void): () => void {
-    this.listeners.push(l);
-    return () => (this.listeners = this.listeners.filter((x) => x !== l));
-  }
-  async read(partition: number, offset: number, maxRecords: number): Promise<ConsumerRecord[]> {
-    this.reads++;
-    return this.parts[partition]!.slice(offset, offset + maxRecords);
-  }
-  async offsetForTime(): Promise<number> {
-    return 0;
-  }
-  startOffset(): number {
-    return 0;
-  }
-  endOffset(partition: number): number {
-    return this.parts[partition]!.length;
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
@@ -77,7 +42,7 @@ function consumer(q: LogQueue, id: string, prefetch = 100, autoAck = false) {
 test('a queue keeps everything until consumed: 5,000 messages with no consumer, then one slow consumer (prefetch 10) gets all in order; the commit follows the acks', async () => {
   const { log, q, committed } = setup();
   for (let i = 0; i < 5000; i++) log.append(TOPIC, `m${i}`);
-  log.append('other', 'not mine', undefined, log.partitionFor(TOPIC));
+  log.append('other', 'not mine', { partition: log.partitionFor(TOPIC) });
   const a = consumer(q, 'a', 10);
   let acked = 0;
   for (let round = 0; round < 2000 && acked < 5000; round++) {
@@ -168,7 +133,7 @@ test('key-shared: one key stays on one consumer while it has unsettled messages,
   const a = consumer(q, 'a', 3);
   const b = consumer(q, 'b', 3);
   const keys = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6'];
-  for (let i = 0; i < 60; i++) log.append(TOPIC, `${keys[i % 6]}:${i}`, { JMSXGroupID: keys[i % 6]! });
+  for (let i = 0; i < 60; i++) log.append(TOPIC, `${keys[i % 6]}:${i}`, { user: { JMSXGroupID: keys[i % 6]! } });
   const seen: { who: string; body: string }[] = [];
   const acked = { a: 0, b: 0 };
   for (let round = 0; round < 500 && seen.length < 60; round++) {
@@ -193,7 +158,7 @@ test('key-shared: one key stays on one consumer while it has unsettled messages,
   const c2 = setup('key-shared');
   const x = consumer(c2.q, 'x', 100);
   const y = consumer(c2.q, 'y', 100);
-  for (let i = 0; i < 40; i++) c2.log.append(TOPIC, `${keys[i % 6]}:${i}`, { JMSXGroupID: keys[i % 6]! });
+  for (let i = 0; i < 40; i++) c2.log.append(TOPIC, `${keys[i % 6]}:${i}`, { user: { JMSXGroupID: keys[i % 6]! } });
   await until(() => x.got.length + y.got.length === 40, '40 unsettled');
   const owner = new Map<string, string>();
   for (const [who, c] of [['x', x], ['y', y]] as const) {
