@@ -64,7 +64,12 @@ export class MqttConnection implements SessionLink {
       newClientId: () => `auto-${randomBytes(8).toString('hex')}`,
       peer: () => peerInfo(this.stream),
       overWriteBuffer: () => this.io.overWriteBuffer,
-      logSubscriptions: (entry, onError) => broker.logSubscriptions({ target: entry, whenWritable: () => this.io.whenWritable(), onError }),
+      // Deliveries of `$log` / `$group` / `$queue` subscriptions go through Broker.outbound too, so they queue behind a held QoS 2 flow.
+      logSubscriptions: (entry, onError) => broker.logSubscriptions({
+        target: { id: entry.id, session: entry.session, get link() { return entry.link ? { send: (out: readonly Outbound[]) => broker.outbound(entry, out) } : undefined; } },
+        whenWritable: () => this.io.whenWritable(),
+        onError,
+      }),
     };
     const io = this.io;
     const out: EffectSink = { write: (buf) => io.write(buf), effect: (e) => this.apply(e) };
