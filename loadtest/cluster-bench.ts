@@ -247,7 +247,9 @@ async function measureRow(pubPort: number, subPort: number, tag: string, o: Clus
       for (; sent < due; sent++) acks.push(publish(pub, `bench/${tag}/${sent % 8}`, payload(PHASE_PACED, sent, o.bytes)).then((ok) => { if (ok) pacedAcked++; }));
       await new Promise((r) => setTimeout(r, 10));
     }
-    await Promise.race([Promise.all(acks), new Promise((r) => setTimeout(r, timeout))]);
+    let ackTimer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(acks), new Promise((r) => { ackTimer = setTimeout(r, timeout); })]);
+    clearTimeout(ackTimer); // a pending timer would keep the process alive after the report
     await p.waitAll(timeout);
     await new Promise((r) => setTimeout(r, 300));
     const paced = p.result(total, pacedAcked, p0);
