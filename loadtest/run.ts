@@ -1,6 +1,6 @@
 // Load-test CLI: parses options, starts/stops targets, alternates rounds, prints and writes the report. Imports node builtins and ./*.ts.
 //
-// npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all|ws-compare|idle|slow-subscriber|offline-session|loss|bridge [--target mqtt://127.0.0.1:PORT]
+// npm run loadtest -- --scenario qos0|qos1|fanout|fanin|latency|all|ws-compare|idle|slow-subscriber|offline-session|loss|bridge|cluster [--target mqtt://127.0.0.1:PORT]
 //   [--duration S] [--warmup S] [--compare] [--rounds N] [--targets gateway,mosquitto,aedes,nats,forwarder]
 //   [--transport tcp|ws] [--connections N] [--messages N] [--pause S]
 // Without --target our gateway is started (src/server/cli.ts). --compare adds Mosquitto, Aedes, NATS
@@ -9,7 +9,8 @@
 // transport) lane: gateway and Mosquitto, each over TCP and WebSocket, alternating. idle measures
 // RSS per idle connection (./idle.ts). slow-subscriber / offline-session (`loss` = both) count delivered/expected
 // QoS 1 messages (./loss.ts). bridge: outbound bridge throughput gateway -> Mosquitto next to Mosquitto's own bridge
-// (./bridge-bench.ts). Exit code 1 on any failed round, or when the first target (gateway or --target) lost
+// (./bridge-bench.ts). cluster: QoS 1 throughput and latency of local, one NATS node, two NATS nodes cross-node
+// (./cluster-bench.ts). Exit code 1 on any failed round, or when the first target (gateway or --target) lost
 // an acknowledged message in a loss scenario.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { isLossScenario, LOSS_DESCRIPTIONS, LOSS_SCENARIOS, lossMarkdown, runLos
 import { TRANSPORTS, withTransport, type TransportName } from './ws-transport.ts';
 import { runBridgeBenchReport } from './bridge-bench.ts';
 import { httpSinkLane } from './http-sink-bench.ts';
+import { CLUSTER_DEFAULTS, runClusterBenchReport } from './cluster-bench.ts';
 import { buildWorkload, DESCRIPTIONS, isScenario, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import {
   closeAll, externalTarget, REPO_ROOT, startAedes, startForwarderProcess, startGateway, startMosquitto, startNats,
@@ -29,7 +31,7 @@ import {
 
 interface Options {
   /** run: the scenarios over one transport; ws-compare: every target over tcp and ws; idle: ./idle.ts; loss: ./loss.ts. */
-  mode: 'run' | 'ws-compare' | 'idle' | 'loss' | 'bridge';
+  mode: 'run' | 'ws-compare' | 'idle' | 'loss' | 'bridge' | 'cluster';
   lossScenarios: LossScenario[];
   /** loss: QoS 1 messages published; slow-subscriber: seconds the subscriber does not read. */
   messages: number;
@@ -43,12 +45,15 @@ interface Options {
   warmupS: number;
   rounds: number;
   targets: TargetName[];
+  /** cluster: nats-server processes and JetStream replicas of the NATS rows. */
+  natsServers: number;
+  replicas: number;
   /** --set k=v,...: numeric/boolean overrides of Workload fields (tuning experiments). */
   overrides: Record<string, number | boolean>;
 }
 
 const HELP = `usage: npm run loadtest -- --scenario NAME [options]
-  --scenario NAME     ${[...SCENARIOS, 'all', 'ws-compare', 'idle', ...LOSS_SCENARIOS, 'loss', 'bridge'].join(' | ')}
+  --scenario NAME     ${[...SCENARIOS, 'all', 'ws-compare', 'idle', ...LOSS_SCENARIOS, 'loss', 'bridge', 'cluster'].join(' | ')}
   --target URL        measure a broker already running at mqtt://host:port (else start our gateway)
   --duration S        measure window per round (default 5)
   --warmup S          warm-up before measuring (default 1)
@@ -59,7 +64,10 @@ const HELP = `usage: npm run loadtest -- --scenario NAME [options]
   --transport T       tcp (default) or ws: MQTT over WebSocket (gateway ws://.../mqtt, Mosquitto's
                       websockets listener, the forwarder's ws twin; Aedes and NATS 2.9 have none)
   --connections N     idle: connections per target (default 10000)
-  --messages N        slow-subscriber / offline-session: QoS 1 messages published (default 50000)
+  --messages N        slow-subscriber / offline-session: QoS 1 messages published (default 50000;
+                      bridge and cluster: 20000)
+  --nats-servers N    cluster: nats-server processes for the NATS rows (default 1)
+  --replicas N        cluster: JetStream replicas of the NATS rows (default 1; 3 with --nats-servers 3)
   --pause S           slow-subscriber: seconds the subscriber stops reading (default 8)
   --set K=V,...       override workload knobs: batch, flowWindow, inflightWindow, rate, payloadSize,
                       readDelay (true/false), pubWorkers, subWorkers
@@ -75,6 +83,10 @@ ${LOSS_SCENARIOS.map((s) => `  ${s}\n           ${LOSS_DESCRIPTIONS[s]}`).join('
   bridge   outbound bridge throughput, QoS 1 end to end: gateway -> Mosquitto (bridges.mqtt) next to
            mosquitto -> mosquitto (a connection block), --messages (default 20000) per round, --rounds
            (default 3) alternating; gateway/mosquitto ratio (./bridge-bench.ts)
+  cluster  QoS 1 throughput and latency side by side: one node on the local backend, one node on NATS
+           JetStream, two NATS nodes with the publisher on one and the subscriber on the other;
+           --messages (default 20000) with 128 in flight, then 500 msg/s for 5 s; p50/p99 latency,
+           lost / duplicated, ratios to local; exit 1 on any loss (./cluster-bench.ts)
 `;
 
 /** Targets that cannot speak MQTT over WebSocket here, and why (printed when they are skipped). */
@@ -98,11 +110,11 @@ function parse(argv: string[]): Options {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
     return n;
   };
-  const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--set', '--compare', '--help', '--transport', '--connections', '--messages', '--pause']);
+  const known = new Set(['--scenario', '--target', '--duration', '--warmup', '--rounds', '--targets', '--set', '--compare', '--help', '--transport', '--connections', '--messages', '--pause', '--nats-servers', '--replicas']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a}`);
   const sc = get('--scenario') ?? 'qos0';
-  const mode = sc === 'ws-compare' ? 'ws-compare' : sc === 'idle' ? 'idle' : sc === 'loss' || isLossScenario(sc) ? 'loss' : sc === 'bridge' ? 'bridge' : 'run';
-  if (sc !== 'all' && mode === 'run' && !isScenario(sc)) throw new Error(`unknown scenario ${sc}; one of ${SCENARIOS.join(', ')}, all, ws-compare, idle, ${LOSS_SCENARIOS.join(', ')}, loss`);
+  const mode = sc === 'ws-compare' ? 'ws-compare' : sc === 'idle' ? 'idle' : sc === 'loss' || isLossScenario(sc) ? 'loss' : sc === 'bridge' ? 'bridge' : sc === 'cluster' ? 'cluster' : 'run';
+  if (sc !== 'all' && mode === 'run' && !isScenario(sc)) throw new Error(`unknown scenario ${sc}; one of ${SCENARIOS.join(', ')}, all, ws-compare, idle, ${LOSS_SCENARIOS.join(', ')}, loss, bridge, cluster`);
   if (mode === 'loss' && get('--transport') !== null && get('--transport') !== 'tcp') throw new Error(`${sc}: TCP only`);
   const transport = (get('--transport') ?? 'tcp') as TransportName;
   if (!TRANSPORTS.includes(transport)) throw new Error(`--transport must be one of ${TRANSPORTS.join(', ')}`);
@@ -136,10 +148,12 @@ function parse(argv: string[]): Options {
     transport,
     connections: Math.round(num('--connections', 10_000)),
     lossScenarios: sc === 'loss' ? [...LOSS_SCENARIOS] : isLossScenario(sc) ? [sc] : [],
-    messages: Math.round(num('--messages', mode === 'bridge' ? 20_000 : 50_000)),
+    messages: Math.round(num('--messages', mode === 'bridge' || mode === 'cluster' ? 20_000 : 50_000)),
+    natsServers: Math.round(num('--nats-servers', CLUSTER_DEFAULTS.natsServers)),
+    replicas: Math.round(num('--replicas', CLUSTER_DEFAULTS.replicas)),
     pauseS: num('--pause', 8),
     overrides,
-    scenarios: sc === 'all' ? [...SCENARIOS] : mode === 'ws-compare' ? ['qos0', 'qos1', 'latency'] : mode === 'idle' || mode === 'loss' || mode === 'bridge' ? [] : [sc as ScenarioName],
+    scenarios: sc === 'all' ? [...SCENARIOS] : mode === 'ws-compare' ? ['qos0', 'qos1', 'latency'] : mode === 'idle' || mode === 'loss' || mode === 'bridge' || mode === 'cluster' ? [] : [sc as ScenarioName],
     target,
     durationS: num('--duration', 5),
     warmupS: num('--warmup', 1),
@@ -286,6 +300,14 @@ async function main(): Promise<void> {
     // Starts its own brokers (gateway child process with a bridge, two Mosquittos); an HTTP-sink lane plugs in as extraLanes.
     const ok = await runBridgeBenchReport({ messages: opts.messages, rounds: opts.rounds, window: 500, bytes: 100 }, [httpSinkLane(100)]);
     process.exitCode = ok ? 0 : 1;
+    return;
+  }
+  if (opts.mode === 'cluster') {
+    // Starts its own gateway processes and nats-servers (scripts/cluster-dev.ts); one run, three rows.
+    if (opts.replicas > opts.natsServers) throw new Error(`--replicas ${opts.replicas} needs at least as many --nats-servers (${opts.natsServers})`);
+    const { ok } = await runClusterBenchReport({ ...CLUSTER_DEFAULTS, messages: opts.messages, natsServers: opts.natsServers, replicas: opts.replicas });
+    process.exitCode = ok ? 0 : 1;
+    if (!ok) process.stderr.write('cluster: a row lost messages (or did not run): exit 1\n');
     return;
   }
   const targets: Target[] = [];

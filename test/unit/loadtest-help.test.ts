@@ -8,11 +8,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPTS: [string, RegExp][] = [
   ['loadtest/run.ts', /nats.*slow-subscriber|slow-subscriber[\s\S]*offline-session/s],
   ['loadtest/run.ts', /bridge +outbound bridge throughput/],
+  ['loadtest/run.ts', /--nats-servers[\s\S]*cluster +QoS 1 throughput/],
   ['loadtest/stomp-bench.ts', /--peers/],
   ['loadtest/crash-loop.ts', /--default-config/],
   ['loadtest/log-bench.ts', /--quick/],
   ['loadtest/restore-bench.ts', /--sessions/],
   ['loadtest/bridge-bench.ts', /--messages[\s\S]*mosquitto/],
+  ['loadtest/cluster-bench.ts', /--nats-servers[\s\S]*cross-node/],
   ['loadtest/filters-bench.ts', /--filters/],
   ['loadtest/peers/aedes-server.ts', /--port/],
   ['loadtest/peers/forwarder.ts', /--port/],
