@@ -8,16 +8,9 @@ import type { Mapped } from '../../src/bridges/mqtt/topic-map.ts';
 import { offsetKey } from '../../src/core/consumer-group.ts';
 import { MemStore } from '../helpers/mem-store.ts';
 import { MemLog } from '../helpers/mem-log.ts';
+import { sleep, until } from '../helpers/poll.ts';
 
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(2);
-  }
-}
 
 const GROUP = '\u0000bridge-mqtt-unit';
 const SELF = '\u0000bridge-mqtt-unit';

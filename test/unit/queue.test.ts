@@ -6,16 +6,9 @@ import { decodeQueueOffset, LogQueue, type QueueDelivery, type QueueMode, type C
 import { appendNotifier } from '../../src/core/log-notifier.ts';
 import { MemStore } from '../helpers/mem-store.ts';
 import { MemLog } from '../helpers/mem-log.ts';
+import { sleep, until } from '../helpers/poll.ts';
 
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(2);
-  }
-}
 
 const TOPIC = '$queue/q';
 
