@@ -20,6 +20,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../scripts/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -324,17 +325,6 @@ async function mqttScenario(ep: Endpoints, to: 'stomp' | 'mqtt'): Promise<Row> {
 }
 
 // ---- targets ----
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.once('error', reject);
-  });
-}
 
 async function waitPort(port: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

@@ -1,4 +1,4 @@
-// Starts and stops the brokers a load test measures: our gateway, Mosquitto, Aedes, NATS (its MQTT listener), the trivial forwarder, or an external URL. Imports node builtins and ./proc.ts.
+// Starts and stops the brokers a load test measures: our gateway, Mosquitto, Aedes, NATS (its MQTT listener), the trivial forwarder, or an external URL. Imports node builtins, ./proc.ts and scripts/free-port.ts.
 //
 // Every started target is a child process whose pid is known (for CPU accounting) and whose
 // close() kills it (SIGTERM, SIGKILL after 2 s) and removes its temp dir. closeAll() is safe to
@@ -6,6 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../scripts/free-port.ts';
+
+export { freePort };
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -128,17 +131,6 @@ export function startAedes(): Promise<Target> {
 export function startForwarderProcess(ws = false): Promise<Target> {
   if (ws) return spawnNodeListener('forwarder', ['loadtest/peers/ws-forwarder.ts'], 15_000, null, '/mqtt');
   return spawnNodeListener('forwarder', ['loadtest/peers/forwarder.ts'], 15_000, null);
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 /** Resolves once something accepts TCP connections on port, polling every 50 ms up to timeoutMs. */

@@ -1,4 +1,4 @@
-// Local NATS cluster for development and the e2e tests: start N nats-server processes (JetStream, clustered when N > 1) and M gateway nodes on them, stop them all. Imports node builtins only.
+// Local NATS cluster for development and the e2e tests: start N nats-server processes (JetStream, clustered when N > 1) and M gateway nodes on them, stop them all. Imports node builtins and scripts/free-port.ts.
 //
 // Used by `npm run cluster -- up|down|status` (scripts/cluster.ts) and by the e2e tests (test/helpers/nats-cluster.ts).
 // Layout under `dir`: nats-<i>/ (JetStream store of server i, its nats.conf and log), gw-<i>/ (data dir, gateway.json,
@@ -6,27 +6,18 @@
 // A server of a cluster has `server_name: n<i>`, `cluster { name, listen, routes }` to the others and a monitoring
 // port (its /jsz tells whether the JetStream meta group has a leader: waitForJetStream).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync, readFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { mkdirSync, openSync, closeSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.ts';
+
+export { freePort };
 
 export const NATS_SERVER = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const CLI = join(ROOT, 'src', 'server', 'cli.ts');
-
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
 
 export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -191,11 +182,26 @@ export interface NatsCluster {
   stop(): Promise<void>;
 }
 
-/** Starts `count` nats-server processes with JetStream (a cluster when count > 1) and waits until JetStream has a meta leader. */
+/** Starts `count` nats-server processes with JetStream (a cluster when count > 1) and waits until JetStream has a meta leader.
+ * A start that fails (a port taken before nats-server bound it, no meta leader within 30 s on a loaded machine) is
+ * retried from scratch on fresh ports, up to 3 times; the error then carries every attempt's reason. */
 export async function startNatsServers(o: NatsClusterOptions): Promise<NatsCluster> {
+  const reasons: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await startNatsServersOnce(o, attempt > 1);
+    } catch (err) {
+      reasons.push(`attempt ${attempt}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`nats-server x${o.count} did not start: ${reasons.join('; ')}`);
+}
+
+async function startNatsServersOnce(o: NatsClusterOptions, retry: boolean): Promise<NatsCluster> {
   const specs: NatsServerSpec[] = [];
   for (let i = 1; i <= o.count; i++) {
     const dir = join(o.dir, `nats-${i}`);
+    if (retry) rmSync(dir, { recursive: true, force: true }); // the failed attempt's store and log
     mkdirSync(dir, { recursive: true });
     specs.push({ name: `n${i}`, port: await freePort(), clusterPort: await freePort(), httpPort: await freePort(), dir });
   }

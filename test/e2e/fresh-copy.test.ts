@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../scripts/free-port.ts';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import mqtt from 'mqtt';
@@ -155,13 +155,6 @@ async function checkGateway(s: Started, wantPort?: number): Promise<void> {
   const code = await new Promise<number | null>((res) => (s.child.exitCode !== null ? res(s.child.exitCode) : s.child.on('exit', res)));
   assert.equal(code, 0, s.stderr.join(''));
 }
-
-const freePort = (): Promise<number> => new Promise((res) => {
-  const srv = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = srv.address() as net.AddressInfo;
-    srv.close(() => res(port));
-  });
-});
 
 test('on a fresh copy: the install-time build, npm start, npx iot-gateway --help / --version, GATEWAY_MQTT_PORT', { timeout: 600_000 }, async (t) => {
   await t.test('`npm install` builds dist/ (its prepare script)', () => {

@@ -1,27 +1,17 @@
-// Test helper: runs Debian's Mosquitto (/usr/sbin/mosquitto) on a free loopback port with a generated config, stops and restarts it on the same port and persistence dir. Imports node builtins only.
+// Test helper: runs Debian's Mosquitto (/usr/sbin/mosquitto) on a free loopback port with a generated config, stops and restarts it on the same port and persistence dir. Imports node builtins and scripts/free-port.ts.
 //
 // Config written: `listener <port> 127.0.0.1`, `allow_anonymous true`, persistence in the temp dir (so a
 // persistent subscriber survives a restart), generous queues, plus any extra lines (e.g. a `connection` block).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import { freePort } from '../../scripts/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
+export { freePort };
 
-/** A free TCP port on 127.0.0.1 (bound to 0, read, released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

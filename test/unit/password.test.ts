@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../../scripts/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hashPassword, isKnownHash, parsePasswordFile, verifyPassword } from '../../src/core/password.ts';
@@ -77,14 +78,6 @@ test('npm run passwd: -c -b creates, -b adds/changes, -D deletes, errors exit 1;
   assert.equal(passwd('-b', join(dir, 'absent.pw'), 'x', 'y').status, 1, 'no -c and no file');
   assert.equal(passwd(file).status, 1, 'usage');
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test('a file written by npm run passwd is read by a real mosquitto 2: the right password connects, a wrong one is refused', async () => {
   const file = join(dir, 'for-mosquitto.pw');
