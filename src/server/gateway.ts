@@ -27,8 +27,7 @@ import { bindOrExplain, openOrExplain, StartupError } from './startup-errors.ts'
 import { GatewayMetrics } from './metrics.ts';
 import { createAdminApi } from './admin-api.ts';
 import { ByteBudget, ConnectionAdmission, LimitCounters, type Guards } from '../core/limits.ts';
-import { Bridges, checkBridgeFiles } from '../bridges/index.ts';
-import { registerHttpSinkMetrics, startHttpSinks, type HttpSinks } from '../bridges/http/index.ts';
+import { Bridges, checkBridgeFiles, registerHttpSinkMetrics } from '../bridges/index.ts';
 
 export interface GatewayPorts {
   mqtt: number;
@@ -211,8 +210,6 @@ export function createGateway(config: GatewayConfig, log: Logger, gatewayOptions
   let web: GatewayHttpServer | undefined;
   let webTls: GatewayHttpServer | undefined;
   let sys: SysTopics | undefined;
-  // --- bridges: HTTP sinks (src/bridges/http) ---
-  let httpSinks: HttpSinks | undefined;
   let started = false;
   let auth: GatewayAuth | undefined;
   let bridges: Bridges | undefined;
@@ -284,10 +281,11 @@ export function createGateway(config: GatewayConfig, log: Logger, gatewayOptions
       const t0 = Date.now();
       const restored = await broker.restore();
       if (store) log.info({ ...restored, ms: Date.now() - t0, dataDir: config.dataDir }, 'state recovered');
-      // --- bridges: HTTP sinks, once the broker and its log are up, before clients can publish (stopped first in close()) ---
-      httpSinks = await startHttpSinks(broker, config.bridges.http, { logger: log, sysIntervalMs: config.sys.intervalMs });
-      const sinks = httpSinks;
-      registerHttpSinkMetrics(metrics.registry, () => sinks.status());
+      // Bridges (MQTT and HTTP sinks) once the broker and its log are up, before clients can publish (stopped first in close()):
+      // an outbound bridge reads the log, an inbound one publishes through the broker.
+      bridges = await Bridges.start(config, broker, log);
+      const running = bridges;
+      registerHttpSinkMetrics(metrics.registry, () => running.sinkStatus());
       mqtt = new MqttListener(broker, options, log);
       if (hosts.loopbackOnly) {
         // Mosquitto 2's rule: until something checks who connects, listen where only this machine can reach.
@@ -320,9 +318,6 @@ export function createGateway(config: GatewayConfig, log: Logger, gatewayOptions
       web = new GatewayHttpServer({ mqtt, stomp }, webOptions, log);
       const httpPort = await bindOrExplain(() => web!.listen(config.http.port, hosts.http), 'http.port', config.http.port, 'http.host', hosts.http);
       log.info({ protocol: 'http', transport: 'tcp', host: hosts.http, port: httpPort, paths }, 'listening');
-      // Bridges once the broker is up: an outbound bridge reads the log, an inbound one publishes through the broker.
-      bridges = await Bridges.start(config, broker, log);
-      const running = bridges;
       const sources = { broker, mqtt, stomp, startedAt: t0, version: GATEWAY_VERSION, bridges: () => running.status() };
       metrics.bind(sources);
       metrics.bindLimits(guards, () => broker!.retained.bytes);
@@ -374,10 +369,8 @@ export function createGateway(config: GatewayConfig, log: Logger, gatewayOptions
     async close() {
       if (!started) return;
       started = false;
-      await httpSinks?.stop(); // before the broker and the store close: no commit or dead letter after them
-      httpSinks = undefined;
       sys?.stop();
-      // Bridges first: their last commits go to the store before it closes.
+      // Bridges first: their last commits (and a sink's dead letters) go to the store before it closes.
       await bridges?.stop();
       const stopped = [mqtt!.close(), stomp!.close(), web!.close(), webTls?.close()];
       broker!.close('SERVER_SHUTTING_DOWN');
