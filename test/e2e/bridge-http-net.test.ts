@@ -1,12 +1,12 @@
 // E2E: HTTP sinks over HTTPS (tls.ca, rejectUnauthorized) with an openssl self-signed certificate, a refused connection and a slow endpoint counted as network errors and retried until they deliver. Imports the test helpers, node builtins and node:test.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { selfSignedCert } from '../helpers/certs.ts';
 import { connectClient, waitUntil, withTimeout, type TestClient } from '../helpers/mqtt-clients.ts';
 import { startSinkServer, type SinkServer } from '../helpers/http-sink-server.ts';
 
@@ -34,12 +34,7 @@ describe('HTTP sink over HTTPS and through network failures', () => {
   let refusedPort: number;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sink-tls-'));
-    const certFile = join(dir, 'cert.pem');
-    const keyFile = join(dir, 'key.pem');
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile,
-    ], { stdio: 'ignore', timeout: 30_000 });
+    const { certFile, keyFile } = selfSignedCert(dir);
     tlsServer = await startSinkServer({ tls: { cert: readFileSync(certFile), key: readFileSync(keyFile) } });
     slow = await startSinkServer({ delayMs: 1500 });
     refusedPort = await deadPort();

@@ -1,11 +1,11 @@
 // e2e: MQTT bridges over the other remote transports: ws:// (Mosquitto's websockets listener) and mqtts:// with a CA and a client certificate (Mosquitto require_certificate), and a remote whose certificate the CA does not sign is refused. Certificates are made by openssl here. Imports the helpers and node builtins.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { LOOPBACK_SAN, makeCa, makeCert } from '../helpers/certs.ts';
 import { connectClient, sleep, waitUntil } from '../helpers/mqtt-clients.ts';
 import { Mosquitto, freePort } from '../helpers/mosquitto.ts';
 import type { MqttBridge } from '../../src/bridges/mqtt/bridge.ts';
@@ -15,27 +15,12 @@ let mosq: Mosquitto;
 let wsPort: number;
 let tlsPort: number;
 const f = (name: string): string => join(dir, name);
-const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore', timeout: 30_000 });
-
-function makeCa(name: string): void {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`));
-}
-function makeCert(ca: string, name: string, cn: string, san?: string): void {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
-  const args = ['x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-days', '1', '-out', f(`${name}.pem`)];
-  if (san) {
-    execFileSync('sh', ['-c', `printf '%s\\n' '${san}' > ${f(`${name}.ext`)}`]);
-    args.push('-extfile', f(`${name}.ext`));
-  }
-  openssl(...args);
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bridge-tls-'));
-  makeCa('ca');
-  makeCa('other-ca');
-  makeCert('ca', 'server', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost');
-  makeCert('ca', 'bridge', 'gateway-bridge');
+  makeCa(dir, 'ca');
+  makeCa(dir, 'other-ca');
+  makeCert(dir, 'ca', 'server', 'localhost', LOOPBACK_SAN);
+  makeCert(dir, 'ca', 'bridge', 'gateway-bridge');
   wsPort = await freePort();
   tlsPort = await freePort();
   mosq = await Mosquitto.start([

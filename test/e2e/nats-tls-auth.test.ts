@@ -1,23 +1,21 @@
 // The NATS backend's connection settings against a nats-server that requires TLS and a user / password: the right CA and credentials connect; a wrong password or an unknown CA is refused at open. Imports the backend and the cluster helper.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openNatsBackend } from '../../src/server/nats-backend.ts';
 import { startNatsServers, type NatsCluster } from '../helpers/nats-cluster.ts';
+import { selfSignedCert } from '../helpers/certs.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'nats-tls-'));
-const certFile = join(root, 'cert.pem');
-const keyFile = join(root, 'key.pem');
+let certFile = '';
 let nats: NatsCluster | undefined;
 
 before(async () => {
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile,
-  ], { stdio: 'ignore', timeout: 30_000 });
+  const made = selfSignedCert(root);
+  certFile = made.certFile;
+  const keyFile = made.keyFile;
   nats = await startNatsServers({
     count: 1,
     dir: root,

@@ -1,13 +1,13 @@
-// E2E: slowloris on every listener (MQTT, STOMP, HTTP, WebSocket, TLS): a client that opens and says nothing, or trickles a byte at a time, is closed by a timeout, counted in gateway_timeouts_total. Imports the test helpers, ws, openssl (via execFileSync) and node:test.
+// E2E: slowloris on every listener (MQTT, STOMP, HTTP, WebSocket, TLS): a client that opens and says nothing, or trickles a byte at a time, is closed by a timeout, counted in gateway_timeouts_total. Imports the test helpers, ws and node:test (certificates by test/helpers/certs.ts).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { selfSignedCert } from '../helpers/certs.ts';
 import { metric } from '../helpers/metrics.ts';
 
 const timeouts = (gw: TestGateway, listener: string, reason: string): Promise<number> =>
@@ -47,12 +47,7 @@ describe('slowloris: every listener closes silent and trickling clients on a tim
   let dir: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gw-slow-'));
-    const keyFile = join(dir, 'key.pem');
-    const certFile = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', keyFile, '-out', certFile], {
-      stdio: 'ignore',
-      timeout: 30_000,
-    });
+    const { certFile, keyFile } = selfSignedCert(dir);
     gw = await startGateway({
       tls: { cert: certFile, key: keyFile },
       mqtt: { connectTimeoutMs: 500, tlsPort: 0 },

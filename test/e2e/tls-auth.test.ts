@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { LOOPBACK_SAN, makeCa, makeCert, selfSignedCert } from '../helpers/certs.ts';
 import { withTimeout } from '../helpers/mqtt-clients.ts';
 import { encodeFrame } from '../../protocols/stomp/frame.ts';
 
@@ -18,36 +19,18 @@ let optional: TestGateway;
 const f = (name: string): string => join(dir, name);
 const read = (name: string): Buffer => readFileSync(f(name));
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { stdio: 'ignore', timeout: 30_000 });
-}
-
-/** A CA, and a certificate with `cn` signed by it (EC P-256 keys: fast to make). */
-function makeCa(name: string): void {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`));
-}
-function makeCert(ca: string, name: string, cn: string, ext?: string): void {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${cn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
-  const args = ['x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-days', '1', '-out', f(`${name}.pem`)];
-  if (ext) {
-    writeFileSync(f(`${name}.ext`), ext);
-    args.push('-extfile', f(`${name}.ext`));
-  }
-  openssl(...args);
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gw-tlsauth-'));
-  makeCa('ca');
-  makeCa('rogue-ca');
-  makeCert('ca', 'server', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  makeCa(dir, 'ca');
+  makeCa(dir, 'rogue-ca');
+  makeCert(dir, 'ca', 'server', 'localhost', LOOPBACK_SAN);
   copyFileSync(f('server.pem'), f('live.pem'));
   copyFileSync(f('server.key'), f('live.key'));
-  makeCert('ca', 'server2', 'localhost-renewed', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  makeCert('ca', 'device', 'device-1');
-  makeCert('rogue-ca', 'rogue', 'device-1');
+  makeCert(dir, 'ca', 'server2', 'localhost-renewed', LOOPBACK_SAN);
+  makeCert(dir, 'ca', 'device', 'device-1');
+  makeCert(dir, 'rogue-ca', 'rogue', 'device-1');
   // An RSA server certificate too, so static-RSA key exchange suites could be negotiated at all.
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', f('rsa.key'), '-out', f('rsa.pem'));
+  selfSignedCert(dir, 'rsa');
   execFileSync('mosquitto_passwd', ['-c', '-b', f('passwd'), 'alice', 'alice-pw'], { timeout: 10_000 });
   writeFileSync(f('acl'), 'user device-1\ntopic readwrite devices/device-1/#\nuser alice\ntopic readwrite #\n');
   gw = await startGateway({

@@ -1,8 +1,7 @@
 // E2E: MQTT and STOMP over TLS with a self-signed certificate made by openssl, crossing to TCP clients; TLS config errors name the key. Imports the test helpers, mqtt and node:tls.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
@@ -10,6 +9,7 @@ import tls from 'node:tls';
 import mqtt from 'mqtt';
 import { ConfigError, resolveConfig } from '../../config/schema.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { selfSignedCert } from '../helpers/certs.ts';
 import { connectClient, withTimeout, type TestClient } from '../helpers/mqtt-clients.ts';
 
 let dir: string;
@@ -18,13 +18,8 @@ let gw: TestGateway;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gw-tls-'));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile,
-  ], { stdio: 'ignore', timeout: 30_000 });
-  cert = readFileSync(certFile);
+  const { certFile, keyFile, cert: pem } = selfSignedCert(dir);
+  cert = pem;
   gw = await startGateway({ tls: { cert: certFile, key: keyFile }, mqtt: { tlsPort: 0 }, stomp: { tlsPort: 0 }, http: { tlsPort: 0 } });
 });
 
