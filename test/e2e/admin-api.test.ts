@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IDisconnectPacket } from 'mqtt';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { connectClient, uniqueId, waitUntil, withTimeout, type TestClient } from '../helpers/mqtt-clients.ts';
+import { ClientPool, connectClient, uniqueId, waitUntil, withTimeout, type TestClient } from '../helpers/mqtt-clients.ts';
 import { offsetKey } from '../../src/core/consumer-group.ts';
 
 const TOKEN = 's3cret-token-of-16+';
@@ -27,17 +27,13 @@ type Row = Record<string, unknown>;
 
 describe('admin API', () => {
   let gw: TestGateway;
-  const clients: TestClient[] = [];
-  const mq = async (url: string, opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => {
-    const c = await connectClient(url, opts);
-    clients.push(c);
-    return c;
-  };
+  const pool = new ClientPool();
+  const mq = (url: string, opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => pool.mqtt(url, opts);
   before(async () => {
     gw = await startGateway({ http: { adminToken: TOKEN }, sys: { intervalMs: 0 } });
   });
   after(async () => {
-    for (const c of clients) await c.end();
+    await pool.closeAll();
     await gw.close();
   });
 

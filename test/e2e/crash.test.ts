@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeResult, runCrashIteration, type IterationResult } from '../../loadtest/crash-loop.ts';
+import { assertNothingLost } from '../helpers/crash-checks.ts';
 
 const SEED = 20261122;
 const PER_POLICY = 3;
@@ -18,18 +19,7 @@ for (const flush of ['always', 'interval'] as const) {
       test(`seed ${seed}: acked QoS 1/2 delivered, QoS 2 exactly once, per-QoS order kept`, async (t) => {
         const r = await runCrashIteration({ seed, flush, minAcks: 50, maxAcks: 300, tail: 20, collectMs: 8000 });
         results.push(r);
-        const why = describeResult(r);
-        assert.ok(r.ackedBeforeCrash >= 50, `the kill came after the acks it waited for: ${why}`);
-        assert.ok(r.publisherSessionPresent, `publisher session survived the crash: ${why}`);
-        assert.ok(r.publisherDrained, `every re-sent PUBLISH / PUBREL was completed after restart: ${why}`);
-        assert.equal(r.subscribers.length, 2);
-        for (const s of r.subscribers) {
-          assert.ok(s.sessionPresent, `${s.name} session survived: ${why}`);
-          assert.deepEqual(s.lostAckedBeforeCrash, [], `${s.name}: acked before the crash, never delivered: ${why}`);
-          assert.deepEqual(s.lost, [], `${s.name}: acked (before or after restart), never delivered: ${why}`);
-          assert.deepEqual(s.qos2Duplicates, [], `${s.name}: QoS 2 delivered twice: ${why}`);
-          assert.deepEqual(s.orderViolations, [], `${s.name}: per-QoS order broken: ${why}`);
-        }
+        const why = assertNothingLost(r, 50);
         // QoS 1 duplicates are allowed; shown so a change in their rate is visible.
         if (r.subscribers.some((s) => s.qos1Duplicates > 0)) t.diagnostic(`qos1 duplicates: ${why}`);
       });

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { connectClient, sleep, withTimeout, uniqueId, waitUntil, type TestClient } from '../helpers/mqtt-clients.ts';
+import { ClientPool, connectClient, sleep, withTimeout, uniqueId, waitUntil, type TestClient } from '../helpers/mqtt-clients.ts';
 
 const CONTRACT = [
   '$SYS/broker/version',
@@ -52,17 +52,13 @@ function latest(c: TestClient): Map<string, string> {
 
 describe('$SYS topics', () => {
   let gw: TestGateway;
-  const clients: TestClient[] = [];
-  const mq = async (url: string, opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => {
-    const c = await connectClient(url, opts);
-    clients.push(c);
-    return c;
-  };
+  const pool = new ClientPool();
+  const mq = (url: string, opts: Parameters<typeof connectClient>[1] = {}): Promise<TestClient> => pool.mqtt(url, opts);
   before(async () => {
     gw = await startGateway({ sys: { intervalMs: 100 } });
   });
   after(async () => {
-    for (const c of clients) await c.end();
+    await pool.closeAll();
     await gw.close();
   });
 
