@@ -209,6 +209,7 @@ export class Broker {
           retained: this.retained,
           routeLive: (msg) => broker.routeLive(msg),
           release: (key) => broker.release(key),
+          adopted: (key) => broker.adoptSession(key),
           hasShareMembers: (key) => broker.router.sharedMembers(key).length !== 0,
           load: () => ({ connected: broker.connectedCount, sessions: broker.sessionCount }),
         },
@@ -313,15 +314,35 @@ export class Broker {
       await p.deleteSession(key);
       return;
     }
+    await this.loadClaimed(c, key, claim.handedOver);
+  }
+
+  /** Loads session `key`, just claimed or adopted by this node, from the store, offline; undefined when nothing is stored, or it connected here or the broker closed meanwhile. */
+  private async loadClaimed(c: ClusterNode, key: string, handedOver: boolean): Promise<SessionEntry | undefined> {
+    const p = this.persistence!;
     const r = await p.loadSession(key, (k, why) => this.logger.error({ key: displaySessionId(k), why }, 'stored session state unreadable, skipped'));
-    if (!r || this.entries.has(key) || this.closed) return;
+    if (!r || this.entries.has(key) || this.closed) return undefined;
     // Records below the session's stored position were routed to it on its old node: route past them here first.
     await c.reached(r.watermarks);
-    if (this.entries.has(key) || this.closed) return;
+    if (this.entries.has(key) || this.closed) return undefined;
     const entry = this.install(r, Date.now());
-    if (!claim.handedOver) {
+    if (!handedOver) {
       // The old node died: receipts of inbound QoS 2 publishes it appended but did not record are in the log.
       await p.scanReceipts(r.watermarks, (_id, packetId) => entry.session.receiveQos2(packetId), { sessionId: key, keepWatermarks: true });
+    }
+    return entry;
+  }
+
+  /** This node adopted session `key` from a dead node (cluster/orphans.ts): its connection ended with that node, so the will and expiry run here as after a crash. */
+  private async adoptSession(key: string): Promise<void> {
+    const c = this.cluster!;
+    if (this.entries.has(key) || this.closed) return;
+    const entry = await this.loadClaimed(c, key, false);
+    if (entry) {
+      this.afterCrash(entry, Date.now());
+      this.logger.info({ session: displaySessionId(key) }, 'session of a dead node adopted');
+    } else if (!this.entries.has(key) && !this.closed) {
+      c.ended(key); // nothing stored (a clean session): its owner record goes
     }
   }
 
@@ -951,19 +972,21 @@ export class Broker {
     const mark = p.loadRoutedMark();
     const scanFrom = Array.from({ length: p.partitions }, (_, i) => Math.min(p.routed(i), Math.max(from[i] ?? p.routed(i), mark?.[i] ?? 0)));
     const replayed = await p.scanReceipts(scanFrom, (sessionId, packetId) => this.entries.get(sessionId)?.session.receiveQos2(packetId));
-    for (const e of this.entries.values()) {
-      // The crash closed every connection: pending wills and expiry run as after an abnormal close.
-      if (e.will) {
-        const delayMs = Math.min(e.will.delay, e.session.expiryInterval) * 1000;
-        e.willTimer = setTimeout(() => this.publishWill(e), delayMs);
-        e.willTimer.unref();
-      }
-      this.scheduleExpiry(e, e.session.expiryInterval * 1000 - (now - e.detachedAt));
-      this.saveSession(e);
-    }
+    for (const e of this.entries.values()) this.afterCrash(e, now);
     // Routing other nodes' records starts at the watermarks the receipt scan left (the log's end now).
     c?.start();
     return { retained: this.retained.size, sessions: restored.length, replayed };
+  }
+
+  /** A restored session whose connection ended in a crash (of this node, or of the dead node it was adopted from): pending will and expiry run as after an abnormal close; saved. */
+  private afterCrash(e: SessionEntry, now: number): void {
+    if (e.will) {
+      const delayMs = Math.min(e.will.delay, e.session.expiryInterval) * 1000;
+      e.willTimer = setTimeout(() => this.publishWill(e), delayMs);
+      e.willTimer.unref();
+    }
+    this.scheduleExpiry(e, e.session.expiryInterval * 1000 - (now - e.detachedAt));
+    this.saveSession(e);
   }
 
   /** A stored session into memory, offline: subscribed in the router, behind at its stored position when the log moved past it. */

@@ -210,6 +210,7 @@ export class GatewayMetrics {
       };
       nodeCounter('gateway_cluster_foreign_routed_total', 'Records appended by other nodes and routed here', () => cluster.stats.foreignRouted);
       nodeCounter('gateway_cluster_takeovers_total', 'Sessions this node took over from another node', () => cluster.stats.takeovers);
+      nodeCounter('gateway_cluster_sessions_adopted_total', 'Sessions of dead (or stopped) nodes this node adopted, so their expiry and wills run', () => cluster.stats.adopted);
     }
     const perPartition = (name: string, help: string, read: (p: PartitionStats) => number): void => {
       new Gauge({

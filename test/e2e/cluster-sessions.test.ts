@@ -161,3 +161,49 @@ describe('cluster sessions (in-memory backend, 2 nodes)', () => {
     assert.deepEqual(back.received.map((m) => m.payload), Array.from({ length: 10 }, (_, i) => `m${i}`));
   });
 });
+
+describe('cluster: the sessions of a killed node (in-memory backend, 2 nodes)', () => {
+  let c: TestCluster;
+  const pool = new ClientPool();
+  before(async () => {
+    c = await startCluster(2);
+  });
+  after(async () => {
+    await pool.closeAll();
+    await c.close();
+  });
+
+  test('a live node adopts them: the will of a client connected to the dead node is published, offline sessions expire, a clean session\'s owner record goes', async () => {
+    const url = (node: number): string => c.gateways[node]!.mqttUrl;
+    const watcher = await pool.mqtt(url(1), { protocolVersion: 5 });
+    await watcher.client.subscribeAsync('orph-will/#', { qos: 1 });
+    const dev = uniqueId('orph-dev');
+    const off = uniqueId('orph-off');
+    const clean = uniqueId('orph-clean');
+    await pool.mqtt(url(0), {
+      protocolVersion: 5, clientId: dev, clean: false, properties: { sessionExpiryInterval: 3 },
+      will: { topic: `orph-will/${dev}`, payload: Buffer.from('gone'), qos: 1, retain: false },
+    });
+    const offline = await connectClient(url(0), { protocolVersion: 5, clientId: off, clean: false, properties: { sessionExpiryInterval: 2 } });
+    await offline.client.subscribeAsync(`orph/${off}`, { qos: 1 });
+    await offline.end();
+    await pool.mqtt(url(0), { protocolVersion: 5, clientId: clean, clean: true });
+    const state = c.gateways[1]!.gateway.broker.state!;
+    for (const id of [dev, off, clean]) await waitUntil(() => state.get(`o/${id}`) !== undefined, 3000, `owner record of ${id} visible on node 2`);
+    assert.ok(state.get(`s/${off}`), 'the offline session is stored');
+
+    await c.gateways[0]!.kill();
+    // Death after deadAfterMs (1.5 s), adoption after deadAfterMs more: the will (delay 0) is published by node 2.
+    await watcher.waitFor(1, 15_000);
+    assert.deepEqual(watcher.received.map((m) => [m.topic, m.payload]), [[`orph-will/${dev}`, 'gone']]);
+    const b2 = c.gateways[1]!.gateway.broker;
+    // Expiry runs on node 2: the sessions (3 s and 2 s) and their owner records are gone from the shared store.
+    for (const id of [dev, off]) {
+      await waitUntil(() => state.get(`s/${id}`) === undefined && state.get(`o/${id}`) === undefined && b2.getSession(id) === undefined, 15_000, `session ${id} expired on node 2`);
+    }
+    await waitUntil(() => state.get(`o/${clean}`) === undefined, 5000, 'the clean session\'s owner record removed');
+    assert.ok((b2.cluster?.stats.adopted ?? 0) >= 3, `adopted ${b2.cluster?.stats.adopted}`);
+    await sleep(300);
+    assert.equal(watcher.received.length, 1, 'the will once');
+  });
+});

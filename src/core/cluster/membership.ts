@@ -34,6 +34,8 @@ export class Membership {
   private readonly listeners = new Set<() => void>();
   private liveCache: string[] | undefined;
   private readonly startedAt = Date.now();
+  /** Nodes that said `bye` (a graceful stop) and have not beaten since -> when (orphans.ts gives them time to come back). */
+  private readonly left = new Map<string, number>();
   /** The last load each node reported (this one: read when asked). */
   private readonly loads = new Map<string, NodeLoad>();
   /** This node's load for its heartbeats (set by the owner). */
@@ -70,10 +72,12 @@ export class Membership {
         }
         const known = this.heard.has(from);
         this.heard.set(from, Date.now());
+        this.left.delete(from);
         if (!known) this.changed(`node ${from} joined`);
       }),
       this.port.onSignal('bye', (_d, from) => {
         this.loads.delete(from);
+        if (from !== this.nodeId) this.left.set(from, Date.now());
         if (from !== this.nodeId && this.heard.delete(from)) this.changed(`node ${from} left`);
       }),
     );
@@ -142,6 +146,11 @@ export class Membership {
     if (nodeId === this.nodeId) return true;
     const at = this.heard.get(nodeId);
     return at !== undefined && Date.now() - at <= this.deadAfterMs;
+  }
+
+  /** When node `nodeId` stopped gracefully (its `bye`), if it has not come back since. */
+  leftAt(nodeId: string): number | undefined {
+    return this.left.get(nodeId);
   }
 
   /** Called after every change of the live set. */

@@ -7,6 +7,7 @@
 //   ownership.ts   session owner records, takeover and handoff
 //   shares.ts      one delivery per `$share` group across nodes
 //   queue-lease.ts one node serves each queue / mode-based consumer group at a time
+//   orphans.ts     sessions of a dead node adopted by a live one (expiry, wills)
 // Retained messages: every node watches `r/` and applies each change to its in-memory RetainedStore (its own
 // writes included, so every node converges on the store's order); the local write path is unchanged.
 // QoS 0 messages that are not in the log (persistence.persistQos0 off) travel as a best-effort `q0` signal
@@ -22,6 +23,7 @@ import { Ownership, type ClaimResult } from './ownership.ts';
 import { ClusterSequencer } from './sequencer.ts';
 import { ShareAssigner } from './shares.ts';
 import { QueueLeases } from './queue-lease.ts';
+import { OrphanSweeper } from './orphans.ts';
 import type { QueueGate } from '../queue.ts';
 
 /** Broker option `cluster`: the shared backend's port and log, and timings (tests shorten them). */
@@ -34,6 +36,8 @@ export interface ClusterOptions {
   deadAfterMs?: number;
   /** How long a node taking a session over waits for the old owner's handoff (default 3000 ms). */
   handoffTimeoutMs?: number;
+  /** How long the sessions of a node that stopped gracefully wait for it to come back before a live node adopts them (default 30000 ms; orphans.ts). */
+  adoptAfterStopMs?: number;
 }
 
 /** What the broker lends its cluster node. */
@@ -44,6 +48,8 @@ export interface ClusterHost {
   routeLive(msg: Message): void;
   /** Another node took session `key` over: close it here (0x8E), save it, drop it from memory. */
   release(key: string): Promise<void>;
+  /** This node adopted session `key` from a dead node: load it as after that node's crash (will, expiry). */
+  adopted(key: string): Promise<void>;
   /** Whether this node's router has a member of `$share` group `key`. */
   hasShareMembers(key: string): boolean;
   /** This node's connected clients and sessions (heartbeats carry them for cluster totals). */
@@ -57,6 +63,8 @@ export interface ClusterStats {
   qos0In: number;
   /** Sessions this node took over from another node. */
   takeovers: number;
+  /** Sessions of dead nodes this node adopted (orphans.ts). */
+  adopted: number;
 }
 
 export class ClusterNode {
@@ -64,6 +72,7 @@ export class ClusterNode {
   readonly ownership: Ownership;
   readonly shares: ShareAssigner;
   readonly queues: QueueLeases;
+  private readonly orphans: OrphanSweeper;
   private readonly sequencer: ClusterSequencer;
   private readonly stops: (() => void)[] = [];
   /** In-flight inbound QoS 2 publishes per session (a takeover waits for their receipts). */
@@ -83,6 +92,11 @@ export class ClusterNode {
     this.ownership = new Ownership(port, host.store.state, this.membership, { release: (key) => host.release(key) }, logger, opts.handoffTimeoutMs);
     this.shares = new ShareAssigner(port, host.store.state, this.membership, sticky, (key) => host.hasShareMembers(key), logger);
     this.queues = new QueueLeases(port, host.store.state, this.membership, logger);
+    this.orphans = new OrphanSweeper(host.store.state, this.membership, async (key, from) => {
+      if (!(await this.ownership.adopt(key, from))) return false;
+      await host.adopted(key);
+      return true;
+    }, logger, opts.adoptAfterStopMs);
     this.sequencer = new ClusterSequencer({ nodeId: port.nodeId, log: opts.log, mark: host.store, route: (msg) => host.routeLive(msg), logger });
   }
 
@@ -91,7 +105,7 @@ export class ClusterNode {
   }
 
   get stats(): ClusterStats {
-    return { foreignRouted: this.sequencer.foreignRouted, ...this.counts };
+    return { foreignRouted: this.sequencer.foreignRouted, adopted: this.orphans.adopted, ...this.counts };
   }
 
   /** Watches first, then starts routing: called by Broker.restore once the local state is loaded. */
@@ -117,10 +131,12 @@ export class ClusterNode {
     this.shares.start();
     this.queues.start();
     this.sequencer.start();
+    this.orphans.start();
   }
 
   stop(): void {
     for (const s of this.stops.splice(0)) s();
+    this.orphans.stop();
     this.sequencer.stop();
     this.shares.stop();
     this.queues.stop();

@@ -20,9 +20,10 @@ export interface OwnerRecord {
   epoch: number;
 }
 
-const PREFIX = 'o/';
+export const OWNER_PREFIX = 'o/';
+const PREFIX = OWNER_PREFIX;
 
-function decodeOwner(b: Buffer | undefined): OwnerRecord | undefined {
+export function decodeOwner(b: Buffer | undefined): OwnerRecord | undefined {
   if (!b) return undefined;
   try {
     const j = JSON.parse(b.toString('utf8')) as { v?: number; node?: unknown; epoch?: unknown };
@@ -145,6 +146,22 @@ export class Ownership {
       return { previous, epoch, handedOver: true };
     }
     throw new Error(`session ${key}: ownership claim kept conflicting`);
+  }
+
+  /**
+   * Takes session `key` from `from`, a node that is not live, in one compare-and-set: false when the record no
+   * longer names `from` or changed meanwhile (a reconnecting client or another adopter took it). No handoff: the
+   * dead node cannot give one (orphans.ts).
+   */
+  async adopt(key: string, from: string): Promise<boolean> {
+    const k = PREFIX + key;
+    const version = this.port.versionOf(k);
+    const previous = decodeOwner(this.state.get(k));
+    if (previous?.node !== from || this.membership.isLive(from)) return false;
+    const record = { v: 1, node: this.port.nodeId, epoch: previous.epoch + 1, at: Date.now() };
+    if (!(await this.port.putIfVersion(k, Buffer.from(JSON.stringify(record)), version))) return false;
+    this.owned.add(key);
+    return true;
   }
 
   /** Forgets local ownership of `key` (the session ended here). */

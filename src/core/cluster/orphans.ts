@@ -1,0 +1,109 @@
+// Sessions whose owner node is gone (killed, or stopped and not back): one live node adopts each, so its expiry runs and its will is published. Imports core persistence and cluster types.
+//
+// Contract: deadAfterMs after every change of the live set (and once after start, for owners gone before this
+// node started), each node lists the owner records `o/<key>` whose node is not live and adopts those whose
+// rendezvous choice among the live nodes, FNV-1a(key + node) highest, is itself. Every node computes the same
+// choice from the same view; while views differ two nodes may try one key, and the adoption is a compare-and-set
+// from the dead owner (Ownership.adopt), so one wins and the other leaves it. A node that stopped gracefully (its
+// `bye`) keeps its sessions for adoptAfterStopMs, so a restart brings them back where they were; after that they
+// are adopted like a dead node's (a node scaled away leaves no session without expiry). The adopter loads the
+// session from the store as after a crash of its owner (Broker.adoptSession): a connection it had is closed
+// abnormally, so a will runs after its delay and expiry counts from now; a session with nothing stored (a clean
+// one) loses its owner record. A client reconnecting meanwhile claims the session as usual and the adopter hands
+// it over.
+import type { Logger } from 'pino';
+import type { StatePort } from '../persistence.ts';
+import type { Membership } from './membership.ts';
+import { decodeOwner, OWNER_PREFIX } from './ownership.ts';
+
+function score(key: string, node: string): number {
+  let h = 0x811c9dc5;
+  const s = `${key}\u0000${node}`;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** The live node that adopts `key` (rendezvous hashing: stable while the live set stays). */
+export function adopterOf(key: string, live: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let top = -1;
+  for (const n of live) {
+    const s = score(key, n);
+    if (s > top || (s === top && best !== undefined && n < best)) {
+      top = s;
+      best = n;
+    }
+  }
+  return best;
+}
+
+export class OrphanSweeper {
+  private readonly adopting = new Set<string>();
+  private stopChange: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Sessions adopted since start (metrics). */
+  adopted = 0;
+
+  constructor(
+    private readonly state: StatePort,
+    private readonly membership: Membership,
+    /** Takes session `key` over from dead node `from` and loads it; resolves false when another node won. */
+    private readonly adopt: (key: string, from: string) => Promise<boolean>,
+    private readonly logger: Logger,
+    private readonly adoptAfterStopMs = 30_000,
+  ) {}
+
+  start(): void {
+    this.stopChange = this.membership.onChange(() => this.schedule());
+    // Owners gone before this node started are declared dead only after deadAfterMs without a heartbeat.
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stopChange?.();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(ms = this.membership.deadAfterMs + this.membership.heartbeatMs): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.sweep();
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Adopts this node's share of the sessions whose owner is not live. */
+  sweep(): void {
+    if (this.stopped) return;
+    const live = this.membership.live();
+    const me = this.membership.nodeId;
+    const now = Date.now();
+    let later = Infinity;
+    for (const [k, v] of this.state.entries(OWNER_PREFIX)) {
+      const key = k.slice(OWNER_PREFIX.length);
+      const owner = decodeOwner(v);
+      if (!owner || this.membership.isLive(owner.node) || this.adopting.has(key)) continue;
+      const left = this.membership.leftAt(owner.node);
+      if (left !== undefined && now - left < this.adoptAfterStopMs) {
+        later = Math.min(later, left + this.adoptAfterStopMs - now);
+        continue;
+      }
+      if (adopterOf(key, live) !== me) continue;
+      this.adopting.add(key);
+      this.adopt(key, owner.node)
+        .then((won) => {
+          if (won) this.adopted++;
+        })
+        .catch((err: unknown) => this.logger.warn({ err, session: key, from: owner.node }, 'session of a dead node not adopted; retried at the next membership change'))
+        .finally(() => this.adopting.delete(key));
+    }
+    if (later !== Infinity && !this.timer) this.schedule(later + 10);
+  }
+}
