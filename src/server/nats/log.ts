@@ -6,15 +6,18 @@
 // Only retention removes messages, and only from the front, so offsets stay dense from startOffset to endOffset.
 //
 // endOffset / startOffset are kept in memory: read from the stream state at open, moved by this node's PubAcks and
-// by a headers-only ordered consumer per partition that sees every append (any node's), and startOffset refreshed
-// from the stream state every few seconds (retention). Reads go to the stream leader (STREAM.MSG.GET, never a
-// direct get from a replica that may lag), several sequences in parallel; offsetForTime is a binary search on the
+// by an ordered consumer per partition that sees every append (any node's), and startOffset refreshed from the
+// stream state every few seconds (retention). That consumer's messages also fill a bounded cache of each
+// partition's tail (tail-cache.ts), so reading what was just appended (every node routes every record) costs no
+// request. Other reads go to the stream leader (STREAM.MSG.GET, never a direct get from a replica that may lag),
+// several sequences in parallel; offsetForTime is a binary search on the
 // records' own timestamps (they are the producer's times, not JetStream's), assuming they rise with the offset.
 import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerMessages, type StreamConfig, type StoredMsg } from '@nats-io/jetstream';
 import type { BackendLog } from '../../core/persistence.ts';
 import { fnv1a } from '../../log/index.ts';
 import { decodeRecordPayload, encodeRecordPayload, subjectTokens } from './codec.ts';
 import type { LinkEvents, NatsLink } from './link.ts';
+import { TailCache } from './tail-cache.ts';
 
 export interface NatsLogOptions {
   prefix: string;
@@ -32,6 +35,8 @@ export interface NatsLogOptions {
 
 type Rec = { key: string; timestamp: number; headers: Buffer; value: Buffer; partition: number; offset: number };
 type AppendListener = (partition: number, endOffset: number) => void;
+/** What a read needs of a stored message. */
+type RawMsg = Pick<StoredMsg, 'seq' | 'data' | 'subject'>;
 
 /** Parallel gets per read round. */
 const WINDOW = 32;
@@ -48,6 +53,7 @@ export class NatsLog implements BackendLog {
   private readonly bytes: number[];
   private listeners: AppendListener[] = [];
   private readonly followers: ConsumerMessages[] = [];
+  private readonly tail: TailCache;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -57,6 +63,7 @@ export class NatsLog implements BackendLog {
     this.ends = state.map((s) => s.last);
     this.tails = state.map(() => Promise.resolve());
     this.bytes = state.map((s) => s.bytes);
+    this.tail = new TailCache(o.partitions);
   }
 
   static async open(link: NatsLink, o: NatsLogOptions, events: LinkEvents): Promise<NatsLog> {
@@ -80,9 +87,13 @@ export class NatsLog implements BackendLog {
     const consumer = await this.link.js.consumers.get(streamName(this.o.prefix, p), {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
-      headers_only: true,
     });
-    const msgs = await consumer.consume({ callback: (m) => this.advance(p, m.seq) });
+    const msgs = await consumer.consume({
+      callback: (m) => {
+        this.tail.put(p, m.seq, m.data);
+        this.advance(p, m.seq);
+      },
+    });
     this.followers.push(msgs);
   }
 
@@ -136,7 +147,9 @@ export class NatsLog implements BackendLog {
   }
 
   // Reads are refused at once while NATS is unreachable, like writes (not after a request timeout).
-  private get(p: number, seq: number): Promise<StoredMsg | null> {
+  private get(p: number, seq: number): Promise<RawMsg | null> {
+    const data = this.tail.get(p, seq);
+    if (data) return Promise.resolve({ seq, data, subject: '' });
     return this.link.guard(() => this.link.jsm.streams.getMessage(streamName(this.o.prefix, p), { seq }));
   }
 
@@ -146,7 +159,7 @@ export class NatsLog implements BackendLog {
     return this.link.guard(() => this.link.jsm.streams.getMessage(streamName(this.o.prefix, p), query as unknown as { seq: number }));
   }
 
-  private toRecord(p: number, m: StoredMsg): Rec | null {
+  private toRecord(p: number, m: RawMsg): Rec | null {
     const r = decodeRecordPayload(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
     if (!r) {
       this.events.warn({ partition: p, seq: m.seq, subject: m.subject }, 'nats log: a message that is not a gateway record was skipped');
