@@ -210,6 +210,8 @@ export class Broker {
           routeLive: (msg) => broker.routeLive(msg),
           release: (key) => broker.release(key),
           hasShareMembers: (key) => broker.router.sharedMembers(key).length !== 0,
+          shareProgress: (key) => broker.shareProgress(key),
+          recoverShare: (key, from, end, accept, done) => broker.groups!.recover(key, from, end, accept, done),
           load: () => ({ connected: broker.connectedCount, sessions: broker.sessionCount }),
         },
         this.logger.child({ component: 'cluster' }),
@@ -514,6 +516,20 @@ export class Broker {
       caughtUp: () => s.leaveBehind(),
       skipped: (partition, from, to, reason) => this.countSkipped(displaySessionId(entry.id), partition, from, to, reason),
     };
+  }
+
+  /**
+   * Cluster `$share` progress of group `key` here (cluster/share-recovery.ts): per partition, the routed
+   * watermark lowered to the group's cursor while it is behind and to every `$share` delivery its members here
+   * hold unacknowledged. Every record below it that this node delivered to the group was acknowledged.
+   */
+  private shareProgress(key: string): number[] {
+    const p = this.persistence!;
+    const pos = p.watermarks();
+    const c = this.groups?.cursorOf(key);
+    if (c) for (let i = 0; i < pos.length; i++) if ((c[i] ?? 0) < pos[i]!) pos[i] = c[i] ?? 0;
+    for (const d of this.router.sharedMembers(key)) d.subscriber.session.lowerToShared(pos);
+    return pos;
   }
 
   /** ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity). */

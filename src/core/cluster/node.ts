@@ -6,6 +6,7 @@
 //   membership.ts  live nodes (heartbeat signals)
 //   ownership.ts   session owner records, takeover and handoff
 //   shares.ts      one delivery per `$share` group across nodes
+//   share-recovery.ts  `$share` records assigned to a node that died are re-read and delivered by another (at least once)
 //   queue-lease.ts one node serves each queue / mode-based consumer group at a time
 // Retained messages: every node watches `r/` and applies each change to its in-memory RetainedStore (its own
 // writes included, so every node converges on the store's order); the local write path is unchanged.
@@ -21,6 +22,7 @@ import { Membership } from './membership.ts';
 import { Ownership, type ClaimResult } from './ownership.ts';
 import { ClusterSequencer } from './sequencer.ts';
 import { ShareAssigner } from './shares.ts';
+import { ShareRecovery } from './share-recovery.ts';
 import { QueueLeases } from './queue-lease.ts';
 import type { QueueGate } from '../queue.ts';
 
@@ -46,6 +48,10 @@ export interface ClusterHost {
   release(key: string): Promise<void>;
   /** Whether this node's router has a member of `$share` group `key`. */
   hasShareMembers(key: string): boolean;
+  /** This node's progress for `$share` group `key` (share-recovery.ts contract): per partition. */
+  shareProgress(key: string): number[];
+  /** Re-reads group `key`'s records in [from, end) and delivers those `accept` passes to members here (ShareBacklog.recover). */
+  recoverShare(key: string, from: readonly number[], end: readonly number[], accept: (msg: Message) => boolean, done: () => void): { cancel(): void; kick(): void };
   /** This node's connected clients and sessions (heartbeats carry them for cluster totals). */
   load(): { connected: number; sessions: number };
 }
@@ -57,12 +63,15 @@ export interface ClusterStats {
   qos0In: number;
   /** Sessions this node took over from another node. */
   takeovers: number;
+  /** `$share` records of a node that is gone, re-read and delivered here (share-recovery.ts). */
+  shareRecovered: number;
 }
 
 export class ClusterNode {
   readonly membership: Membership;
   readonly ownership: Ownership;
   readonly shares: ShareAssigner;
+  readonly shareRecovery: ShareRecovery;
   readonly queues: QueueLeases;
   private readonly sequencer: ClusterSequencer;
   private readonly stops: (() => void)[] = [];
@@ -82,6 +91,22 @@ export class ClusterNode {
     this.membership.load = () => host.load();
     this.ownership = new Ownership(port, host.store.state, this.membership, { release: (key) => host.release(key) }, logger, opts.handoffTimeoutMs);
     this.shares = new ShareAssigner(port, host.store.state, this.membership, sticky, (key) => host.hasShareMembers(key), logger);
+    const log = opts.log;
+    this.shareRecovery = new ShareRecovery(
+      port,
+      host.store.state,
+      this.membership,
+      this.shares,
+      {
+        progress: (key) => host.shareProgress(key),
+        endOffsets: () => Array.from({ length: log.partitions }, (_, p) => log.endOffset(p)),
+        hasLocalMembers: (key) => host.hasShareMembers(key),
+        recover: (key, from, end, accept, done) => host.recoverShare(key, from, end, accept, done),
+      },
+      sticky,
+      logger,
+    );
+    this.shares.onLocalChange = (key, has) => this.shareRecovery.localChanged(key, has);
     this.queues = new QueueLeases(port, host.store.state, this.membership, logger);
     this.sequencer = new ClusterSequencer({ nodeId: port.nodeId, log: opts.log, mark: host.store, route: (msg) => host.routeLive(msg), logger });
   }
@@ -91,7 +116,7 @@ export class ClusterNode {
   }
 
   get stats(): ClusterStats {
-    return { foreignRouted: this.sequencer.foreignRouted, ...this.counts };
+    return { foreignRouted: this.sequencer.foreignRouted, ...this.counts, shareRecovered: this.shareRecovery.recovered };
   }
 
   /** Watches first, then starts routing: called by Broker.restore once the local state is loaded. */
@@ -117,11 +142,13 @@ export class ClusterNode {
     this.shares.start();
     this.queues.start();
     this.sequencer.start();
+    this.shareRecovery.start();
   }
 
   stop(): void {
     for (const s of this.stops.splice(0)) s();
     this.sequencer.stop();
+    this.shareRecovery.stop();
     this.shares.stop();
     this.queues.stop();
     this.ownership.stop();
