@@ -858,6 +858,10 @@ export class Broker {
     const now = Date.now();
     if (isExpired(msg, now)) return;
     const logged = msg.ref !== undefined && this.persistence !== undefined;
+    // One delivery per group across the cluster: only the chosen node delivers (cluster/shares.ts); the router
+    // skips the other groups before it picks a member, so the local round robin turns only on records delivered here.
+    const c = this.cluster;
+    const takes = c === undefined ? undefined : (key: string): boolean => c.deliversShare(key, msg);
     this.router.match(msg.topic, msg.senderId, (d: Delivery<SessionEntry>) => {
       const entry = d.subscriber;
       // ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity).
@@ -867,8 +871,6 @@ export class Broker {
       const req: DeliveryRequest = { msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds };
       if (d.shareKey !== undefined) {
         req.shared = true;
-        // One delivery per group across the cluster: only the chosen node delivers (cluster/shares.ts).
-        if (this.cluster !== undefined && !this.cluster.deliversShare(d.shareKey, msg)) return;
         if (logged) {
           if (this.groups?.isBehind(d.shareKey)) return; // the group's reader delivers it, in order
           if (!entry.session.canAccept(req)) {
@@ -879,7 +881,7 @@ export class Broker {
       }
       // A behind session skips log-backed plain deliveries here (Session.deliver); its reader delivers them.
       this.sendTo(entry, entry.session.deliver(req, now));
-    });
+    }, takes);
   }
 
   /**

@@ -42,13 +42,15 @@ describe('cluster $share group across a node kill (in-memory backend, 2 nodes)',
     let killed: Promise<void> | undefined;
     const acked: string[] = [];
     for (let i = 0; i < n; i++) {
-      if (i === killAt) killed = c.gateways[0]!.kill(); // no await: deliveries are in flight when it lands
+      if (i === killAt) {
+        await waitUntil(() => stuckGot > 0, 3000, `the never-acknowledging member holds deliveries (node 1 member got ${a.received.length})`);
+        killed = c.gateways[0]!.kill(); // no await: deliveries are in flight when it lands
+      }
       await pub.client.publishAsync(topic, `m${i}`, { qos: 1 });
       acked.push(`m${i}`);
       if (i % 20 === 0) await sleep(5); // spread the stream over the time the death takes to be declared
     }
     await killed;
-    assert.ok(stuckGot > 0, 'the never-acknowledging member on the killed node held deliveries');
     const got = (): Set<string> => new Set([...a.received, ...b.received].map((r) => r.payload));
     await waitUntil(
       () => acked.every((p) => got().has(p)),
