@@ -7,7 +7,7 @@
 //   ownership.ts   session owner records, takeover and handoff
 //   shares.ts      one delivery per `$share` group across nodes
 //   share-recovery.ts  `$share` records assigned to a node that died are re-read and delivered by another (at least once)
-//   queue-lease.ts one node serves each queue / mode-based consumer group at a time
+//   queue-lease.ts one node serves each partition of a queue / mode-based consumer group at a time, balanced over the nodes with consumers
 // Retained messages: every node watches `r/` and applies each change to its in-memory RetainedStore (its own
 // writes included, so every node converges on the store's order); the local write path is unchanged.
 // QoS 0 messages that are not in the log (persistence.persistQos0 off) travel as a best-effort `q0` signal
@@ -244,8 +244,8 @@ export class ClusterNode {
   }
 
   /** The lease gate of queue `name` (queue-registry.ts passes it to the LogQueue). */
-  queueGate(name: string, onGained: () => void): QueueGate {
-    return this.queues.gate(name, onGained);
+  queueGate(name: string): QueueGate {
+    return this.queues.gate(name);
   }
 
   /** Connected clients and sessions summed over the live nodes (from their heartbeats; this node's now). */
