@@ -529,6 +529,8 @@ export class LogQueue {
 
   /** Back into `ready` in log order (before anything read after it). */
   private requeue(e: Entry): void {
+    // Cluster: a partition given up is not handed out here again; it stays unsettled, so the commit stays below it.
+    if (!this.serves(e.partition)) return;
     let lo = 0;
     let hi = this.ready.length;
     while (lo < hi) {

@@ -152,7 +152,8 @@ export class ShareRecovery {
   private save(group: string): void {
     const pos = this.host.progress(group);
     const s = JSON.stringify(pos);
-    if (this.written.get(group) === s) return;
+    // Written again when another node deleted it (it took this node for dead, recovered, and cleaned up).
+    if (this.written.get(group) === s && this.state.get(this.keyOf(group)) !== undefined) return;
     this.written.set(group, s);
     const v: Stored = { v: 1, node: this.port.nodeId, run: this.membership.run, pos };
     this.state.put(this.keyOf(group), Buffer.from(JSON.stringify(v))).catch((err: unknown) => {
