@@ -108,6 +108,9 @@ export class ShareRecovery {
   private readonly jobs = new Map<string, Job>();
   private readonly claiming = new Set<string>();
   private readonly graceMs: number;
+  /** Every `sp/` key and value, kept by a watch (a tick does not scan the whole store). */
+  private readonly known = new Map<string, Buffer>();
+  private stopWatch: (() => void) | undefined;
   /** Records re-read and offered by recoveries on this node (metrics, tests). */
   recovered = 0;
 
@@ -128,12 +131,18 @@ export class ShareRecovery {
   }
 
   start(): void {
+    for (const [k, v] of this.state.entries(PREFIX)) this.known.set(k, v);
+    this.stopWatch = this.port.watch(PREFIX, (k, v) => {
+      if (v === undefined) this.known.delete(k);
+      else this.known.set(k, v);
+    });
     this.timer = setInterval(() => this.tick(), this.membership.heartbeatMs);
     this.timer.unref();
   }
 
   stop(): void {
     this.stopped = true;
+    this.stopWatch?.();
     if (this.timer) clearInterval(this.timer);
     for (const j of this.jobs.values()) j.handle.cancel();
     this.jobs.clear();
@@ -175,7 +184,7 @@ export class ShareRecovery {
     if (this.stopped) return;
     for (const group of this.shares.localGroups()) this.save(group);
     const seen = new Set<string>();
-    for (const [k, v] of this.state.entries(PREFIX)) {
+    for (const [k, v] of this.known) {
       const a = k.lastIndexOf(SEP);
       const b = k.lastIndexOf(SEP, a - 1);
       if (b < 0) continue;
