@@ -102,8 +102,11 @@ export interface LogQueueOptions {
 
 /** See LogQueueOptions.gate. */
 export interface QueueGate {
-  /** Called once by the queue (constructor): its partitions and the hooks the leases call. */
-  attach(partitions: readonly number[], hooks: QueueGateHooks): void;
+  /**
+   * Called once by the queue (constructor): its partitions, the hooks the leases call, and whether the
+   * partitions go together (failover mode: one active consumer across the cluster, so one node serves them all).
+   */
+  attach(partitions: readonly number[], hooks: QueueGateHooks, together: boolean): void;
   /** The queue has consumers here (true) or none left (false). */
   want(wanted: boolean): void;
   /** Whether this node serves partition p now. */
@@ -283,7 +286,7 @@ export class LogQueue {
       const committed = Math.min(Math.max(stored ?? start, start), this.log.endOffset(p));
       return { p, next: committed, committed, unsettled: [], committing: false, again: false };
     });
-    opts.gate?.attach(this.partIds, { gained: (p) => this.resync(p), revoke: (p) => this.yieldPartition(p) });
+    opts.gate?.attach(this.partIds, { gained: (p) => this.resync(p), revoke: (p) => this.yieldPartition(p) }, this.mode === 'failover');
   }
 
   /** Whether this node reads and commits partition p (always without a cluster gate). */

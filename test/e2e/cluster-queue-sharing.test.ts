@@ -1,4 +1,4 @@
-// E2E: a mode-based consumer group (a queue over a filter, `$group/<name>/<filter>` with x-queue-mode shared) with consumers on two cluster nodes (in-memory backend): its log partitions are balanced over the two nodes, so both deliver; every message once while no node dies (also across the rebalance when the second node's consumer joins mid-stream), and at least once across a node kill. Imports the cluster and MQTT client helpers and the lease's rendezvous function.
+// E2E: a mode-based consumer group (a queue over a filter, `$group/<name>/<filter>` with x-queue-mode shared) with consumers on two cluster nodes (in-memory backend): its log partitions are balanced over the two nodes, so both deliver; every message once while no node dies (also across the rebalance when the second node's consumer joins mid-stream), and at least once across a node kill; in failover mode one consumer is active across the cluster. Imports the cluster and MQTT client helpers and the lease's rendezvous function.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
@@ -93,5 +93,47 @@ describe('cluster queue load sharing (mode-based group, in-memory backend, 2 nod
     await waitUntil(() => acked.every((p) => got().has(p)), 15_000, `every acknowledged message delivered; missing ${acked.filter((p) => !got().has(p)).length}`);
     assert.equal(servedBy(1, q).length, PARTITIONS, 'the survivor serves every partition');
     assert.ok(b.received.some((r) => Number(r.payload.slice(1)) >= 100 && ts.indexOf(r.topic) >= 0), 'the survivor delivered after the kill');
+  });
+});
+
+describe('cluster queue in failover mode (in-memory backend, 2 nodes)', () => {
+  let c: TestCluster;
+  const pool = new ClientPool();
+  before(async () => {
+    c = await startCluster(NODES.length, {}, PARTITIONS);
+  });
+  after(async () => {
+    await pool.closeAll();
+    await c.close();
+  });
+  const servedBy = (i: number, queue: string): number[] => {
+    const q = c.gateways[i]!.gateway.broker.cluster!.queues;
+    return Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => q.holds(queue, p));
+  };
+
+  test('failover mode: one active consumer across the cluster (the first to join keeps every partition); when it leaves, the other node continues', async () => {
+    const group = splitGroup('fo');
+    const base = `qf/${group}`;
+    const fo = { qos: 1 as const, properties: { userProperties: { 'x-queue-mode': 'failover' } } };
+    const a = await pool.mqtt(c.gateways[1]!.mqttUrl, { protocolVersion: 5 });
+    await a.client.subscribeAsync(`$group/${group}/${base}/#`, fo);
+    const q = `$group/${group}`;
+    await waitUntil(() => servedBy(1, q).length === PARTITIONS, 3000, 'the first consumer\'s node serves every partition');
+    const b = await pool.mqtt(c.gateways[0]!.mqttUrl, { protocolVersion: 5 });
+    await b.client.subscribeAsync(`$group/${group}/${base}/#`, fo);
+    await sleep(300);
+    const pub = await pool.mqtt(c.gateways[1]!.mqttUrl, { protocolVersion: 5 });
+    const ts = topics(base);
+    for (let i = 0; i < 60; i++) await pub.client.publishAsync(ts[i % ts.length]!, `m${i}`, { qos: 1 });
+    await waitUntil(() => a.received.length >= 60, 5000, `the active consumer got 60 (has ${a.received.length})`);
+    await sleep(200);
+    assert.equal(b.received.length, 0, 'the standby consumer on the other node got nothing');
+    assert.equal(servedBy(0, q).length, 0, 'the other node serves no partition');
+    await a.end();
+    await waitUntil(() => servedBy(0, q).length === PARTITIONS, 5000, 'the other node takes every partition');
+    for (let i = 60; i < 90; i++) await pub.client.publishAsync(ts[i % ts.length]!, `m${i}`, { qos: 1 });
+    await waitUntil(() => b.received.length >= 30, 5000, `the standby took over (has ${b.received.length})`);
+    const got = b.received.map((r) => r.payload);
+    for (let i = 60; i < 90; i++) assert.ok(got.includes(`m${i}`), `m${i}`);
   });
 });

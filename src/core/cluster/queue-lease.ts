@@ -5,6 +5,7 @@
 // records. State (shared store):
 //   qm/<queue name>U+0000<nodeId>      exists while that node's queue has consumers (interest)
 //   ql/<queue name>U+0000<partition>   JSON {v:2, node}: the node serving that partition of the queue
+//   ql/<queue name>U+0000all           the same for a failover-mode queue: one node serves every partition
 // - Owner. The candidates of a queue are the live nodes (membership.ts) with interest, sorted (this node counts
 //   itself from its own consumers at once). The desired owner of partition p is the rendezvous winner: the
 //   candidate n with the highest FNV-1a(queue U+0000 p U+0000 n). Every node computes the same one from the
@@ -21,6 +22,8 @@
 // - Death. A holder killed -9 holds its partitions until the others declare it dead (deadAfterMs); their new
 //   owners redeliver what it had handed out but not committed (at least once). Its qm/ key stays; it no longer
 //   counts (not live); an earlier run's own qm/ and ql/ keys are deleted when a node starts.
+// Failover mode (one active consumer, the first to join) keeps the whole-queue lease: the first node to take
+// `ql/<name>U+0000all` serves every partition until its last consumer leaves or it dies; no rebalance.
 // So a queue's load is shared by partition: a queue whose records are all in one partition (a `$queue/<name>`
 // topic is one topic, so one partition) is served by one node at a time (failover, not load sharing); a
 // mode-based consumer group over a filter spreads over its partitions. Per-partition order holds.
@@ -40,10 +43,15 @@ interface PartLease {
   releasing: boolean;
 }
 
+/** The one lease of a queue whose partitions go together (failover mode): `ql/<queue>U+0000all`. */
+const ALL = -1;
+
 interface Lease {
   name: string;
   wanted: boolean;
   partitions: readonly number[];
+  /** Failover mode: one node serves every partition, and keeps them while it has consumers (no rebalance). */
+  together: boolean;
   parts: Map<number, PartLease>;
   hooks: QueueGateHooks | undefined;
 }
@@ -118,14 +126,20 @@ export class QueueLeases {
   /** The gate of queue `name` (queue.ts LogQueueOptions.gate). */
   gate(name: string): QueueGate {
     let l = this.leases.get(name);
-    if (!l) this.leases.set(name, (l = { name, wanted: false, partitions: [], parts: new Map(), hooks: undefined }));
+    if (!l) this.leases.set(name, (l = { name, wanted: false, partitions: [], together: false, parts: new Map(), hooks: undefined }));
     const lease = l;
     return {
-      attach: (partitions, hooks) => {
+      attach: (partitions, hooks, together) => {
+        if (together !== lease.together) {
+          // A queue re-created here in another mode: the other kind of lease is given back.
+          for (const [p, pl] of lease.parts) if (pl.held) this.release(lease, p, pl);
+          lease.parts.clear();
+        }
         lease.partitions = partitions;
+        lease.together = together;
         lease.hooks = hooks;
         // A queue re-created here (another mode) restarts the partitions this node still holds.
-        for (const [p, pl] of lease.parts) if (pl.held && !pl.releasing) queueMicrotask(() => hooks.gained(p));
+        for (const [p, pl] of lease.parts) if (pl.held && !pl.releasing) queueMicrotask(() => this.gained(lease, p));
       },
       want: (wanted) => {
         if (lease.wanted === wanted) return;
@@ -136,7 +150,7 @@ export class QueueLeases {
         this.rebalance(lease);
       },
       serves: (p) => {
-        const pl = lease.parts.get(p);
+        const pl = lease.parts.get(lease.together ? ALL : p);
         return pl !== undefined && pl.held && !pl.releasing;
       },
     };
@@ -146,7 +160,7 @@ export class QueueLeases {
   holds(name: string, p?: number): boolean {
     const l = this.leases.get(name);
     if (!l) return false;
-    if (p !== undefined) return l.parts.get(p)?.held === true;
+    if (p !== undefined) return l.parts.get(l.together ? ALL : p)?.held === true;
     for (const pl of l.parts.values()) if (pl.held) return true;
     return false;
   }
@@ -156,7 +170,13 @@ export class QueueLeases {
   }
 
   private leaseKey(name: string, p: number): string {
-    return `${LEASE}${name}${SEP}${p}`;
+    return `${LEASE}${name}${SEP}${p === ALL ? 'all' : p}`;
+  }
+
+  /** Lease `p` taken: the queue restarts that partition (every partition for the ALL lease). */
+  private gained(l: Lease, p: number): void {
+    if (p !== ALL) l.hooks?.gained(p);
+    else for (const q of l.partitions) l.hooks?.gained(q);
   }
 
   /** Records a qm/ key change; returns the queue name. */
@@ -197,6 +217,13 @@ export class QueueLeases {
   /** Takes the partitions this node should serve, gives up the ones it should not. */
   private rebalance(l: Lease): void {
     if (l.hooks === undefined) return;
+    if (l.together) {
+      // Failover mode: the first node to take the lease keeps every partition while it has consumers.
+      const pl = this.part(l, ALL);
+      if (l.wanted && !pl.held) this.tryTake(l, ALL, pl);
+      else if (!l.wanted && pl.held && !pl.releasing) this.giveUp(l, ALL, pl);
+      return;
+    }
     const me = this.port.nodeId;
     const cands = l.wanted ? this.candidates(l) : [];
     for (const p of l.partitions) {
@@ -231,8 +258,8 @@ export class QueueLeases {
         (ok) => {
           if (!ok) return;
           pl.held = true;
-          this.logger.info({ queue: l.name, partition: p }, 'queue lease taken: this node serves the partition');
-          l.hooks?.gained(p);
+          this.logger.info({ queue: l.name, partition: p === ALL ? 'all' : p }, 'queue lease taken: this node serves the partition');
+          this.gained(l, p);
           // Our view may have moved while we were taking it.
           queueMicrotask(() => this.rebalance(l));
         },
