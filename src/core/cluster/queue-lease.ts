@@ -24,6 +24,8 @@
 //   counts (not live); an earlier run's own qm/ and ql/ keys are deleted when a node starts.
 // Failover mode (one active consumer, the first to join) keeps the whole-queue lease: the first node to take
 // `ql/<name>U+0000all` serves every partition until its last consumer leaves or it dies; no rebalance.
+// Key-shared mode balances by partition like shared mode: a key in several partitions (a JMSXGroupID used on
+// several topics) may then be on one consumer per node at a time.
 // So a queue's load is shared by partition: a queue whose records are all in one partition (a `$queue/<name>`
 // topic is one topic, so one partition) is served by one node at a time (failover, not load sharing); a
 // mode-based consumer group over a filter spreads over its partitions. Per-partition order holds.
