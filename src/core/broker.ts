@@ -211,6 +211,8 @@ export class Broker {
           release: (key) => broker.release(key),
           adopted: (key) => broker.adoptSession(key),
           hasShareMembers: (key) => broker.router.sharedMembers(key).length !== 0,
+          shareProgress: (key) => broker.shareProgress(key),
+          recoverShare: (key, from, end, accept, done) => broker.groups!.recover(key, from, end, accept, done),
           load: () => ({ connected: broker.connectedCount, sessions: broker.sessionCount }),
         },
         this.logger.child({ component: 'cluster' }),
@@ -535,6 +537,20 @@ export class Broker {
       caughtUp: () => s.leaveBehind(),
       skipped: (partition, from, to, reason) => this.countSkipped(displaySessionId(entry.id), partition, from, to, reason),
     };
+  }
+
+  /**
+   * Cluster `$share` progress of group `key` here (cluster/share-recovery.ts): per partition, the routed
+   * watermark lowered to the group's cursor while it is behind and to every `$share` delivery its members here
+   * hold unacknowledged. Every record below it that this node delivered to the group was acknowledged.
+   */
+  private shareProgress(key: string): number[] {
+    const p = this.persistence!;
+    const pos = p.watermarks();
+    const c = this.groups?.cursorOf(key);
+    if (c) for (let i = 0; i < pos.length; i++) if ((c[i] ?? 0) < pos[i]!) pos[i] = c[i] ?? 0;
+    for (const d of this.router.sharedMembers(key)) d.subscriber.session.lowerToShared(pos);
+    return pos;
   }
 
   /** ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity). */
@@ -863,6 +879,10 @@ export class Broker {
     const now = Date.now();
     if (isExpired(msg, now)) return;
     const logged = msg.ref !== undefined && this.persistence !== undefined;
+    // One delivery per group across the cluster: only the chosen node delivers (cluster/shares.ts); the router
+    // skips the other groups before it picks a member, so the local round robin turns only on records delivered here.
+    const c = this.cluster;
+    const takes = c === undefined ? undefined : (key: string): boolean => c.deliversShare(key, msg);
     this.router.match(msg.topic, msg.senderId, (d: Delivery<SessionEntry>) => {
       const entry = d.subscriber;
       // ACL at delivery: a wildcard subscriber gets only the topics it may read (offline sessions: its last identity).
@@ -872,8 +892,6 @@ export class Broker {
       const req: DeliveryRequest = { msg, qos, retain: d.retainAsPublished && msg.retain, subscriptionIds: d.subscriptionIds };
       if (d.shareKey !== undefined) {
         req.shared = true;
-        // One delivery per group across the cluster: only the chosen node delivers (cluster/shares.ts).
-        if (this.cluster !== undefined && !this.cluster.deliversShare(d.shareKey, msg)) return;
         if (logged) {
           if (this.groups?.isBehind(d.shareKey)) return; // the group's reader delivers it, in order
           if (!entry.session.canAccept(req)) {
@@ -884,7 +902,7 @@ export class Broker {
       }
       // A behind session skips log-backed plain deliveries here (Session.deliver); its reader delivers them.
       this.sendTo(entry, entry.session.deliver(req, now));
-    });
+    }, takes);
   }
 
   /**

@@ -21,8 +21,9 @@
 //                               receipt of a record below them was queued before it, so the restart scan for
 //                               cut-off receipts starts here (about a second of log), not at the oldest session
 //   queue/<name>/<p>, g/<group>/<p>   queue and consumer-group offsets (queue.ts, consumer-group.ts; not read here)
-//   o/<id>, n/<node>, gm/<group>U+0000<node>, ql/<queue>   cluster only: session owner, live node, `$share` group
-//                               membership, queue lease (src/core/cluster/*.ts; docs/CLUSTER.md)
+//   o/<id>, n/<node>, gm/<group>U+0000<node>, sp/<group>U+0000<node>U+0000<run>, qm/<queue>U+0000<node>,
+//   ql/<queue>U+0000<partition>  cluster only: session owner, live node, `$share` group membership and progress,
+//                               queue interest and partition lease (src/core/cluster/*.ts; docs/CLUSTER.md)
 // So a SUBSCRIBE / UNSUBSCRIBE writes one small key, an ack at most one bounded cursor record a second;
 // nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
 // are read and rewritten in this layout at start.

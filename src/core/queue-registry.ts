@@ -155,10 +155,9 @@ export class QueueRegistry {
 
   private create(name: string, match: { topic: string } | { filter: string }, mode: QueueMode, key: (p: number) => string): LogQueue {
     const b = this.broker;
-    // In a cluster one node serves a queue at a time (cluster/queue-lease.ts); `q` is set before the gate is used.
-    let q: LogQueue | undefined;
-    const gate = b.cluster?.queueGate(name, () => q?.resync());
-    q = new LogQueue({
+    // In a cluster each partition of a queue is served by one node at a time (cluster/queue-lease.ts).
+    const gate = b.cluster?.queueGate(name);
+    return new LogQueue({
       name,
       log: b.log!,
       store: b.state!,
@@ -171,6 +170,5 @@ export class QueueRegistry {
       onError: (err, what) => this.opts.onError?.(err, name, what),
       gate,
     });
-    return q;
   }
 }

@@ -94,17 +94,34 @@ export interface LogQueueOptions {
   /** Only for a log without onAppend: idle poll interval (default 10 ms). */
   pollMs?: number;
   /**
-   * A cluster's lease on this queue (cluster/queue-lease.ts): the queue reads and dispatches only while
-   * active() is true (one node serves a queue at a time); idle() when its last consumer left. Unset: always.
+   * A cluster's leases on this queue (cluster/queue-lease.ts): the queue reads, hands out and commits only the
+   * partitions serves(p) allows; want() tells whether it has consumers. Unset: every partition, always.
    */
   gate?: QueueGate;
 }
 
 /** See LogQueueOptions.gate. */
 export interface QueueGate {
-  active(): boolean;
-  idle(): void;
+  /**
+   * Called once by the queue (constructor): its partitions, the hooks the leases call, and whether the
+   * partitions go together (failover mode: one active consumer across the cluster, so one node serves them all).
+   */
+  attach(partitions: readonly number[], hooks: QueueGateHooks, together: boolean): void;
+  /** The queue has consumers here (true) or none left (false). */
+  want(wanted: boolean): void;
+  /** Whether this node serves partition p now. */
+  serves(p: number): boolean;
 }
+
+export interface QueueGateHooks {
+  /** This node took partition p's lease: restart it from its stored committed offset (LogQueue.resync). */
+  gained(p: number): void;
+  /** This node must give partition p up: resolves once p is drained and committed (LogQueue.yieldPartition). */
+  revoke(p: number): Promise<void>;
+}
+
+/** How long a partition given up waits for its unsettled deliveries before its commit is written anyway. */
+export const YIELD_WAIT_MS = 5000;
 
 interface Entry {
   seq: number;
@@ -269,6 +286,12 @@ export class LogQueue {
       const committed = Math.min(Math.max(stored ?? start, start), this.log.endOffset(p));
       return { p, next: committed, committed, unsettled: [], committing: false, again: false };
     });
+    opts.gate?.attach(this.partIds, { gained: (p) => this.resync(p), revoke: (p) => this.yieldPartition(p) }, this.mode === 'failover');
+  }
+
+  /** Whether this node reads and commits partition p (always without a cluster gate). */
+  private serves(p: number): boolean {
+    return this.opts.gate === undefined || this.opts.gate.serves(p);
   }
 
   private policy(): DeadLetterPolicy {
@@ -306,6 +329,7 @@ export class LogQueue {
     if (!spec.autoAck && (!Number.isSafeInteger(spec.prefetch) || spec.prefetch < 1)) throw new RangeError(`prefetch must be a positive integer, got ${spec.prefetch}`);
     const c = new QueueConsumer(spec, this);
     this.consumers.push(c);
+    this.opts.gate?.want(true);
     // Deferred: the caller finishes its SUBSCRIBE answer (RECEIPT, SUBACK) before the first delivery.
     queueMicrotask(() => this.pump());
     return c;
@@ -319,7 +343,7 @@ export class LogQueue {
       this.consumers.splice(i, 1);
       if (this.rr > i) this.rr--;
     }
-    if (this.consumers.length === 0 && c.outstanding.size === 0) this.opts.gate?.idle();
+    if (this.consumers.length === 0 && c.outstanding.size === 0) this.opts.gate?.want(false);
     const back = [...c.outstanding.values()];
     c.outstanding.clear();
     for (const e of back) {
@@ -330,26 +354,55 @@ export class LogQueue {
     if (back.length !== 0 && this.consumers.length === 0) {
       // Commit what was settled before the lease goes: the next node starts at the lowest unsettled offset.
       for (const s of this.parts) this.commit(s);
-      this.opts.gate?.idle();
+      this.opts.gate?.want(false);
     }
     this.pump();
   }
 
   /**
-   * This node (re)gained the queue's lease: what it read before may be stale (another node served and committed
-   * since), so it starts again from the stored committed offsets. Only with no delivery outstanding.
+   * This node (re)gained partition p's lease (cluster): what it read of p before may be stale (another node
+   * served and committed since), so p starts again from its stored committed offset.
    */
-  resync(): void {
-    for (const c of this.consumers) if (c.outstanding.size !== 0) return;
-    this.ready = [];
-    this.pins.clear();
-    for (const s of this.parts) {
-      const stored = decodeQueueOffset(this.store.get(this.opts.offsetKey(s.p)));
-      const start = this.log.startOffset(s.p);
-      s.committed = s.next = Math.min(Math.max(stored ?? start, start), this.log.endOffset(s.p));
-      s.unsettled = [];
-    }
+  resync(p: number): void {
+    const s = this.part(p);
+    if (!s || this.closed) return;
+    this.ready = this.ready.filter((e) => e.partition !== p);
+    const stored = decodeQueueOffset(this.store.get(this.opts.offsetKey(p)));
+    const start = this.log.startOffset(p);
+    s.committed = s.next = Math.min(Math.max(stored ?? start, start), this.log.endOffset(p));
+    s.unsettled = [];
     this.pump();
+  }
+
+  /**
+   * This node gives partition p up (cluster rebalance; serves(p) is already false): p's records read but not
+   * handed out are dropped (the next owner reads them again), then it waits, at most YIELD_WAIT_MS, until the
+   * consumers settled what they hold from p, and writes p's committed offset (the lowest record not settled
+   * here). Resolves once that is durable; the lease is released after it.
+   */
+  async yieldPartition(p: number): Promise<void> {
+    const s = this.part(p);
+    if (!s) return;
+    let low = s.next;
+    this.ready = this.ready.filter((e) => {
+      if (e.partition !== p) return true;
+      removeSorted(s.unsettled, e.offset);
+      if (e.offset < low) low = e.offset;
+      return false;
+    });
+    s.next = low;
+    const held = (): number => {
+      let n = 0;
+      for (const c of this.consumers) for (const e of c.outstanding.values()) if (e.partition === p) n++;
+      return n;
+    };
+    const until = Date.now() + YIELD_WAIT_MS;
+    while (!this.closed && held() !== 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    const target = s.unsettled.length !== 0 ? s.unsettled[0]! : s.next;
+    s.unsettled = [];
+    if (this.closed || target === s.committed) return;
+    await this.store.put(this.opts.offsetKey(p), encodeQueueOffset(target));
+    s.committed = target;
   }
 
   settle(c: QueueConsumer, handle: number, outcome: SettleOutcome): boolean {
@@ -479,6 +532,8 @@ export class LogQueue {
 
   /** Back into `ready` in log order (before anything read after it). */
   private requeue(e: Entry): void {
+    // Cluster: a partition given up is not handed out here again; it stays unsettled, so the commit stays below it.
+    if (!this.serves(e.partition)) return;
     let lo = 0;
     let hi = this.ready.length;
     while (lo < hi) {
@@ -518,6 +573,7 @@ export class LogQueue {
 
   private commit(s: Part): void {
     if (this.closed) return; // a queue re-created in another mode owns the key now
+    if (!this.serves(s.p)) return; // cluster: another node owns this partition's commit now (or will, after yieldPartition's)
     if (s.committing) {
       s.again = true;
       return;
@@ -574,8 +630,8 @@ export class LogQueue {
     const notifier = appendNotifier(this.log);
     while (!this.closed) {
       this.kicked = false;
-      // Cluster: only the lease holder reads (resync() restarts it); a queue without consumers does not ask.
-      if (this.opts.gate && (this.consumers.length === 0 || !this.opts.gate.active())) return;
+      // Cluster: a queue without consumers does not read; readSome reads only the partitions served here.
+      if (this.opts.gate && this.consumers.length === 0) return;
       this.dispatch();
       if (this.ready.length >= this.readAhead || !this.anyRoom()) return; // a settle, join or pull() pumps again
       const seen = notifier?.snapshot(this.partIds);
@@ -602,6 +658,7 @@ export class LogQueue {
     const first = this.turn++ % n; // partitions take turns going first, so a long backlog in one starves none
     for (let k = 0; k < n; k++) {
       const s = this.parts[(first + k) % n]!;
+      if (!this.serves(s.p)) continue;
       const room = this.readAhead - this.ready.length;
       if (room <= 0 || this.closed) break;
       const end = this.log.endOffset(s.p);
@@ -609,7 +666,7 @@ export class LogQueue {
       if (s.next >= end) continue;
       const from = s.next;
       const recs = await sharedRead(this.log, s.p, from, Math.min(MAX_READ, room, end - from));
-      if (this.closed || s.next !== from) continue;
+      if (this.closed || s.next !== from || !this.serves(s.p)) continue;
       for (const r of recs) {
         scanned++;
         s.next = r.offset + 1;

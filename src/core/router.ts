@@ -221,7 +221,7 @@ export class Router<S extends { readonly id: string }> {
   }
 
   /** Calls `out` once per plain subscriber whose subscriptions match (overlapping plain subscriptions of one subscriber collapse into ONE delivery: max QoS, union of subscription ids) and once per matching shared group (one member: round-robin over members, or `sticky`: a stable member per topic name, e.g. hash(topic) over sorted member ids, so one topic's messages keep their order within the group). Subscriptions with noLocal are skipped when subscriber.id === senderId. */
-  match(topic: string, senderId: string, out: (d: Delivery<S>) => void): void {
+  match(topic: string, senderId: string, out: (d: Delivery<S>) => void, takesShare?: (shareKey: string) => boolean): void {
     const scratch = this.scratch ?? { nodes: [], out: [], pending: [] };
     this.scratch = undefined;
     const { nodes, out: buf } = scratch;
@@ -230,7 +230,7 @@ export class Router<S extends { readonly id: string }> {
       // [MQTT-4.7.2-1] a `$` topic is not matched by a filter whose first level is `+` or `#`.
       const dollar = topic.charCodeAt(0) === DOLLAR;
       this.walk(this.root, levels, 0, nodes, dollar);
-      if (nodes.length > 0) this.decide(topic, senderId, scratch);
+      if (nodes.length > 0) this.decide(topic, senderId, scratch, takesShare);
       // All decisions are made before any callback runs, so a re-entrant match cannot disturb them.
       for (let i = 0; i < buf.length; i++) out(buf[i]);
     } finally {
@@ -255,7 +255,8 @@ export class Router<S extends { readonly id: string }> {
     if (node.plus !== undefined && !skipWild) this.walk(node.plus, levels, i + 1, hits, false);
   }
 
-  private decide(topic: string, senderId: string, scratch: Scratch<S>): void {
+  /** `takesShare`: a shared group it refuses gets no delivery and its round-robin cursor does not move (a cluster node delivers only its part of a group, cluster/shares.ts). */
+  private decide(topic: string, senderId: string, scratch: Scratch<S>, takesShare?: (shareKey: string) => boolean): void {
     const { nodes, out: buf, pending } = scratch;
     let plainNodes = 0;
     for (let n = 0; n < nodes.length; n++) if (nodes[n].plainList.length > 0) plainNodes++;
@@ -312,6 +313,8 @@ export class Router<S extends { readonly id: string }> {
       const groups = nodes[n].shared;
       if (groups === undefined) continue;
       for (const group of groups.values()) {
+        const first = group.members[0];
+        if (takesShare !== undefined && first !== undefined && !takesShare(first.delivery.shareKey!)) continue;
         if (this.strategy === 'sticky' && hash < 0) hash = hashTopic(topic);
         const chosen = this.choose(group, senderId, hash);
         if (chosen !== undefined) buf.push(chosen.delivery);

@@ -116,6 +116,10 @@ class Ring<T> {
     return v;
   }
 
+  forEach(fn: (v: T) => void): void {
+    for (let i = 0; i < this.size; i++) fn(this.buf[(this.head + i) & (this.buf.length - 1)] as T);
+  }
+
   toArray(): T[] {
     const out: T[] = [];
     for (let i = 0; i < this.size; i++) out.push(this.buf[(this.head + i) & (this.buf.length - 1)] as T);
@@ -394,6 +398,20 @@ export class Session {
   /** The message of an outbound QoS 1/2 awaiting PUBACK / PUBREC under `packetId`, if any. */
   unackedMessage(packetId: number): Message | undefined {
     return this.awaitingAck.get(packetId)?.msg;
+  }
+
+  /**
+   * Lowers `into[p]` to the log offset of every `$share` delivery (req.shared, log-backed) this session holds
+   * unacknowledged: sent and awaiting PUBACK / PUBREC, or buffered. A QoS 2 delivery past PUBREC counts as
+   * received. A cluster node's `$share` progress (cluster/share-recovery.ts) is bounded by these.
+   */
+  lowerToShared(into: number[]): void {
+    const lower = (req: DeliveryRequest): void => {
+      const ref = req.msg.ref;
+      if (req.shared === true && ref !== undefined && ref.offset < (into[ref.partition] ?? Infinity)) into[ref.partition] = ref.offset;
+    };
+    for (const req of this.awaitingAck.values()) lower(req);
+    this.queue.forEach(lower);
   }
 
   /** Whether the id is in use by an outbound QoS 1/2 flow (either state). */

@@ -8,7 +8,7 @@
 // group with no members left is forgotten too (as live routing drops messages for an empty group).
 // While behind, its cursor is stored (`sg/<key>`, once a second and at shutdown) for restore.
 import type { Logger } from 'pino';
-import { CatchUpReader, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
+import { CatchUpReader, type CatchUpSource, type CatchUpTarget, type MaxLag, type SkipReason } from './catch-up.ts';
 import type { DurableStore } from './durable.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { Delivery, Router } from './router.ts';
@@ -42,8 +42,21 @@ export interface ShareBacklogHost {
   delivers(key: string, msg: Message): boolean;
 }
 
+/** A running recovery read (ShareBacklog.recover): cancel it, or wake it (after a read error, or when members came back). */
+export interface RecoveryHandle {
+  cancel(): void;
+  kick(): void;
+}
+
+/** A recovery read (see ShareBacklog.recover). */
+interface Recovery {
+  g: ShareGroupState;
+  cancelled: boolean;
+}
+
 export class ShareBacklog {
   private readonly groups = new Map<string, ShareGroupState>();
+  private readonly recoveries = new Set<Recovery>();
 
   constructor(private readonly host: ShareBacklogHost) {}
 
@@ -76,9 +89,69 @@ export class ShareBacklog {
     this.kick(g);
   }
 
-  /** A member drained or connected: every behind group may continue. */
+  /** A member drained or connected: every behind group (and every recovery read) may continue. */
   kickAll(): void {
     for (const g of this.groups.values()) this.kick(g);
+    for (const r of this.recoveries) if (!this.host.isClosed()) r.g.reader?.kick();
+  }
+
+  /** The group's log cursor while it is behind (a copy), else undefined. */
+  cursorOf(key: string): number[] | undefined {
+    const c = this.groups.get(key)?.cursor;
+    return c ? [...c] : undefined;
+  }
+
+  /**
+   * Recovery (cluster/share-recovery.ts): reads group `key`'s records in [from[p], end[p]) of every partition,
+   * independently of live routing and of the group's own cursor, and hands those `accept` passes to members
+   * here exactly as a behind group's reader does (round robin over members with room, `shared` deliveries,
+   * ACL and expiry checked). `done()` once the read reached `end` everywhere. It sleeps while no member has room (kickAll
+   * wakes it), while the group has no member here, and after a read error, until kicked.
+   */
+  recover(key: string, from: readonly number[], end: readonly number[], accept: (msg: Message) => boolean, done: () => void): RecoveryHandle {
+    const shared = parseShared(key);
+    if (!shared) {
+      done();
+      return { cancel: () => undefined, kick: () => undefined };
+    }
+    const store = this.host.store;
+    const g: ShareGroupState = { key, filter: shared.filter, cursor: [...from], reader: undefined, next: 0 };
+    const r: Recovery = { g, cancelled: false };
+    const finish = (): void => {
+      this.recoveries.delete(r);
+      g.cursor = undefined;
+    };
+    // The log up to `end` stands in for the routed watermark: the reader's "caught up" is "read to end".
+    const src: CatchUpSource = {
+      partitions: store.partitions,
+      routed: (p) => end[p] ?? 0,
+      startOffset: (p) => store.startOffset(p),
+      offsetForTime: (p, ts) => store.offsetForTime(p, ts),
+      readMessages: (p, at, max) => store.readMessages(p, at, max).then((b) => ({ msgs: b.msgs, routedAtIssue: end[p] ?? 0 })),
+    };
+    const base = this.target(g, accept);
+    const target: CatchUpTarget = {
+      ...base,
+      cursor: () => (r.cancelled ? undefined : g.cursor),
+      active: () => !r.cancelled && !this.host.isClosed() && this.host.router.sharedMembers(key).length !== 0,
+      caughtUp: () => {
+        finish();
+        done();
+      },
+    };
+    this.recoveries.add(r);
+    g.reader = new CatchUpReader(src, target, (err) => this.host.logger.error({ err, group: key }, 'shared group recovery read failed'), this.host.maxLag);
+    const reader = g.reader;
+    reader.kick();
+    return {
+      cancel: () => {
+        r.cancelled = true;
+        finish();
+      },
+      kick: () => {
+        if (!r.cancelled && !this.host.isClosed()) reader.kick();
+      },
+    };
   }
 
   saveCursors(): void {
@@ -105,7 +178,8 @@ export class ShareBacklog {
     this.host.store.deleteGroupCursor(g.key).catch((err: unknown) => this.host.logger.error({ err, group: g.key }, 'shared group cursor not deleted'));
   }
 
-  private target(g: ShareGroupState): CatchUpTarget {
+  /** `accept`: which records of the group's filter this node delivers (default: the cluster's choice, host.delivers). */
+  private target(g: ShareGroupState, accept?: (msg: Message) => boolean): CatchUpTarget {
     const host = this.host;
     const members = (): readonly Delivery<SessionEntry>[] => host.router.sharedMembers(g.key);
     const withRoom = (): Delivery<SessionEntry> | undefined => {
@@ -133,7 +207,7 @@ export class ShareBacklog {
       canTake: () => withRoom() !== undefined,
       offer: (msg) => {
         const now = Date.now();
-        if (isExpired(msg, now) || !topicMatches(g.filter, msg.topic) || !host.delivers(g.key, msg)) return;
+        if (isExpired(msg, now) || !topicMatches(g.filter, msg.topic) || !(accept ? accept(msg) : host.delivers(g.key, msg))) return;
         const d = withRoom();
         if (d === undefined) return; // canTake was checked just before; defensive
         const e = d.subscriber;

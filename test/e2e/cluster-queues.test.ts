@@ -1,4 +1,4 @@
-// E2E: STOMP across cluster nodes (in-memory backend): queues (one delivery per message across the cluster, failover of the serving node's lease) and durable topic subscriptions resumed on another node. Imports the cluster and STOMP helpers.
+// E2E: STOMP across cluster nodes (in-memory backend): queues (one delivery per message across the cluster, failover of the serving node's partition lease) and durable topic subscriptions resumed on another node. Imports the cluster and STOMP helpers.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
@@ -52,7 +52,7 @@ describe('cluster STOMP queues (in-memory backend, 2 nodes)', () => {
     assert.deepEqual(got, Array.from({ length: n }, (_, i) => `m${i}`));
   });
 
-  test('consumers on both nodes: each message is delivered once across the cluster; when the serving node\'s consumer leaves, the other node takes over', async () => {
+  test('consumers on both nodes: each message is delivered once across the cluster (one partition: one node serves it); when the serving node\'s consumer leaves, the other node takes over', async () => {
     const q = `/queue/${uniqueId('q2')}`;
     const a = await connect(0);
     const b = await connect(1);
@@ -62,7 +62,11 @@ describe('cluster STOMP queues (in-memory backend, 2 nodes)', () => {
     const gotA: string[] = [];
     const gotB: string[] = [];
     const stopA = collect(a, gotA);
-    collect(b, gotB);
+    const stopB = collect(b, gotB);
+    // The queue's records are one topic, so one log partition: its lease goes to one of the two nodes.
+    const name = q.slice('/queue/'.length);
+    const holds = (i: number): boolean => c.gateways[i]!.gateway.broker.cluster!.queues.holds(name);
+    await waitUntil(() => holds(0) !== holds(1), 3000, 'one node serves the queue');
     const prod = await connect(1);
     const n = 40;
     for (let i = 0; i < n; i++) await prod.withReceipt('SEND', { destination: q }, `m${i}`);
@@ -71,17 +75,19 @@ describe('cluster STOMP queues (in-memory backend, 2 nodes)', () => {
     assert.equal(gotA.length + gotB.length, n, 'no message twice');
     assert.deepEqual([...gotA, ...gotB].sort(), Array.from({ length: n }, (_, i) => `m${i}`).sort());
     // The serving consumer leaves: the lease goes, the other node serves what follows.
-    const serving = gotA.length > 0 ? { s: a, stop: stopA } : undefined;
-    assert.ok(serving, 'the first subscriber\'s node serves the queue');
+    const servingIsA = holds(0);
+    assert.equal((servingIsA ? gotA : gotB).length, n, 'the serving node\'s consumer got them all');
+    const serving = servingIsA ? { s: a, id: 'a', stop: stopA } : { s: b, id: 'b', stop: stopB };
+    const other = servingIsA ? gotB : gotA;
     serving.stop();
-    serving.s.send('UNSUBSCRIBE', { id: 'a' });
-    await sleep(200);
+    serving.s.send('UNSUBSCRIBE', { id: serving.id });
+    await waitUntil(() => holds(servingIsA ? 1 : 0), 3000, 'the other node takes the lease');
     for (let i = n; i < n + 20; i++) await prod.withReceipt('SEND', { destination: q }, `m${i}`);
-    await waitUntil(() => gotB.length >= 20, 5000, `the other node delivers (have ${gotB.length})`);
+    await waitUntil(() => other.length >= 20, 5000, `the other node delivers (have ${other.length})`);
     await sleep(200);
     const all = [...gotA, ...gotB];
     assert.equal(new Set(all).size, all.length, 'still no duplicates');
-    for (let i = n; i < n + 20; i++) assert.ok(gotB.includes(`m${i}`), `m${i} delivered on node 2`);
+    for (let i = n; i < n + 20; i++) assert.ok(other.includes(`m${i}`), `m${i} delivered by the other node`);
   });
 
   test('a durable topic subscription left on node 1 resumes on node 2 with what was published meanwhile; taking it over ends it on node 1', async () => {

@@ -36,6 +36,8 @@ export class Membership {
   private readonly startedAt = Date.now();
   /** Nodes that said `bye` (a graceful stop) and have not beaten since -> when (orphans.ts gives them time to come back). */
   private readonly left = new Map<string, number>();
+  /** nodeId -> the `startedAt` its heartbeats carry: the run of that node (a restarted node has a new one). */
+  private readonly runs = new Map<string, number>();
   /** The last load each node reported (this one: read when asked). */
   private readonly loads = new Map<string, NodeLoad>();
   /** This node's load for its heartbeats (set by the owner). */
@@ -65,7 +67,8 @@ export class Membership {
       this.port.onSignal('hb', (d, from) => {
         if (from === this.nodeId) return;
         try {
-          const j = JSON.parse(d.toString('utf8')) as { load?: Partial<NodeLoad> };
+          const j = JSON.parse(d.toString('utf8')) as { startedAt?: unknown; load?: Partial<NodeLoad> };
+          if (typeof j.startedAt === 'number') this.runs.set(from, j.startedAt);
           if (j.load) this.loads.set(from, { connected: Number(j.load.connected) || 0, sessions: Number(j.load.sessions) || 0 });
         } catch {
           // an unreadable heartbeat still proves the node is alive
@@ -78,6 +81,7 @@ export class Membership {
       this.port.onSignal('bye', (_d, from) => {
         this.loads.delete(from);
         if (from !== this.nodeId) this.left.set(from, Date.now());
+        this.runs.delete(from);
         if (from !== this.nodeId && this.heard.delete(from)) this.changed(`node ${from} left`);
       }),
     );
@@ -112,6 +116,7 @@ export class Membership {
       if (now - at > this.deadAfterMs) {
         this.heard.delete(id);
         this.loads.delete(id);
+        this.runs.delete(id);
         this.changed(`node ${id} silent for ${now - at} ms: dead`);
       }
     }
@@ -140,6 +145,16 @@ export class Membership {
       }
     }
     return t;
+  }
+
+  /** This node's run: its start time, carried by its heartbeats (state keys of one run are told from a later run's by it). */
+  get run(): number {
+    return this.startedAt;
+  }
+
+  /** The run of a live node from its last heartbeat (this node: its own); undefined when none was heard yet. */
+  runOf(nodeId: string): number | undefined {
+    return nodeId === this.nodeId ? this.startedAt : this.runs.get(nodeId);
   }
 
   isLive(nodeId: string): boolean {

@@ -6,7 +6,8 @@
 //   membership.ts  live nodes (heartbeat signals)
 //   ownership.ts   session owner records, takeover and handoff
 //   shares.ts      one delivery per `$share` group across nodes
-//   queue-lease.ts one node serves each queue / mode-based consumer group at a time
+//   share-recovery.ts  `$share` records assigned to a node that died are re-read and delivered by another (at least once)
+//   queue-lease.ts one node serves each partition of a queue / mode-based consumer group at a time, balanced over the nodes with consumers
 //   orphans.ts     sessions of a dead node adopted by a live one (expiry, wills)
 // Retained messages: every node watches `r/` and applies each change to its in-memory RetainedStore (its own
 // writes included, so every node converges on the store's order); the local write path is unchanged.
@@ -22,6 +23,7 @@ import { Membership } from './membership.ts';
 import { Ownership, type ClaimResult } from './ownership.ts';
 import { ClusterSequencer } from './sequencer.ts';
 import { ShareAssigner } from './shares.ts';
+import { ShareRecovery } from './share-recovery.ts';
 import { QueueLeases } from './queue-lease.ts';
 import { OrphanSweeper } from './orphans.ts';
 import type { QueueGate } from '../queue.ts';
@@ -52,6 +54,10 @@ export interface ClusterHost {
   adopted(key: string): Promise<void>;
   /** Whether this node's router has a member of `$share` group `key`. */
   hasShareMembers(key: string): boolean;
+  /** This node's progress for `$share` group `key` (share-recovery.ts contract): per partition. */
+  shareProgress(key: string): number[];
+  /** Re-reads group `key`'s records in [from, end) and delivers those `accept` passes to members here (ShareBacklog.recover). */
+  recoverShare(key: string, from: readonly number[], end: readonly number[], accept: (msg: Message) => boolean, done: () => void): { cancel(): void; kick(): void };
   /** This node's connected clients and sessions (heartbeats carry them for cluster totals). */
   load(): { connected: number; sessions: number };
 }
@@ -65,12 +71,15 @@ export interface ClusterStats {
   takeovers: number;
   /** Sessions of dead nodes this node adopted (orphans.ts). */
   adopted: number;
+  /** `$share` records of a node that is gone, re-read and delivered here (share-recovery.ts). */
+  shareRecovered: number;
 }
 
 export class ClusterNode {
   readonly membership: Membership;
   readonly ownership: Ownership;
   readonly shares: ShareAssigner;
+  readonly shareRecovery: ShareRecovery;
   readonly queues: QueueLeases;
   private readonly orphans: OrphanSweeper;
   private readonly sequencer: ClusterSequencer;
@@ -91,6 +100,22 @@ export class ClusterNode {
     this.membership.load = () => host.load();
     this.ownership = new Ownership(port, host.store.state, this.membership, { release: (key) => host.release(key) }, logger, opts.handoffTimeoutMs);
     this.shares = new ShareAssigner(port, host.store.state, this.membership, sticky, (key) => host.hasShareMembers(key), logger);
+    const log = opts.log;
+    this.shareRecovery = new ShareRecovery(
+      port,
+      host.store.state,
+      this.membership,
+      this.shares,
+      {
+        progress: (key) => host.shareProgress(key),
+        endOffsets: () => Array.from({ length: log.partitions }, (_, p) => log.endOffset(p)),
+        hasLocalMembers: (key) => host.hasShareMembers(key),
+        recover: (key, from, end, accept, done) => host.recoverShare(key, from, end, accept, done),
+      },
+      sticky,
+      logger,
+    );
+    this.shares.onLocalChange = (key, has) => this.shareRecovery.localChanged(key, has);
     this.queues = new QueueLeases(port, host.store.state, this.membership, logger);
     this.orphans = new OrphanSweeper(host.store.state, this.membership, async (key, from) => {
       if (!(await this.ownership.adopt(key, from))) return false;
@@ -105,7 +130,7 @@ export class ClusterNode {
   }
 
   get stats(): ClusterStats {
-    return { foreignRouted: this.sequencer.foreignRouted, adopted: this.orphans.adopted, ...this.counts };
+    return { foreignRouted: this.sequencer.foreignRouted, ...this.counts, adopted: this.orphans.adopted, shareRecovered: this.shareRecovery.recovered };
   }
 
   /** Watches first, then starts routing: called by Broker.restore once the local state is loaded. */
@@ -132,12 +157,14 @@ export class ClusterNode {
     this.queues.start();
     this.sequencer.start();
     this.orphans.start();
+    this.shareRecovery.start();
   }
 
   stop(): void {
     for (const s of this.stops.splice(0)) s();
     this.orphans.stop();
     this.sequencer.stop();
+    this.shareRecovery.stop();
     this.shares.stop();
     this.queues.stop();
     this.ownership.stop();
@@ -233,8 +260,8 @@ export class ClusterNode {
   }
 
   /** The lease gate of queue `name` (queue-registry.ts passes it to the LogQueue). */
-  queueGate(name: string, onGained: () => void): QueueGate {
-    return this.queues.gate(name, onGained);
+  queueGate(name: string): QueueGate {
+    return this.queues.gate(name);
   }
 
   /** Connected clients and sessions summed over the live nodes (from their heartbeats; this node's now). */

@@ -19,7 +19,7 @@ import type { Membership } from './membership.ts';
 const PREFIX = 'gm/';
 const SEP = '\u0000';
 
-function fnv1a(s: string): number {
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
@@ -28,7 +28,16 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
+/** The node among `candidates` (sorted, at least one) that delivers `msg` to its group (the rule above). */
+export function chooseNode(candidates: readonly string[], msg: Message, sticky: boolean): string {
+  const ref = msg.ref;
+  const h = sticky ? fnv1a(msg.topic) : ref ? ref.partition * 31 + ref.offset : (fnv1a(msg.topic) ^ msg.createdAt) >>> 0;
+  return candidates[h % candidates.length]!;
+}
+
 export class ShareAssigner {
+  /** Called when this node gains its first member of group `key` (true) or loses its last (false). */
+  onLocalChange: ((key: string, has: boolean) => void) | undefined;
   /** Group key -> nodes that said they have members. */
   private readonly nodesOf = new Map<string, Set<string>>();
   /** Groups this node has written its key for. */
@@ -87,10 +96,26 @@ export class ShareAssigner {
     if (has && !this.mine.has(key)) {
       this.mine.add(key);
       this.state.put(k, Buffer.from('1')).catch((err: unknown) => this.logger.warn({ err, group: key }, 'shared group membership not written'));
+      this.onLocalChange?.(key, true);
     } else if (!has && this.mine.has(key)) {
       this.mine.delete(key);
       this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, group: key }, 'shared group membership not deleted'));
+      this.onLocalChange?.(key, false);
     }
+  }
+
+  /** Groups this node has members of (its `gm/` keys). */
+  localGroups(): IterableIterator<string> {
+    return this.mine.values();
+  }
+
+  /** The live nodes with members of group `key` now, sorted (this node when it has local members). */
+  liveCandidates(key: string): string[] {
+    const me = this.port.nodeId;
+    const out: string[] = [];
+    if (this.hasLocalMembers(key)) out.push(me);
+    for (const n of this.nodesOf.get(key) ?? []) if (n !== me && this.membership.isLive(n)) out.push(n);
+    return out.sort();
   }
 
   /** Whether this node delivers `msg` to group `key` (the caller has a local member for it). */
@@ -102,8 +127,6 @@ export class ShareAssigner {
     for (const n of known) if (n !== me && this.membership.isLive(n)) candidates.push(n);
     if (candidates.length === 1) return true;
     candidates.sort();
-    const ref = msg.ref;
-    const h = this.sticky ? fnv1a(msg.topic) : ref ? ref.partition * 31 + ref.offset : (fnv1a(msg.topic) ^ msg.createdAt) >>> 0;
-    return candidates[h % candidates.length] === me;
+    return chooseNode(candidates, msg, this.sticky) === me;
   }
 }
