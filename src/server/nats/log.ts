@@ -117,16 +117,20 @@ export class NatsLog implements BackendLog {
     return fnv1a(key) % this.partitions;
   }
 
-  append(input: { key: string; timestamp: number; headers: Buffer; value: Buffer }): Promise<{ partition: number; offset: number }> {
+  append(input: { key: string; timestamp: number; headers: Buffer; value: Buffer; dedupId?: string }): Promise<{ partition: number; offset: number }> {
     if (this.closed) return Promise.reject(new Error('log is closed'));
     const p = this.partitionFor(input.key);
     const subject = `${partitionSubject(this.o.prefix, p)}.${subjectTokens(input.key)}`;
     const payload = encodeRecordPayload(input);
     const stream = streamName(this.o.prefix, p);
-    const acked = this.link.guard(() => this.link.js.publish(subject, payload, { expect: { streamName: stream }, timeout: this.link.timeoutMs }));
+    // dedupId -> Nats-Msg-Id: a second publish with it inside the stream's duplicate window (2 min by default)
+    // is not stored again; its PubAck says duplicate and carries the first one's sequence.
+    const opts = { expect: { streamName: stream }, timeout: this.link.timeoutMs, ...(input.dedupId !== undefined ? { msgID: input.dedupId } : {}) };
+    const acked = this.link.guard(() => this.link.js.publish(subject, payload, opts));
     const prev = this.tails[p]!;
     // Resolves in offset order per partition: after the previous append to p settled.
     const done = acked.then(async (ack) => {
+      if (ack.seq < 1) throw new Error(`nats log: PubAck without a sequence (duplicate ${ack.duplicate})`);
       await prev;
       this.advance(p, ack.seq);
       return { partition: p, offset: ack.seq - 1 };
