@@ -108,6 +108,7 @@ class Publisher {
   connects = 0;
   onAck: (() => void) | undefined;
   client!: MqttClient;
+  private pausedUntil = 0;
   private wakeups: (() => void)[] = [];
 
   constructor(readonly name: string, readonly clientId: string, readonly topic: string, readonly version: 4 | 5, readonly servers: Server[], private readonly rnd: () => number) {}
@@ -153,7 +154,7 @@ class Publisher {
   async pump(window: number, stop: () => boolean, ms: number): Promise<void> {
     const end = Date.now() + ms;
     while (!stop() && Date.now() < end) {
-      while (this.inflight < window && !stop()) {
+      while (this.inflight < window && !stop() && Date.now() >= this.pausedUntil) {
         const m: Msg = { seq: this.msgs.length, qos: this.rnd() < 0.5 ? 1 : 2, sends: 0, acked: false, done: false };
         this.msgs.push(m);
         this.inflight++;
@@ -161,7 +162,10 @@ class Publisher {
           if (m.done) return;
           m.done = true;
           this.inflight--;
-          if (err) m.refused = String((err as { code?: number }).code ?? err.message);
+          if (err) {
+            m.refused = String((err as { code?: number }).code ?? err.message);
+            this.pausedUntil = Date.now() + 100; // as a device would: back off after a refusal instead of a tight loop
+          }
           this.wake();
         });
       }
