@@ -215,6 +215,10 @@ class Subscriber {
     if (filter !== undefined) await c.subscribeAsync(filter, { qos: 2 });
   }
 
+  hasArrival(k: string): boolean {
+    return this.arrived.has(k);
+  }
+
   async end(): Promise<void> {
     const c = this.client;
     this.client = undefined;
@@ -281,7 +285,7 @@ function analyse(s: Subscriber, pubs: Publisher[]): SubscriberReport {
     for (const m of p.msgs) {
       const k = `${p.name}:${m.seq}`;
       const c = s.count.get(k) ?? 0;
-      if (m.acked && c === 0) lost.push(`${k}(q${m.qos} sent ${m.sends}x${m.refused !== undefined ? ` refused ${m.refused}` : ''})`);
+      if (m.acked && c === 0) lost.push(`${k}(q${m.qos} sent ${m.sends}x${m.refused !== undefined ? ` refused ${m.refused}` : ''}${s.hasArrival(k) ? ', PUBLISH came, no PUBREL' : ''})`);
       if (c > 1) {
         if (m.qos === 2) qos2Duplicates.push(k);
         else qos1Duplicates += c - 1;

@@ -131,6 +131,16 @@ export class NatsLog implements BackendLog {
     // Resolves in offset order per partition: after the previous append to p settled.
     const done = acked.then(async (ack) => {
       if (ack.seq < 1) throw new Error(`nats log: PubAck without a sequence (duplicate ${ack.duplicate})`);
+      if (ack.duplicate) {
+        // Nothing new was stored: the first copy is at ack.seq. Checked (a read at the leader, only on this rare
+        // path), because routing trusts the offset: a wrong one would route this message in another record's place.
+        const m = await this.get(p, ack.seq);
+        const r = m ? this.toRecord(p, m) : null;
+        if (!r || r.key !== input.key || !Buffer.from(r.value).equals(input.value) || !Buffer.from(r.headers).equals(input.headers)) {
+          this.events.warn({ partition: p, seq: ack.seq }, 'nats log: a duplicate PubAck names another record; append refused');
+          throw new Error('nats log: duplicate PubAck names another record');
+        }
+      }
       await prev;
       this.advance(p, ack.seq);
       return { partition: p, offset: ack.seq - 1 };
