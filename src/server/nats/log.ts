@@ -183,7 +183,13 @@ export class NatsLog implements BackendLog {
         const got = await Promise.all(Array.from({ length: n }, (_, i) => this.get(partition, next + i + 1)));
         let full = false;
         for (const m of got) {
-          if (!m) continue; // removed by retention (front) or never written (a rejected publish)
+          // Missing: removed by retention (front), or not readable yet at the leader (a leader elected a moment
+          // ago may not have applied every committed entry). Sequences are dense (nothing is deleted in the
+          // middle), so after a record a missing one is a hole to retry, never to skip: the batch ends there.
+          if (!m) {
+            if (out.length > 0) { full = true; break; }
+            continue;
+          }
           const r = this.toRecord(partition, m);
           if (!r) continue;
           const size = r.key.length + r.headers.length + r.value.length;
@@ -196,6 +202,7 @@ export class NatsLog implements BackendLog {
           // Nothing in the window: retention moved the start past it, or the records are not stored yet.
           const first = await this.next(partition, next + 1);
           if (!first) break;
+          if (first.seq === next + 1) break; // it is there after all: not readable yet, the attempt loop retries
           this.moveStart(partition, first.seq - 1);
           next = first.seq - 1;
           continue;
