@@ -43,6 +43,10 @@ export function onPublish(m: MqttMachine, topicIn: string, qos: QoS, retain: boo
   if (qos === 2 && !m.broker.receiveQos2(entry, packetId)) {
     // Duplicate of a QoS 2 message not yet released: acknowledge again, do not route again [MQTT-4.3.3-10].
     m.inboundInflight--;
+    // Its first copy's durable write still in flight (a DUP resent on a new connection while the write is
+    // stalled): PUBREC only once it is durable; if it fails, the refusal the first copy got.
+    const first = m.broker.qos2InFlight(entry, packetId);
+    if (first) return m.wait(first, { kind: 'publish-ack', slot: m.acks.later(), ackType: 'pubrec', packetId, qos: 2, topic, entry });
     return queueAck(m, ackPacket(m, 'pubrec', packetId, 0));
   }
   const ackType = qos === 1 ? 'puback' : 'pubrec';
@@ -89,7 +93,8 @@ export function onPublish(m: MqttMachine, topicIn: string, qos: QoS, retain: boo
     return;
   }
   if (!done) return queueAck(m, ackPacket(m, ackType, packetId, 0));
-  m.wait(done, { kind: 'publish-ack', slot: m.acks.later(), ackType, packetId, qos, topic });
+  if (qos === 2) m.broker.holdQos2(entry, packetId, done);
+  m.wait(done, { kind: 'publish-ack', slot: m.acks.later(), ackType, packetId, qos, topic, entry });
 }
 
 /** An ack from the client: PUBACK / PUBREC / PUBCOMP settle our outbound flows, PUBREL releases an inbound QoS 2 one. */
@@ -119,7 +124,7 @@ export function onAck(m: MqttMachine, cmd: AckCmd, packetId: number, reason: num
       const pubcomp = ackPacket(m, 'pubcomp', packetId, known ? 0 : 'PACKET_ID_NOT_FOUND');
       // PUBCOMP only once the release is durable, so a crash cannot turn a new message with this id into a "duplicate".
       if (!done) return queueAck(m, pubcomp);
-      m.wait(done, { kind: 'pubcomp', slot: m.acks.later(), packet: pubcomp });
+      m.wait(done, { kind: 'pubcomp', slot: m.acks.later(), packet: pubcomp, entry, packetId });
       return;
     }
   }
@@ -135,6 +140,10 @@ export function resumeAck(m: MqttMachine, r: Exclude<Resume, { kind: 'auth' | 's
       if (ok) r.slot.value = r.packet;
       else {
         m.log('error', { err: String(err), clientId: m.clientId }, 'QoS 2 release not durable; closing');
+        // The stored receipt is still unreleased: mark the id again so the client's resent PUBREL retries the
+        // release, instead of memory and store disagreeing (a node loading the store later would take the next
+        // message under this id for a duplicate).
+        m.broker.receiveQos2(r.entry, r.packetId);
         r.slot.failed = true;
       }
       return flushAcks(m);
@@ -143,7 +152,9 @@ export function resumeAck(m: MqttMachine, r: Exclude<Resume, { kind: 'auth' | 's
       else {
         // Never acknowledge what is not durable: v5 gets an error reason code, v3 a closed connection.
         m.log('error', { err: String(err), clientId: m.clientId, topic: r.topic }, 'publish not durable; not acknowledged');
-        if (r.qos === 2 && m.entry) m.broker.forgetQos2(m.entry, r.packetId);
+        // On the session it came in on, even when this connection was released meanwhile (m.entry unset):
+        // a packet id left marked would make the client's resend look like a duplicate, acknowledged unstored.
+        if (r.qos === 2) m.broker.forgetQos2(r.entry, r.packetId);
         const reason = unstoredPublishAck(m.version);
         if (reason !== undefined) r.slot.value = ackPacket(m, r.ackType, r.packetId, reason);
         else r.slot.failed = true;

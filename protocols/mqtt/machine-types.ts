@@ -35,6 +35,8 @@ export type MqttBroker = Pick<
   | 'receiveQos2'
   | 'releaseQos2'
   | 'forgetQos2'
+  | 'holdQos2'
+  | 'qos2InFlight'
   | 'outbound'
   | 'settleOutbound'
   | 'isKnownOutbound'
@@ -81,11 +83,13 @@ export type Resume =
   /** The cluster claimed the session for this node (Broker.prepareConnect), or could not. */
   | { kind: 'claim'; decision: Accept; clean: boolean }
   /** An inbound QoS 1/2 PUBLISH is durable (or not): fill its PUBACK / PUBREC slot. */
-  | { kind: 'publish-ack'; slot: ReplySlot<Buffer>; ackType: 'puback' | 'pubrec'; packetId: number; qos: QoS; topic: string }
+  // entry: the session the PUBLISH came in on, kept here because the connection may be released before the
+  // write settles (a failed QoS 2 write must still forget its packet id there, or a resend is taken for a duplicate).
+  | { kind: 'publish-ack'; slot: ReplySlot<Buffer>; ackType: 'puback' | 'pubrec'; packetId: number; qos: QoS; topic: string; entry: SessionEntry }
   /** A QoS 0 PUBLISH's write settled: a failure is logged only. */
   | { kind: 'publish-qos0'; topic: string }
   /** An inbound QoS 2 release is durable (or not): fill its PUBCOMP slot. */
-  | { kind: 'pubcomp'; slot: ReplySlot<Buffer>; packet: Buffer }
+  | { kind: 'pubcomp'; slot: ReplySlot<Buffer>; packet: Buffer; entry: SessionEntry; packetId: number }
   /** A persistent session's new subscriptions are durable (or not): SUBACK, then the retained messages. */
   | { kind: 'suback'; packetId: number; granted: number[]; retained: RetainedBatch[] };
 

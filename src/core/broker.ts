@@ -156,6 +156,8 @@ export class Broker {
   readonly stats: BrokerStats = { dropped: 0, behindEntered: 0, retentionSkipped: 0, maxLagSkipped: 0 };
   readonly qosStats: QosStats = { in: { mqtt: [0, 0, 0], stomp: [0, 0, 0], gateway: [0, 0, 0] }, out: { mqtt: [0, 0, 0], stomp: [0, 0, 0] } };
   private readonly entries = new Map<string, SessionEntry>();
+  /** Inbound QoS 2 durable writes in flight, per session and packet id (holdQos2). */
+  private readonly qos2Writes = new WeakMap<SessionEntry, Map<number, Promise<void>>>();
   /** `$share` groups with a log cursor (behind); undefined when persistence is off. */
   private readonly groups: ShareBacklog | undefined;
   private readonly persistence: DurableStore | undefined;
@@ -824,6 +826,26 @@ export class Broker {
   /** The session's expiry interval in seconds (0 = ends with its connection). */
   sessionExpiry(entry: SessionEntry): number {
     return entry.session.expiryInterval;
+  }
+
+  /**
+   * The durable write (`publish`'s promise) of an inbound QoS 2 PUBLISH is in flight under `packetId`. A copy
+   * of it that arrives meanwhile (DUP after a reconnect while the write is stalled, e.g. a NATS failover)
+   * waits for that write (`qos2InFlight`) rather than getting PUBREC at once: if the write then fails, no
+   * PUBREC may have gone out for a message that is not stored.
+   */
+  holdQos2(entry: SessionEntry, packetId: number, done: Promise<void>): void {
+    let held = this.qos2Writes.get(entry);
+    if (!held) this.qos2Writes.set(entry, (held = new Map()));
+    const map = held;
+    map.set(packetId, done);
+    const clear = (): void => { if (map.get(packetId) === done) map.delete(packetId); };
+    done.then(clear, clear);
+  }
+
+  /** The in-flight durable write of the inbound QoS 2 PUBLISH `packetId` of this session, if any (see holdQos2). */
+  qos2InFlight(entry: SessionEntry, packetId: number): Promise<void> | undefined {
+    return this.qos2Writes.get(entry)?.get(packetId);
   }
 
   /** An inbound QoS 2 id whose PUBLISH was refused or not made durable: forget it (no receipt was stored, nothing to undo). */

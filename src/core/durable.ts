@@ -27,6 +27,7 @@
 // So a SUBSCRIBE / UNSUBSCRIBE writes one small key, an ack at most one bounded cursor record a second;
 // nothing rewrites a session's subscriptions. Images written before v2 (one JSON per session, no `v`)
 // are read and rewritten in this layout at start.
+import { createHash } from 'node:crypto';
 import type { LogRef, Message } from './message.ts';
 import type { MessageLogPort, MessagePersistence, StatePort, StorageBackend } from './persistence.ts';
 import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMessage } from './record-codec.ts';
@@ -121,14 +122,25 @@ export class DurableStore implements MessagePersistence {
     return msg.qos > 0 || this.persistQos0 || msg.topic.startsWith('$queue/');
   }
 
-  /** Appends; `inboundQos2` puts the publisher's packet id in the record header (see recordQos2). */
+  /**
+   * Appends; `inboundQos2` puts the publisher's packet id in the record header (see recordQos2) and gives the
+   * append a dedup id (MessageLogPort.append): the same for a resend of the same PUBLISH (same session, packet
+   * id, content, and the same receipt state for that id), different for the next message under that id (its
+   * predecessor's receipt was written before PUBREC). A new message equal in content to one whose append
+   * failed, resent under the same id, may resolve at that record: it is delivered once, as one message.
+   */
   append(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<LogRef> {
-    return this.log.append({
-      key: msg.topic,
-      timestamp: msg.createdAt,
-      headers: encodeHeaders(msg, inboundQos2?.packetId ?? 0, this.origin),
-      value: msg.payload,
-    });
+    const headers = encodeHeaders(msg, inboundQos2?.packetId ?? 0, this.origin);
+    const input = { key: msg.topic, timestamp: msg.createdAt, headers, value: msg.payload };
+    if (!inboundQos2) return this.log.append(input);
+    const h = createHash('sha256');
+    const receipt = this.state.get(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`);
+    for (const part of [inboundQos2.sessionId, String(inboundQos2.packetId), receipt ?? '-', msg.topic, String(msg.retain)]) {
+      h.update(part);
+      h.update('\0');
+    }
+    h.update(msg.payload);
+    return this.log.append({ ...input, dedupId: h.digest('base64url') });
   }
 
   /** The QoS 2 receipt for a persistent publisher, written after the append and before PUBREC. */

@@ -4,7 +4,13 @@ import type { LogRef, Message } from './message.ts';
 /** The slice of the partitioned log the core uses (src/log's PartitionedLog satisfies it structurally). */
 export interface MessageLogPort {
   readonly partitions: number;
-  append(input: { key: string; timestamp: number; headers: Buffer; value: Buffer }): Promise<{ partition: number; offset: number }>;
+  /**
+   * `dedupId` (optional): a backend that can deduplicate (NATS: the Nats-Msg-Id header, within the stream's
+   * duplicate window) stores a second append with the same id once and resolves it at the first one's offset;
+   * the local log ignores it. Set for inbound QoS 2 records (DurableStore.append), so a PUBLISH resent after an
+   * append that failed on the client side but was stored (NATS connection lost mid-append) is not stored twice.
+   */
+  append(input: { key: string; timestamp: number; headers: Buffer; value: Buffer; dedupId?: string }): Promise<{ partition: number; offset: number }>;
   read(
     partition: number,
     offset: number,

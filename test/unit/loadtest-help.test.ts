@@ -11,6 +11,7 @@ const SCRIPTS: [string, RegExp][] = [
   ['loadtest/run.ts', /--nats-servers[\s\S]*cluster +QoS 1 throughput/],
   ['loadtest/stomp-bench.ts', /--peers/],
   ['loadtest/crash-loop.ts', /--default-config/],
+  ['loadtest/cluster-kill-loop.ts', /--kill WHAT[\s\S]*gateway \| nats \| both/],
   ['loadtest/log-bench.ts', /--quick/],
   ['loadtest/restore-bench.ts', /--sessions/],
   ['loadtest/bridge-bench.ts', /--messages[\s\S]*mosquitto/],

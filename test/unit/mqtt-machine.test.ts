@@ -413,6 +413,75 @@ describe('mqtt machine: PUBLISH in', () => {
   });
 });
 
+describe('mqtt machine: inbound QoS 2 across a reconnect while the write is in flight (cluster kill tests)', () => {
+  function setup(): { b: Broker; sub: Client; fail: (err: Error) => void; calls: () => number } {
+    const b = broker();
+    const sub = online(b, { clientId: 'sub' });
+    sub.in({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 2 }] });
+    sub.packets();
+    const real = b.publish.bind(b);
+    let n = 0;
+    let reject!: (err: Error) => void;
+    // The first write stalls (a NATS failover) and then fails; later ones go through.
+    b.publish = (msg, q2) => (n++ === 0 ? new Promise<void>((_r, rej) => (reject = rej)) : real(msg, q2));
+    return { b, sub, fail: (err) => reject(err), calls: () => n };
+  }
+
+  it('a resend on a new connection waits for the first write; when that fails it is not acknowledged, and the next resend is published', async () => {
+    const { b, sub, fail, calls } = setup();
+    const first = online(b, { clientId: 'pub', clean: false });
+    first.in(publish('a', 2, 9));
+    const w1 = first.waits()[0]!;
+    first.close('KEEPALIVE_TIMEOUT'); // the v3 connection is gone, its write still in flight
+    const second = online(b, { clientId: 'pub', clean: false });
+    second.in(publish('a', 2, 9, { dup: true }));
+    assert.equal(second.packets().length, 0, 'no PUBREC while the first copy is not durable');
+    const w2 = second.waits().find((w) => w.resume.kind === 'publish-ack')!;
+    assert.ok(w2, 'the resend waits for the first write');
+    fail(new Error('NATS connection lost'));
+    await Promise.allSettled([w1.promise, w2.promise]);
+    first.resume(w1.resume, false, new Error('NATS connection lost'));
+    second.resume(w2.resume, false, new Error('NATS connection lost'));
+    assert.equal(second.packets().length, 0, 'never acknowledged');
+    assert.ok(second.closed(), 'v3: closed, so the client resends');
+    const third = online(b, { clientId: 'pub', clean: false });
+    third.in(publish('a', 2, 9, { dup: true }));
+    assert.equal(calls(), 2, 'published again: the failed write forgot the id although its connection was released');
+    assert.equal(only(third, 'pubrec').messageId, 9);
+    assert.equal(only(sub, 'publish').payload.toString(), 'x');
+  });
+
+  it('a resend whose first write then succeeds gets PUBREC and is routed once', async () => {
+    const b = broker();
+    const sub = online(b, { clientId: 'sub' });
+    sub.in({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 2 }] });
+    sub.packets();
+    const real = b.publish.bind(b);
+    let release!: () => void;
+    let n = 0;
+    b.publish = (msg, q2) => {
+      n++;
+      const routed = real(msg, q2);
+      return new Promise<void>((r) => (release = r)).then(() => routed);
+    };
+    const first = online(b, { clientId: 'pub', clean: false });
+    first.in(publish('a', 2, 9));
+    const w1 = first.waits()[0]!;
+    first.close('KEEPALIVE_TIMEOUT');
+    const second = online(b, { clientId: 'pub', clean: false });
+    second.in(publish('a', 2, 9, { dup: true }));
+    assert.equal(second.packets().length, 0);
+    const w2 = second.waits().find((w) => w.resume.kind === 'publish-ack')!;
+    release();
+    await Promise.all([w1.promise, w2.promise]);
+    first.resume(w1.resume, true, undefined);
+    second.resume(w2.resume, true, undefined);
+    assert.equal(only(second, 'pubrec').messageId, 9);
+    assert.equal(n, 1, 'published once');
+    assert.equal(sub.packets().filter((p) => p.cmd === 'publish').length, 1);
+  });
+});
+
 describe('mqtt machine: SUBSCRIBE / UNSUBSCRIBE', () => {
   it('a bad filter gets SUBACK 0x8F (v5) / 0x80 (v3); the good one beside it is granted', () => {
     for (const [version, code] of [[5, 0x8f], [4, 0x80]] as const) {

@@ -128,16 +128,30 @@ export class NatsLog implements BackendLog {
     return fnv1a(key) % this.partitions;
   }
 
-  append(input: { key: string; timestamp: number; headers: Buffer; value: Buffer }): Promise<{ partition: number; offset: number }> {
+  append(input: { key: string; timestamp: number; headers: Buffer; value: Buffer; dedupId?: string }): Promise<{ partition: number; offset: number }> {
     if (this.closed) return Promise.reject(new Error('log is closed'));
     const p = this.partitionFor(input.key);
     const subject = `${partitionSubject(this.o.prefix, p)}.${subjectTokens(input.key)}`;
     const payload = encodeRecordPayload(input);
     const stream = streamName(this.o.prefix, p);
-    const acked = this.link.guard(() => this.link.js.publish(subject, payload, { expect: { streamName: stream }, timeout: this.link.timeoutMs }));
+    // dedupId -> Nats-Msg-Id: a second publish with it inside the stream's duplicate window (2 min by default)
+    // is not stored again; its PubAck says duplicate and carries the first one's sequence.
+    const opts = { expect: { streamName: stream }, timeout: this.link.timeoutMs, ...(input.dedupId !== undefined ? { msgID: input.dedupId } : {}) };
+    const acked = this.link.guard(() => this.link.js.publish(subject, payload, opts));
     const prev = this.tails[p]!;
     // Resolves in offset order per partition: after the previous append to p settled.
     const done = acked.then(async (ack) => {
+      if (ack.seq < 1) throw new Error(`nats log: PubAck without a sequence (duplicate ${ack.duplicate})`);
+      if (ack.duplicate) {
+        // Nothing new was stored: the first copy is at ack.seq. Checked (a read at the leader, only on this rare
+        // path), because routing trusts the offset: a wrong one would route this message in another record's place.
+        const m = await this.get(p, ack.seq);
+        const r = m ? this.toRecord(p, m) : null;
+        if (!r || r.key !== input.key || !Buffer.from(r.value).equals(input.value) || !Buffer.from(r.headers).equals(input.headers)) {
+          this.events.warn({ partition: p, seq: ack.seq }, 'nats log: a duplicate PubAck names another record; append refused');
+          throw new Error('nats log: duplicate PubAck names another record');
+        }
+      }
       await prev;
       this.advance(p, ack.seq);
       return { partition: p, offset: ack.seq - 1 };
@@ -182,7 +196,13 @@ export class NatsLog implements BackendLog {
         const got = await Promise.all(Array.from({ length: n }, (_, i) => this.get(partition, next + i + 1)));
         let full = false;
         for (const m of got) {
-          if (!m) continue; // removed by retention (front) or never written (a rejected publish)
+          // Missing: removed by retention (front), or not readable yet at the leader (a leader elected a moment
+          // ago may not have applied every committed entry). Sequences are dense (nothing is deleted in the
+          // middle), so after a record a missing one is a hole to retry, never to skip: the batch ends there.
+          if (!m) {
+            if (out.length > 0) { full = true; break; }
+            continue;
+          }
           const r = this.toRecord(partition, m);
           if (!r) continue;
           const size = r.key.length + r.headers.length + r.value.length;
@@ -195,6 +215,7 @@ export class NatsLog implements BackendLog {
           // Nothing in the window: retention moved the start past it, or the records are not stored yet.
           const first = await this.next(partition, next + 1);
           if (!first) break;
+          if (first.seq === next + 1) break; // it is there after all: not readable yet, the attempt loop retries
           this.moveStart(partition, first.seq - 1);
           next = first.seq - 1;
           continue;
