@@ -6,18 +6,16 @@
 // Only retention removes messages, and only from the front, so offsets stay dense from startOffset to endOffset.
 //
 // endOffset / startOffset are kept in memory: read from the stream state at open, moved by this node's PubAcks and
-// by an ordered consumer per partition that sees every append (any node's), and startOffset refreshed from the
-// stream state every few seconds (retention). That consumer's messages also fill a bounded cache of each
-// partition's tail (tail-cache.ts), so reading what was just appended (every node routes every record) costs no
-// request. Other reads go to the stream leader (STREAM.MSG.GET, never a direct get from a replica that may lag),
-// several sequences in parallel; offsetForTime is a binary search on the
+// by a headers-only ordered consumer per partition that sees every append (any node's), and startOffset refreshed
+// from the stream state every few seconds (retention). Reads go to the stream leader (STREAM.MSG.GET, never a
+// direct get from a replica that may lag), several sequences in parallel (a cache of each partition's tail filled
+// from that consumer was tried and removed, see docs/CLUSTER.md); offsetForTime is a binary search on the
 // records' own timestamps (they are the producer's times, not JetStream's), assuming they rise with the offset.
 import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerMessages, type StreamConfig, type StoredMsg } from '@nats-io/jetstream';
 import type { BackendLog } from '../../core/persistence.ts';
 import { fnv1a } from '../../log/index.ts';
 import { decodeRecordPayload, encodeRecordPayload, subjectTokens } from './codec.ts';
 import type { LinkEvents, NatsLink } from './link.ts';
-import { TailCache } from './tail-cache.ts';
 
 export interface NatsLogOptions {
   prefix: string;
@@ -35,8 +33,6 @@ export interface NatsLogOptions {
 
 type Rec = { key: string; timestamp: number; headers: Buffer; value: Buffer; partition: number; offset: number };
 type AppendListener = (partition: number, endOffset: number) => void;
-/** What a read needs of a stored message. */
-type RawMsg = Pick<StoredMsg, 'seq' | 'data' | 'subject'>;
 
 /** Parallel gets per read round. */
 const WINDOW = 32;
@@ -53,7 +49,6 @@ export class NatsLog implements BackendLog {
   private readonly bytes: number[];
   private listeners: AppendListener[] = [];
   private readonly followers: ConsumerMessages[] = [];
-  private readonly tail: TailCache;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -63,7 +58,6 @@ export class NatsLog implements BackendLog {
     this.ends = state.map((s) => s.last);
     this.tails = state.map(() => Promise.resolve());
     this.bytes = state.map((s) => s.bytes);
-    this.tail = new TailCache(o.partitions);
   }
 
   static async open(link: NatsLink, o: NatsLogOptions, events: LinkEvents): Promise<NatsLog> {
@@ -87,13 +81,9 @@ export class NatsLog implements BackendLog {
     const consumer = await this.link.js.consumers.get(streamName(this.o.prefix, p), {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: from,
+      headers_only: true,
     });
-    const msgs = await consumer.consume({
-      callback: (m) => {
-        this.tail.put(p, m.seq, m.data);
-        this.advance(p, m.seq);
-      },
-    });
+    const msgs = await consumer.consume({ callback: (m) => this.advance(p, m.seq) });
     this.followers.push(msgs);
   }
 
@@ -161,9 +151,7 @@ export class NatsLog implements BackendLog {
   }
 
   // Reads are refused at once while NATS is unreachable, like writes (not after a request timeout).
-  private get(p: number, seq: number): Promise<RawMsg | null> {
-    const data = this.tail.get(p, seq);
-    if (data) return Promise.resolve({ seq, data, subject: '' });
+  private get(p: number, seq: number): Promise<StoredMsg | null> {
     return this.link.guard(() => this.link.jsm.streams.getMessage(streamName(this.o.prefix, p), { seq }));
   }
 
@@ -173,7 +161,7 @@ export class NatsLog implements BackendLog {
     return this.link.guard(() => this.link.jsm.streams.getMessage(streamName(this.o.prefix, p), query as unknown as { seq: number }));
   }
 
-  private toRecord(p: number, m: RawMsg): Rec | null {
+  private toRecord(p: number, m: StoredMsg): Rec | null {
     const r = decodeRecordPayload(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength));
     if (!r) {
       this.events.warn({ partition: p, seq: m.seq, subject: m.subject }, 'nats log: a message that is not a gateway record was skipped');
