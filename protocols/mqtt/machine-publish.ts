@@ -19,7 +19,10 @@ type PublishProps = IPublishPacket['properties'];
 
 /** A parsed PUBLISH (v5, or v3 off the fast path). */
 export function onPublishPacket(m: MqttMachine, p: IPublishPacket): void {
-  if (p.qos > 0 && !p.messageId) throw new GatewayError('MALFORMED_PACKET', 'missing packet identifier');
+  // A packet id is 1..65535 [MQTT-2.2.1-3]; mqtt-packet reads one cut short by the packet's end as -1, not as absent.
+  if (p.qos > 0 && !(Number.isInteger(p.messageId) && p.messageId! >= 1 && p.messageId! <= 0xffff)) {
+    throw new GatewayError('MALFORMED_PACKET', 'missing packet identifier');
+  }
   if (p.dup && p.qos === 0) throw new GatewayError('MALFORMED_PACKET', 'DUP on QoS 0 [MQTT-3.3.1-2]');
   const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
   onPublish(m, p.topic, p.qos, p.retain, p.messageId ?? 0, payload, p.properties);

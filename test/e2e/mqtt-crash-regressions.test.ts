@@ -83,6 +83,30 @@ describe('mqtt crash regressions (child process)', () => {
     await stillHealthy();
   });
 
+  // Fuzz seed 11, mqtt case 284013 (the million-case run): mqtt-packet reads a packet id cut short as -1, which passed
+  // the "missing packet identifier" check; the message was routed and its PUBACK / PUBREC encoding threw (an error line).
+  for (const [qos, b0] of [[1, 0x32], [2, 0x34]] as const) {
+    test(`v5 QoS ${qos} PUBLISH cut short in its packet id (1 of 2 bytes): DISCONNECT 0x81, not routed, no error line`, async () => {
+      const topic = `crash/short-id/${qos}`;
+      const sub = await connect(5);
+      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+      await sub.next('suback');
+      const r = await connect(5);
+      // Topic length, topic, then 1 of the 2 packet-id bytes.
+      const t = Buffer.from(topic);
+      r.write(Buffer.concat([Buffer.from([b0, 2 + t.length + 1, 0x00, t.length]), t, Buffer.from([0x00])]));
+      await r.waitClosed(3000);
+      assert.ok(!r.packets.some((p) => p.cmd === 'puback' || p.cmd === 'pubrec'), 'no PUBACK / PUBREC for a PUBLISH without a packet id');
+      const d = r.packets.find((p) => p.cmd === 'disconnect') as mqttPacket.IDisconnectPacket | undefined;
+      assert.equal(d?.reasonCode, 0x81);
+      // The subscriber's first message on the topic is the sentinel published after: the malformed one was not routed.
+      sub.send({ cmd: 'publish', topic, payload: Buffer.from('sentinel'), qos: 0, retain: false, dup: false });
+      const first = await sub.next('publish', 3000);
+      assert.equal(first.payload.toString(), 'sentinel');
+      await stillHealthy();
+    });
+  }
+
   test('acks with packet id 0 are malformed too', async () => {
     const r = await connect(5);
     r.write([0x40, 0x02, 0x00, 0x00]);

@@ -57,5 +57,6 @@ const total = int(values.cases, 200_000, 'cases');
 const cases = Math.ceil(total / protocols.length);
 const res = await runFuzz({ seed, cases, protocols, concurrency: int(values.concurrency, 32, 'concurrency'), maxSeconds: int(values['max-seconds'], 0, 'max-seconds') || undefined, progressEvery: Math.max(1000, Math.floor(cases / 50)) });
 for (const p of res.problems) console.log(`problem: ${p}`);
+for (const l of res.errorLines.slice(1)) console.log(`error line: ${l}`); // the first is in its problem line
 console.log(res.summary);
 process.exit(res.ok ? 0 : 1);

@@ -8,6 +8,7 @@
 // alone with replayCase().
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { GatewayProcess, type RunningGateway } from '../helpers/gateway-process.ts';
 import { connectClient, type TestClient } from '../helpers/mqtt-clients.ts';
@@ -343,6 +344,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   let held = '';
   let rssPeak = 0;
   let rssAfter = 0;
+  /** The machine's 1-minute load average at each progress line (the figures' context: 2 cores shared with other jobs). */
+  const load = { min: Infinity, max: 0 };
   let heapUsed = 0;
   let external = 0;
   let mqttPair: MqttPair | undefined;
@@ -399,7 +402,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
           if (o.progressEvery && counts[protocol]! % o.progressEvery === 0) {
             const rss = rssMb(gw.pid);
             rssPeak = Math.max(rssPeak, rss);
-            const line = `[fuzz] ${protocol} ${counts[protocol]}/${o.cases} rss ${rss.toFixed(0)} MB ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+            const l1 = os.loadavg()[0]!;
+            load.min = Math.min(load.min, l1);
+            load.max = Math.max(load.max, l1);
+            const line = `[fuzz] ${protocol} ${counts[protocol]}/${o.cases} rss ${rss.toFixed(0)} MB ${((Date.now() - t0) / 1000).toFixed(0)} s load ${l1.toFixed(1)}`;
             void fetchText(p.http, '/metrics')
               .then((m) => `${line} heap_used ${metricMb(m, 'nodejs_heap_size_used_bytes')} MB external ${metricMb(m, 'nodejs_external_memory_bytes')} MB`)
               .catch(() => line)
@@ -467,7 +473,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzResult> {
   };
   const ok = problems.length === 0;
   const summary =
-    `fuzz ${ok ? 'PASS' : 'FAIL'} seed=${o.seed} cases=${Object.entries(counts).map(([k, v]) => `${k}:${v}`).join(',')}${Object.values(counts).some((v) => v < o.cases) ? `(of ${o.cases} each)` : ''} time=${seconds.toFixed(1)}s ` +
+    `fuzz ${ok ? 'PASS' : 'FAIL'} seed=${o.seed} cases=${Object.entries(counts).map(([k, v]) => `${k}:${v}`).join(',')}${Object.values(counts).some((v) => v < o.cases) ? `(of ${o.cases} each)` : ''} time=${seconds.toFixed(1)}s ${load.max > 0 ? `load=${load.min.toFixed(1)}-${load.max.toFixed(1)} ` : ''}` +
     `rss_start=${rssStart.toFixed(1)}MB rss_before=${rssBefore.toFixed(1)}MB(after ${warmup} warm-up cases each) rss_peak=${rssPeak.toFixed(1)}MB rss_after=${rssAfter.toFixed(1)}MB heap_used=${heapUsed.toFixed(1)}MB external=${external.toFixed(1)}MB ${held}` +
     `mqtt_pair=${pairs.mqtt.received}/${pairs.mqtt.sent} stomp_pair=${pairs.stomp.received}/${pairs.stomp.sent} ` +
     `closed_by_gateway=${closedByGateway} timeouts=${timedOut} error_lines=${errorLines.length}`;
