@@ -193,7 +193,7 @@ describe('cluster: the sessions of a killed node (in-memory backend, 2 nodes)', 
     assert.ok(state.get(`s/${off}`), 'the offline session is stored');
 
     await c.gateways[0]!.kill();
-    // Death after deadAfterMs (1.5 s), adoption after deadAfterMs more: the will (delay 0) is published by node 2.
+    // Death after deadAfterMs (1.5 s), adoption adoptAfterDeadMs (1 s in tests) after it was last heard: the will (delay 0) is published by node 2.
     await watcher.waitFor(1, 15_000);
     assert.deepEqual(watcher.received.map((m) => [m.topic, m.payload]), [[`orph-will/${dev}`, 'gone']]);
     const b2 = c.gateways[1]!.gateway.broker;

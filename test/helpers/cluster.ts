@@ -16,7 +16,7 @@ export interface ClusterGateway extends TestGateway {
 }
 
 /** Short timings so that death detection and handoff waits fit in a test (death after 1.5 s: a busy test machine can delay 100 ms timers a lot). */
-export const TEST_TIMINGS = { heartbeatMs: 100, deadAfterMs: 1500, handoffTimeoutMs: 1500 };
+export const TEST_TIMINGS = { heartbeatMs: 100, deadAfterMs: 1500, handoffTimeoutMs: 1500, adoptAfterDeadMs: 1000 };
 
 export interface TestCluster {
   cluster: MemoryCluster;

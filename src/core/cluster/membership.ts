@@ -33,9 +33,9 @@ export class Membership {
   private readonly stops: (() => void)[] = [];
   private readonly listeners = new Set<() => void>();
   private liveCache: string[] | undefined;
-  private readonly startedAt = Date.now();
-  /** Nodes that said `bye` (a graceful stop) and have not beaten since -> when (orphans.ts gives them time to come back). */
-  private readonly left = new Map<string, number>();
+  readonly startedAt = Date.now();
+  /** Nodes that said `bye` (graceful) or fell silent and have not beaten since -> since when (orphans.ts gives them time to come back). */
+  private readonly gone = new Map<string, { at: number; graceful: boolean }>();
   /** nodeId -> the `startedAt` its heartbeats carry: the run of that node (a restarted node has a new one). */
   private readonly runs = new Map<string, number>();
   /** The last load each node reported (this one: read when asked). */
@@ -75,12 +75,12 @@ export class Membership {
         }
         const known = this.heard.has(from);
         this.heard.set(from, Date.now());
-        this.left.delete(from);
+        this.gone.delete(from);
         if (!known) this.changed(`node ${from} joined`);
       }),
       this.port.onSignal('bye', (_d, from) => {
         this.loads.delete(from);
-        if (from !== this.nodeId) this.left.set(from, Date.now());
+        if (from !== this.nodeId) this.gone.set(from, { at: Date.now(), graceful: true });
         this.runs.delete(from);
         if (from !== this.nodeId && this.heard.delete(from)) this.changed(`node ${from} left`);
       }),
@@ -117,6 +117,7 @@ export class Membership {
         this.heard.delete(id);
         this.loads.delete(id);
         this.runs.delete(id);
+        this.gone.set(id, { at, graceful: false });
         this.changed(`node ${id} silent for ${now - at} ms: dead`);
       }
     }
@@ -163,9 +164,9 @@ export class Membership {
     return at !== undefined && Date.now() - at <= this.deadAfterMs;
   }
 
-  /** When node `nodeId` stopped gracefully (its `bye`), if it has not come back since. */
-  leftAt(nodeId: string): number | undefined {
-    return this.left.get(nodeId);
+  /** Since when node `nodeId` is gone (last heard, or its `bye` when graceful), if this node saw it go and it has not come back. */
+  goneSince(nodeId: string): { at: number; graceful: boolean } | undefined {
+    return this.gone.get(nodeId);
   }
 
   /** Called after every change of the live set. */

@@ -40,6 +40,8 @@ export interface ClusterOptions {
   handoffTimeoutMs?: number;
   /** How long the sessions of a node that stopped gracefully wait for it to come back before a live node adopts them (default 30000 ms; orphans.ts). */
   adoptAfterStopMs?: number;
+  /** The same for a node that fell silent (default 30000 ms: longer than a NATS failover, during which nodes may miss each other's heartbeats). */
+  adoptAfterDeadMs?: number;
 }
 
 /** What the broker lends its cluster node. */
@@ -121,7 +123,7 @@ export class ClusterNode {
       if (!(await this.ownership.adopt(key, from))) return false;
       await host.adopted(key);
       return true;
-    }, logger, opts.adoptAfterStopMs);
+    }, logger, opts.adoptAfterStopMs, opts.adoptAfterDeadMs);
     this.sequencer = new ClusterSequencer({ nodeId: port.nodeId, log: opts.log, mark: host.store, route: (msg) => host.routeLive(msg), logger });
   }
 

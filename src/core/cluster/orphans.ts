@@ -4,9 +4,12 @@
 // node started), each node lists the owner records `o/<key>` whose node is not live and adopts those whose
 // rendezvous choice among the live nodes, FNV-1a(key + node) highest, is itself. Every node computes the same
 // choice from the same view; while views differ two nodes may try one key, and the adoption is a compare-and-set
-// from the dead owner (Ownership.adopt), so one wins and the other leaves it. A node that stopped gracefully (its
-// `bye`) keeps its sessions for adoptAfterStopMs, so a restart brings them back where they were; after that they
-// are adopted like a dead node's (a node scaled away leaves no session without expiry). The adopter loads the
+// from the dead owner (Ownership.adopt), so one wins and the other leaves it. An owner must have been gone for a
+// while first: adoptAfterDeadMs (30 s) since it was last heard, because heartbeats travel over NATS, and while
+// NATS fails over every node may take the others for dead for a few seconds (adopting then would take sessions
+// from their live, connected owner); adoptAfterStopMs (30 s) since its `bye`, so a restart brings its sessions back
+// where they were. A node never seen by this one counts as gone since this node started. So wills of a dead
+// node's clients are published about half a minute after its death, plus their own delay. The adopter loads the
 // session from the store as after a crash of its owner (Broker.adoptSession): a connection it had is closed
 // abnormally, so a will runs after its delay and expiry counts from now; a session with nothing stored (a clean
 // one) loses its owner record. A client reconnecting meanwhile claims the session as usual and the adopter hands
@@ -55,6 +58,7 @@ export class OrphanSweeper {
     private readonly adopt: (key: string, from: string) => Promise<boolean>,
     private readonly logger: Logger,
     private readonly adoptAfterStopMs = 30_000,
+    private readonly adoptAfterDeadMs = 30_000,
   ) {}
 
   start(): void {
@@ -90,9 +94,10 @@ export class OrphanSweeper {
       const key = k.slice(OWNER_PREFIX.length);
       const owner = decodeOwner(v);
       if (!owner || this.membership.isLive(owner.node) || this.adopting.has(key)) continue;
-      const left = this.membership.leftAt(owner.node);
-      if (left !== undefined && now - left < this.adoptAfterStopMs) {
-        later = Math.min(later, left + this.adoptAfterStopMs - now);
+      const gone = this.membership.goneSince(owner.node) ?? { at: this.membership.startedAt, graceful: false };
+      const wait = gone.graceful ? this.adoptAfterStopMs : this.adoptAfterDeadMs;
+      if (now - gone.at < wait) {
+        later = Math.min(later, gone.at + wait - now);
         continue;
       }
       if (adopterOf(key, live) !== me) continue;
