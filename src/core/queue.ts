@@ -1,4 +1,4 @@
-// A log-backed queue: a durable committed cursor over the log records of one topic (`$queue/<name>`) or one filter (a consumer group), shared by competing consumers in a subscription mode, with one settle call. Imports core consumer, notifier, dead-letter, message and topic modules.
+// A log-backed queue: a durable committed cursor over the log records of one topic (`$queue/<name>`) or one filter (a consumer group), shared by competing consumers in a subscription mode, with one settle call. Imports core consumer, notifier, dead-letter, message, topic and hash modules.
 //
 // The log is the queue. A queue holds no copy of a message: its records are in the log (the publish path
 // appends them before the publisher is acknowledged), and the queue is, per partition, a committed offset
@@ -38,6 +38,7 @@ import { appendNotifier, sleepUntilAppend } from './log-notifier.ts';
 import { isExpired, type Message } from './message.ts';
 import { recordToMessage } from './record-codec.ts';
 import { topicMatches } from './topic.ts';
+import { fnv1a } from './hash.ts';
 
 export type QueueMode = 'shared' | 'key-shared' | 'failover';
 export const QUEUE_MODES: readonly QueueMode[] = ['shared', 'key-shared', 'failover'];
@@ -183,12 +184,6 @@ function removeSorted(a: number[], x: number): boolean {
   if (a[lo] !== x) return false;
   a.splice(lo, 1);
   return true;
-}
-
-function hashKey(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 /** The key-shared key of a message: its JMSXGroupID user property, else its topic. */
@@ -519,7 +514,7 @@ export class LogQueue {
         continue;
       }
       const pin = this.pins.get(e.key);
-      const c = pin ? pin.c : this.consumers[hashKey(e.key) % this.consumers.length]!;
+      const c = pin ? pin.c : this.consumers[fnv1a(e.key) % this.consumers.length]!;
       if (!c.hasRoom) {
         blocked.add(e.key); // later messages of this key wait too: its order holds
         keep.push(e);

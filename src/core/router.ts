@@ -1,4 +1,4 @@
-// Subscription router: a topic trie with `+`/`#`, plain and `$share` subscriptions, collapse of overlaps. Imports ./topic.ts and types from ./message.ts.
+// Subscription router: a topic trie with `+`/`#`, plain and `$share` subscriptions, collapse of overlaps. Imports ./topic.ts, ./hash.ts and types from ./message.ts.
 //
 // Concurrency contract: single-threaded, synchronous; `match` may be re-entered from its `out` callback.
 // Filters given to `subscribe`/`unsubscribe` must already be valid (validateTopicFilter); the router does not re-check.
@@ -10,6 +10,7 @@
 
 import type { QoS } from './message.ts';
 import { parseShared } from './topic.ts';
+import { fnv1a } from './hash.ts';
 
 export interface SubscriptionOptions {
   qos: QoS;
@@ -103,16 +104,6 @@ function makeDelivery<S>(subscriber: S, o: SubscriptionOptions, shared: boolean,
   const ids = o.subscriptionId === undefined ? NO_IDS : (Object.freeze([o.subscriptionId]) as unknown as number[]);
   if (shared) return { subscriber, qos: o.qos, retainAsPublished: o.retainAsPublished, subscriptionIds: ids, shared, shareKey: filter };
   return { subscriber, qos: o.qos, retainAsPublished: o.retainAsPublished, subscriptionIds: ids, shared };
-}
-
-/** FNV-1a over UTF-16 code units; stable across runs so sticky assignment survives restarts. */
-function hashTopic(topic: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < topic.length; i++) {
-    h ^= topic.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 export class Router<S extends { readonly id: string }> {
@@ -315,7 +306,7 @@ export class Router<S extends { readonly id: string }> {
       for (const group of groups.values()) {
         const first = group.members[0];
         if (takesShare !== undefined && first !== undefined && !takesShare(first.delivery.shareKey!)) continue;
-        if (this.strategy === 'sticky' && hash < 0) hash = hashTopic(topic);
+        if (this.strategy === 'sticky' && hash < 0) hash = fnv1a(topic); // stable across runs: a sticky choice survives restarts
         const chosen = this.choose(group, senderId, hash);
         if (chosen !== undefined) buf.push(chosen.delivery);
       }

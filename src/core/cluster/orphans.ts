@@ -1,4 +1,4 @@
-// Sessions whose owner node is gone (killed, or stopped and not back): one live node adopts each, so its expiry runs and its will is published. Imports core persistence and cluster types.
+// Sessions whose owner node is gone (killed, or stopped and not back): one live node adopts each, so its expiry runs and its will is published. Imports core persistence and cluster types and ../hash.ts.
 //
 // Contract: deadAfterMs after every change of the live set (and once after start, for owners gone before this
 // node started), each node lists the owner records `o/<key>` whose node is not live and adopts those whose
@@ -18,30 +18,7 @@ import type { Logger } from 'pino';
 import type { StatePort } from '../persistence.ts';
 import type { Membership } from './membership.ts';
 import { decodeOwner, OWNER_PREFIX } from './ownership.ts';
-
-function score(key: string, node: string): number {
-  let h = 0x811c9dc5;
-  const s = `${key}\u0000${node}`;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** The live node that adopts `key` (rendezvous hashing: stable while the live set stays). */
-export function adopterOf(key: string, live: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let top = -1;
-  for (const n of live) {
-    const s = score(key, n);
-    if (s > top || (s === top && best !== undefined && n < best)) {
-      top = s;
-      best = n;
-    }
-  }
-  return best;
-}
+import { rendezvous } from '../hash.ts';
 
 export class OrphanSweeper {
   private readonly adopting = new Set<string>();
@@ -100,7 +77,7 @@ export class OrphanSweeper {
         later = Math.min(later, gone.at + wait - now);
         continue;
       }
-      if (adopterOf(key, live) !== me) continue;
+      if (rendezvous(key, live) !== me) continue;
       this.adopting.add(key);
       this.adopt(key, owner.node)
         .then((won) => {

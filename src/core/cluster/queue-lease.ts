@@ -33,7 +33,7 @@ import type { Logger } from 'pino';
 import type { ClusterPort, StatePort } from '../persistence.ts';
 import type { QueueGate, QueueGateHooks } from '../queue.ts';
 import type { Membership } from './membership.ts';
-import { fnv1a } from './shares.ts';
+import { rendezvous } from '../hash.ts';
 
 const LEASE = 'ql/';
 const INTEREST = 'qm/';
@@ -60,16 +60,7 @@ interface Lease {
 
 /** Rendezvous: the node among `cands` with the highest FNV-1a(queue U+0000 partition U+0000 node); undefined when none. */
 export function partitionOwner(queue: string, p: number, cands: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let top = -1;
-  for (const n of cands) {
-    const h = fnv1a(`${queue}${SEP}${p}${SEP}${n}`);
-    if (h > top || (h === top && best !== undefined && n < best)) {
-      top = h;
-      best = n;
-    }
-  }
-  return best;
+  return rendezvous(`${queue}${SEP}${p}`, cands);
 }
 
 export class QueueLeases {

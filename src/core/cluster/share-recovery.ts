@@ -45,7 +45,8 @@ import type { Logger } from 'pino';
 import type { Message } from '../message.ts';
 import type { ClusterPort, StatePort } from '../persistence.ts';
 import type { Membership } from './membership.ts';
-import { chooseNode, fnv1a, type ShareAssigner } from './shares.ts';
+import { chooseNode, type ShareAssigner } from './shares.ts';
+import { fnv1a } from '../hash.ts';
 
 const PREFIX = 'sp/';
 const SEP = '\u0000';

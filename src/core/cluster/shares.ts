@@ -1,4 +1,4 @@
-// `$share` groups across nodes: which nodes have members of a group (`gm/` keys), and the deterministic choice of the one node that delivers each message to the group. Imports core message, persistence and membership types.
+// `$share` groups across nodes: which nodes have members of a group (`gm/` keys), and the deterministic choice of the one node that delivers each message to the group. Imports core message, persistence and membership types and ../hash.ts.
 //
 // Every node routes every record (sequencer.ts), and its router picks one LOCAL member per group. So that a
 // group gets one delivery across the cluster, each node delivers a record to a group only when it is the
@@ -11,6 +11,7 @@
 // Every node computes the same answer from the same view without talking per message. Views differ only
 // while membership changes (a node joins or leaves a group, starts, or dies and is not yet declared dead):
 // then a record may go to two members, or to none (see docs/CLUSTER.md, failure table).
+import { fnv1a } from '../hash.ts';
 import type { Logger } from 'pino';
 import type { Message } from '../message.ts';
 import type { ClusterPort, StatePort } from '../persistence.ts';
@@ -19,14 +20,6 @@ import type { Membership } from './membership.ts';
 const PREFIX = 'gm/';
 const SEP = '\u0000';
 
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 /** The node among `candidates` (sorted, at least one) that delivers `msg` to its group (the rule above). */
 export function chooseNode(candidates: readonly string[], msg: Message, sticky: boolean): string {
