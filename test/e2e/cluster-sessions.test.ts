@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IDisconnectPacket } from 'mqtt';
-import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { clusterSuite, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { ClientPool, RawClient, connectClient, sleep, uniqueId, waitUntil, type TestClient } from '../helpers/mqtt-clients.ts';
 
 describe('cluster sessions (in-memory backend, 2 nodes)', () => {
@@ -163,18 +163,10 @@ describe('cluster sessions (in-memory backend, 2 nodes)', () => {
 });
 
 describe('cluster: the sessions of a killed node (in-memory backend, 2 nodes)', () => {
-  let c: TestCluster;
-  const pool = new ClientPool();
-  before(async () => {
-    c = await startCluster(2);
-  });
-  after(async () => {
-    await pool.closeAll();
-    await c.close();
-  });
+  const { pool, cluster } = clusterSuite(2);
 
   test('a live node adopts them: the will of a client connected to the dead node is published, offline sessions expire, a clean session\'s owner record goes', async () => {
-    const url = (node: number): string => c.gateways[node]!.mqttUrl;
+    const url = (node: number): string => cluster().gateways[node]!.mqttUrl;
     const watcher = await pool.mqtt(url(1), { protocolVersion: 5 });
     await watcher.client.subscribeAsync('orph-will/#', { qos: 1 });
     const dev = uniqueId('orph-dev');
@@ -188,15 +180,15 @@ describe('cluster: the sessions of a killed node (in-memory backend, 2 nodes)', 
     await offline.client.subscribeAsync(`orph/${off}`, { qos: 1 });
     await offline.end();
     await pool.mqtt(url(0), { protocolVersion: 5, clientId: clean, clean: true });
-    const state = c.gateways[1]!.gateway.broker.state!;
+    const state = cluster().gateways[1]!.gateway.broker.state!;
     for (const id of [dev, off, clean]) await waitUntil(() => state.get(`o/${id}`) !== undefined, 3000, `owner record of ${id} visible on node 2`);
     assert.ok(state.get(`s/${off}`), 'the offline session is stored');
 
-    await c.gateways[0]!.kill();
+    await cluster().gateways[0]!.kill();
     // Death after deadAfterMs (1.5 s), adoption adoptAfterDeadMs (1 s in tests) after it was last heard: the will (delay 0) is published by node 2.
     await watcher.waitFor(1, 15_000);
     assert.deepEqual(watcher.received.map((m) => [m.topic, m.payload]), [[`orph-will/${dev}`, 'gone']]);
-    const b2 = c.gateways[1]!.gateway.broker;
+    const b2 = cluster().gateways[1]!.gateway.broker;
     // Expiry runs on node 2: the sessions (3 s and 2 s) and their owner records are gone from the shared store.
     for (const id of [dev, off]) {
       await waitUntil(() => state.get(`s/${id}`) === undefined && state.get(`o/${id}`) === undefined && b2.getSession(id) === undefined, 15_000, `session ${id} expired on node 2`);

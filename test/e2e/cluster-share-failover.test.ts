@@ -1,19 +1,11 @@
 // E2E: a `$share` group with members on two cluster nodes (in-memory backend) keeps every QoS 1 record when one node is killed mid-stream: the records assigned to the dead node (unacknowledged there, or assigned to it until it was declared dead) are re-read from its stored progress and delivered by the other node (src/core/cluster/share-recovery.ts). Imports the cluster and MQTT client helpers.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { clusterSuite, startCluster } from '../helpers/cluster.ts';
 import { ClientPool, sleep, uniqueId, waitUntil, type TestClient } from '../helpers/mqtt-clients.ts';
 
 describe('cluster $share group across a node kill (in-memory backend, 2 nodes)', () => {
-  let c: TestCluster;
-  const pool = new ClientPool();
-  before(async () => {
-    c = await startCluster(2);
-  });
-  after(async () => {
-    await pool.closeAll();
-    await c.close();
-  });
+  const { pool, cluster } = clusterSuite(2);
 
   test('QoS 1: members on both nodes, node 1 killed mid-stream: every acknowledged record reaches the group at least once', async () => {
     const topic = `shk/${uniqueId()}`;
@@ -21,9 +13,9 @@ describe('cluster $share group across a node kill (in-memory backend, 2 nodes)',
     const v5 = { protocolVersion: 5 as const };
     // Node 1 (index 0, killed): a member that acknowledges, and one that takes deliveries and never
     // acknowledges them (its deliveries do not count: they must be recovered after the kill).
-    const a = await pool.mqtt(c.gateways[0]!.mqttUrl, v5);
+    const a = await pool.mqtt(cluster().gateways[0]!.mqttUrl, v5);
     let stuckGot = 0;
-    const stuck = await pool.mqtt(c.gateways[0]!.mqttUrl, {
+    const stuck = await pool.mqtt(cluster().gateways[0]!.mqttUrl, {
       ...v5,
       properties: { receiveMaximum: 5 },
       customHandleAcks: () => {
@@ -31,12 +23,12 @@ describe('cluster $share group across a node kill (in-memory backend, 2 nodes)',
       },
     });
     // Node 2 (index 1, survives): a member that acknowledges.
-    const b = await pool.mqtt(c.gateways[1]!.mqttUrl, v5);
+    const b = await pool.mqtt(cluster().gateways[1]!.mqttUrl, v5);
     for (const m of [a, stuck, b]) await m.client.subscribeAsync(group, { qos: 1 });
-    await waitUntil(() => c.gateways.every((g) => g.gateway.broker.cluster!.liveNodes().length === 2), 3000, 'both nodes see each other');
+    await waitUntil(() => cluster().gateways.every((g) => g.gateway.broker.cluster!.liveNodes().length === 2), 3000, 'both nodes see each other');
     await sleep(300); // gm/ keys and the first progress writes reach both nodes
 
-    const pub: TestClient = await pool.mqtt(c.gateways[1]!.mqttUrl, v5);
+    const pub: TestClient = await pool.mqtt(cluster().gateways[1]!.mqttUrl, v5);
     const n = 300;
     const killAt = 100;
     let killed: Promise<void> | undefined;
@@ -44,7 +36,7 @@ describe('cluster $share group across a node kill (in-memory backend, 2 nodes)',
     for (let i = 0; i < n; i++) {
       if (i === killAt) {
         await waitUntil(() => stuckGot > 0, 3000, `the never-acknowledging member holds deliveries (node 1 member got ${a.received.length})`);
-        killed = c.gateways[0]!.kill(); // no await: deliveries are in flight when it lands
+        killed = cluster().gateways[0]!.kill(); // no await: deliveries are in flight when it lands
       }
       await pub.client.publishAsync(topic, `m${i}`, { qos: 1 });
       acked.push(`m${i}`);
@@ -57,10 +49,10 @@ describe('cluster $share group across a node kill (in-memory backend, 2 nodes)',
       15_000,
       `every acknowledged record delivered to the group; missing ${acked.filter((p) => !got().has(p)).length}: ${acked.filter((p) => !got().has(p)).slice(0, 5).join(',')}`,
     );
-    const survivor = c.gateways[1]!.gateway.broker.cluster!;
+    const survivor = cluster().gateways[1]!.gateway.broker.cluster!;
     assert.ok(survivor.stats.shareRecovered > 0, 'the surviving node re-read records assigned to the dead one');
     // The recovery is finished and forgotten: the dead node's progress key is deleted once its records are acknowledged here.
-    await waitUntil(() => [...c.gateways[1]!.node.state.entries('sp/')].every(([k]) => !k.includes('\u0000n1\u0000')), 5000, 'the dead node\'s progress key deleted');
+    await waitUntil(() => [...cluster().gateways[1]!.node.state.entries('sp/')].every(([k]) => !k.includes('\u0000n1\u0000')), 5000, 'the dead node\'s progress key deleted');
   });
 
   test('no node dies: no record is recovered, and each record goes to the group once', async () => {

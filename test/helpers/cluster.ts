@@ -1,5 +1,7 @@
-// Test helper: several in-process gateways over one in-memory cluster backend (memory-cluster.ts), on ephemeral ports, and a kill that stops a node without saving. Imports the gateway helper and the memory cluster.
+// Test helper: several in-process gateways over one in-memory cluster backend (memory-cluster.ts), on ephemeral ports, and a kill that stops a node without saving; clusterSuite sets one up for a describe. Imports node:test, the gateway, client and memory cluster helpers.
+import { after, before } from 'node:test';
 import { MemoryCluster } from './memory-cluster.ts';
+import { ClientPool } from './mqtt-clients.ts';
 import type { ClusterBackend } from '../../src/core/persistence.ts';
 import { startGateway, type TestGateway } from './gateway.ts';
 import type { GatewayConfig } from '../../config/schema.ts';
@@ -62,4 +64,21 @@ export async function startCluster(
       await Promise.all(gateways.map((g) => g.close().catch(() => undefined)));
     },
   };
+}
+
+/**
+ * Inside a describe: `count` gateways over one cluster started before its tests and closed after them (the pool's
+ * clients first). `cluster()` is the running cluster.
+ */
+export function clusterSuite(count: number, overrides: DeepPartial<GatewayConfig> = {}, partitions = 4): { cluster(): TestCluster; pool: ClientPool } {
+  let c: TestCluster | undefined;
+  const pool = new ClientPool();
+  before(async () => {
+    c = await startCluster(count, overrides, partitions);
+  });
+  after(async () => {
+    await pool.closeAll();
+    await c?.close();
+  });
+  return { pool, cluster: () => c! };
 }
