@@ -1,4 +1,4 @@
-// Cluster kill loop: real gateway processes (cluster.backend nats) on a three-server NATS JetStream cluster (R3); under QoS 1 + QoS 2 load, kill -9 one gateway node or one nats-server, let the clients reconnect (mqtt.js, same client ids, persistent sessions) and check loss, QoS 2 duplicates and order. Imports node builtins, mqtt, scripts/cluster-dev.ts and test/helpers/prng.ts.
+// Cluster kill loop: real gateway processes (cluster.backend nats) on a three-server NATS JetStream cluster (R3); under QoS 1 + QoS 2 load, kill -9 one gateway node or one nats-server, let the clients reconnect (mqtt.js, same client ids, persistent sessions) and check loss, QoS 2 duplicates and order. Imports node builtins, mqtt, ./wakeups.ts, scripts/cluster-dev.ts and test/helpers/prng.ts.
 //
 // Usage: node --import tsx loadtest/cluster-kill-loop.ts --iterations N --seed S --kill gateway|nats|both
 // Prints one line per iteration and one summary line; exits 1 on any loss of an acknowledged message or
@@ -37,6 +37,7 @@ import type { Packet } from 'mqtt-packet';
 import { answerHelp } from './help.ts';
 import { httpGet, startGatewayNodes, startNatsServers, waitForJetStream, type GatewayNode, type NatsCluster } from '../scripts/cluster-dev.ts';
 import { prng } from '../test/helpers/prng.ts';
+import { Wakeups } from './wakeups.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -109,7 +110,8 @@ class Publisher {
   onAck: (() => void) | undefined;
   client!: MqttClient;
   private pausedUntil = 0;
-  private wakeups: (() => void)[] = [];
+  /** Woken by each ack, packet or close. */
+  private readonly events = new Wakeups();
 
   constructor(readonly name: string, readonly clientId: string, readonly topic: string, readonly version: 4 | 5, readonly servers: Server[], private readonly rnd: () => number) {}
 
@@ -137,19 +139,6 @@ class Publisher {
     await firstConnect(c, this.name);
   }
 
-  private wake(): void {
-    const w = this.wakeups;
-    this.wakeups = [];
-    for (const f of w) f();
-  }
-
-  private waitEvent(ms: number): Promise<void> {
-    return new Promise((r) => {
-      const t = setTimeout(r, ms);
-      this.wakeups.push(() => { clearTimeout(t); r(); });
-    });
-  }
-
   /** Publishes fresh messages while fewer than `window` are open, until `stop()`; bounded by `ms`. */
   async pump(window: number, stop: () => boolean, ms: number): Promise<void> {
     const end = Date.now() + ms;
@@ -166,10 +155,10 @@ class Publisher {
             m.refused = String((err as { code?: number }).code ?? err.message);
             this.pausedUntil = Date.now() + 100; // as a device would: back off after a refusal instead of a tight loop
           }
-          this.wake();
+          this.events.wake();
         });
       }
-      await this.waitEvent(50);
+      await this.events.wait(50);
     }
   }
 
@@ -178,7 +167,7 @@ class Publisher {
     const end = Date.now() + ms;
     while (this.inflight > 0) {
       if (Date.now() > end) return false;
-      await this.waitEvent(100);
+      await this.events.wait(100);
     }
     return true;
   }

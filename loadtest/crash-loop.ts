@@ -1,4 +1,4 @@
-// Crash loop: publishes numbered QoS 1/2 messages into a real gateway process, kills it with SIGKILL at a seeded point, restarts it and checks loss, duplicates and order. Imports node builtins, mqtt, mqtt-packet and the gateway-process test helper.
+// Crash loop: publishes numbered QoS 1/2 messages into a real gateway process, kills it with SIGKILL at a seeded point, restarts it and checks loss, duplicates and order. Imports node builtins, mqtt, mqtt-packet, ./wakeups.ts and the gateway-process test helper.
 //
 // Usage: node --import tsx loadtest/crash-loop.ts --iterations N --seed S --flush always|interval|never [--churn]
 //        node --import tsx loadtest/crash-loop.ts --default-config [--kills 10] [--kill-acks 10000-30000] [--max-queued N]
@@ -36,7 +36,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { GatewayProcess, type FlushMode } from '../test/helpers/gateway-process.ts';
 import { prng } from '../test/helpers/prng.ts';
-
+import { Wakeups } from './wakeups.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -96,7 +96,8 @@ class RawPublisher {
   inflight = 0;
   acks = 0;
   onAck: (() => void) | undefined;
-  private wakeups: (() => void)[] = [];
+  /** Woken by each ack, packet or close. */
+  private readonly events = new Wakeups();
 
   constructor(readonly clientId: string, readonly topic: string) {}
 
@@ -110,14 +111,14 @@ class RawPublisher {
     parser.on('packet', (p: Packet) => {
       if (p.cmd === 'connack') connack?.(p.sessionPresent);
       else this.onPacket(p);
-      this.wake();
+      this.events.wake();
     });
     parser.on('error', () => socket.destroy());
     socket.on('data', (d: Buffer) => parser.parse(d));
     socket.on('error', () => {});
     socket.on('close', () => {
       this.closed = true;
-      this.wake();
+      this.events.wake();
     });
     const result = new Promise<boolean>((resolve, reject) => {
       connack = resolve;
@@ -131,23 +132,6 @@ class RawPublisher {
 
   private write(p: Packet): void {
     this.socket?.write(mqttPacket.generate(p, { protocolVersion: 4 }));
-  }
-
-  private wake(): void {
-    const w = this.wakeups;
-    this.wakeups = [];
-    for (const f of w) f();
-  }
-
-  /** Resolves on the next packet or close (or after `ms`). */
-  private waitEvent(ms: number): Promise<void> {
-    return new Promise((r) => {
-      const t = setTimeout(r, ms);
-      this.wakeups.push(() => {
-        clearTimeout(t);
-        r();
-      });
-    });
   }
 
   private onPacket(p: Packet): void {
@@ -188,7 +172,7 @@ class RawPublisher {
         this.inflight++;
         this.publish(s, false);
       }
-      await this.waitEvent(50);
+      await this.events.wait(50);
     }
   }
 
@@ -215,7 +199,7 @@ class RawPublisher {
     const end = Date.now() + ms;
     while (this.open.size > 0) {
       if (this.closed || Date.now() > end) return false;
-      await this.waitEvent(50);
+      await this.events.wait(50);
     }
     return true;
   }
