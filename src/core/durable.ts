@@ -132,7 +132,8 @@ export class DurableStore implements MessagePersistence {
   append(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<LogRef> {
     const headers = encodeHeaders(msg, inboundQos2?.packetId ?? 0, this.origin);
     const input = { key: msg.topic, timestamp: msg.createdAt, headers, value: msg.payload };
-    if (!inboundQos2) return this.log.append(input);
+    // The hash costs a pass over the payload on every inbound QoS 2 publish: only for a log that uses it.
+    if (!inboundQos2 || !this.log.deduplicates) return this.log.append(input);
     const h = createHash('sha256');
     const receipt = this.state.get(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`);
     for (const part of [inboundQos2.sessionId, String(inboundQos2.packetId), receipt ?? '-', msg.topic, String(msg.retain)]) {

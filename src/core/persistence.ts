@@ -4,6 +4,8 @@ import type { LogRef, Message } from './message.ts';
 /** The slice of the partitioned log the core uses (src/log's PartitionedLog satisfies it structurally). */
 export interface MessageLogPort {
   readonly partitions: number;
+  /** Whether append() uses `dedupId` (NATS); absent or false: the caller need not compute one (local log). */
+  readonly deduplicates?: boolean;
   /**
    * `dedupId` (optional): a backend that can deduplicate (NATS: the Nats-Msg-Id header, within the stream's
    * duplicate window) stores a second append with the same id once and resolves it at the first one's offset;

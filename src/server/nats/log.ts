@@ -42,6 +42,7 @@ export const partitionSubject = (prefix: string, p: number): string => `${prefix
 
 export class NatsLog implements BackendLog {
   readonly partitions: number;
+  readonly deduplicates = true;
   private readonly starts: number[];
   private readonly ends: number[];
   private readonly tails: Promise<unknown>[];
