@@ -5,6 +5,7 @@ import { gatewayError, type ErrorCode } from './errors.ts';
 import { isExpired, type Message, type QoS } from './message.ts';
 import type { DurableStore } from './durable.ts';
 import type { PendingWork } from './backpressure.ts';
+import type { InboundQos2 } from './persistence.ts';
 import { RetainedStore } from './retained.ts';
 import { Router, type ShareStrategy, type SubscriptionOptions, type Delivery } from './router.ts';
 import { Session, type DeliveryRequest, type DropReason, type Outbound, type SessionLimits } from './session.ts';
@@ -754,7 +755,7 @@ export class Broker {
    * Returns undefined when it completed synchronously, or a promise that resolves once the message
    * is durable and routed; acknowledge the publisher only then.
    */
-  publish(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<void> | undefined {
+  publish(msg: Message, inboundQos2?: InboundQos2): Promise<void> | undefined {
     // '' and internal senders (U+0000 first: a bridge's inbound messages) are the gateway's own.
     const origin = msg.senderId === '' || msg.senderId.charCodeAt(0) === 0 ? this.qosStats.in.gateway : this.entries.has(msg.senderId) ? this.qosStats.in.mqtt : this.qosStats.in.stomp;
     origin[msg.qos]!++;

@@ -29,7 +29,7 @@
 // are read and rewritten in this layout at start.
 import { createHash } from 'node:crypto';
 import type { LogRef, Message } from './message.ts';
-import type { MessageLogPort, MessagePersistence, StatePort, StorageBackend } from './persistence.ts';
+import type { InboundQos2, MessageLogPort, MessagePersistence, StatePort, StorageBackend } from './persistence.ts';
 import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMessage } from './record-codec.ts';
 import type { SubscriptionOptions } from './router.ts';
 import type { DeliveryRequest, SessionSnapshot } from './session.ts';
@@ -47,6 +47,7 @@ import {
   encodeReceipt,
   encodeSessionMeta,
   type SessionCursor,
+  type Receipt,
   type SessionMeta,
   type StoredRef,
 } from './state-codec.ts';
@@ -123,20 +124,24 @@ export class DurableStore implements MessagePersistence {
   }
 
   /**
-   * Appends; `inboundQos2` puts the publisher's packet id in the record header (see recordQos2) and gives the
-   * append a dedup id (MessageLogPort.append): the same for a resend of the same PUBLISH (same session, packet
-   * id, content, and the same receipt state for that id), different for the next message under that id (its
-   * predecessor's receipt was written before PUBREC). A new message equal in content to one whose append
-   * failed, resent under the same id, may resolve at that record: it is delivered once, as one message.
+   * Appends; `inboundQos2` puts the publisher's packet id in the record header (see recordQos2) and, on a log that
+   * deduplicates, gives the append a dedup id (MessageLogPort.append) over the session, packet id, content and a
+   * predecessor marker: the (partition:offset) of the flow that used this packet id before, as its receipt says.
+   * A resend of the same PUBLISH gets the same id, the next message under that id a different one (its
+   * predecessor's receipt was written before PUBREC). The marker goes into this record's receipt (`m`), so a
+   * resend after a receipt write that failed (the receipt then names this record, unreleased, in the cache, and
+   * perhaps in the store) still computes the first copy's id. A new message equal in content to one whose
+   * append failed, resent under the same id, may resolve at that record: it is delivered once, as one message.
    */
-  append(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<LogRef> {
+  append(msg: Message, inboundQos2?: InboundQos2): Promise<LogRef> {
     const headers = encodeHeaders(msg, inboundQos2?.packetId ?? 0, this.origin);
     const input = { key: msg.topic, timestamp: msg.createdAt, headers, value: msg.payload };
     // The hash costs a pass over the payload on every inbound QoS 2 publish: only for a log that uses it.
     if (!inboundQos2 || !this.log.deduplicates) return this.log.append(input);
+    const marker = this.predecessorMarker(inboundQos2);
+    inboundQos2.marker = marker;
     const h = createHash('sha256');
-    const receipt = this.state.get(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`);
-    for (const part of [inboundQos2.sessionId, String(inboundQos2.packetId), receipt ?? '-', msg.topic, String(msg.retain)]) {
+    for (const part of [inboundQos2.sessionId, String(inboundQos2.packetId), marker, msg.topic, String(msg.retain)]) {
       h.update(part);
       h.update('\0');
     }
@@ -144,9 +149,21 @@ export class DurableStore implements MessagePersistence {
     return this.log.append({ ...input, dedupId: h.digest('base64url') });
   }
 
+  /** '-' (no receipt), an unreleased receipt's own marker (this flow's earlier attempt), or the receipt's `p:o`. */
+  private predecessorMarker(q: InboundQos2): string {
+    const cur = this.state.get(`q/${q.sessionId}/${q.packetId}`);
+    if (cur === undefined) return '-';
+    const r = decodeReceipt(cur);
+    if (!r.ok) return '-';
+    if (!r.value.released && r.value.m !== undefined) return r.value.m;
+    return `${r.value.p}:${r.value.o}`;
+  }
+
   /** The QoS 2 receipt for a persistent publisher, written after the append and before PUBREC. */
-  recordQos2(inboundQos2: { sessionId: string; packetId: number }, ref: LogRef, createdAt: number): Promise<void> {
-    return this.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, encodeReceipt({ p: ref.partition, o: ref.offset, released: false, t: createdAt }));
+  recordQos2(inboundQos2: InboundQos2, ref: LogRef, createdAt: number): Promise<void> {
+    const r: Receipt = { p: ref.partition, o: ref.offset, released: false, t: createdAt };
+    if (inboundQos2.marker !== undefined) r.m = inboundQos2.marker;
+    return this.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, encodeReceipt(r));
   }
 
   /** First offset of partition p not yet routed (the routed watermark). */

@@ -40,6 +40,13 @@ export interface StatePort {
   close(): Promise<void>;
 }
 
+/** An inbound QoS 2 PUBLISH: its publisher's session and packet id. `marker` is set by DurableStore.append for its recordQos2. */
+export interface InboundQos2 {
+  sessionId: string;
+  packetId: number;
+  marker?: string;
+}
+
 /**
  * Makes messages and state durable. The broker acknowledges a publish (PUBACK / PUBREC / RECEIPT)
  * only after the promise for it resolves; a rejection is reported to the publisher and nothing is routed.
@@ -48,7 +55,7 @@ export interface MessagePersistence {
   /** Whether this message must be appended (QoS > 0, or QoS 0 when configured). */
   wants(msg: Message): boolean;
   /** Appends; `inboundQos2` marks the publisher's QoS 2 packet id so a crash cannot duplicate it. */
-  append(msg: Message, inboundQos2?: { sessionId: string; packetId: number }): Promise<LogRef>;
+  append(msg: Message, inboundQos2?: InboundQos2): Promise<LogRef>;
   /** Retained store change (an empty payload deletes). */
   saveRetained(msg: Message): Promise<void>;
 }

@@ -45,6 +45,11 @@ export interface Receipt {
   released: boolean;
   /** The record's timestamp (Message.createdAt): orders receipts of one packet id across partitions. Optional (older receipts lack it). */
   t?: number;
+  /**
+   * The predecessor marker this record's dedup id was computed with (DurableStore.append; NATS only): a resend after a
+   * failed receipt write finds this unreleased receipt and must compute the same dedup id as the first copy.
+   */
+  m?: string;
 }
 
 /** `sg/<$share/group/filter>` v1: a behind `$share` group's cursor. */
@@ -165,7 +170,7 @@ export function decodeCursor(buf: Buffer): Decoded<SessionCursor> {
 // ---- receipts, group cursors ----
 
 export function encodeReceipt(r: Receipt): Buffer {
-  return enc({ v: 1, p: r.p, o: r.o, released: r.released, ...(r.t !== undefined ? { t: r.t } : {}) });
+  return enc({ v: 1, p: r.p, o: r.o, released: r.released, ...(r.t !== undefined ? { t: r.t } : {}), ...(r.m !== undefined ? { m: r.m } : {}) });
 }
 
 export function decodeReceipt(buf: Buffer): Decoded<Receipt> {
@@ -178,6 +183,10 @@ export function decodeReceipt(buf: Buffer): Decoded<Receipt> {
   if (o.t !== undefined) {
     if (typeof o.t !== 'number' || !Number.isFinite(o.t)) return { ok: false, why: 'bad receipt time' };
     out.t = o.t;
+  }
+  if (o.m !== undefined) {
+    if (typeof o.m !== 'string' || o.m.length > 64) return { ok: false, why: 'bad receipt marker' };
+    out.m = o.m;
   }
   return { ok: true, value: out };
 }

@@ -10,6 +10,7 @@ import {
   decodeGroupCursor,
   decodeLegacySession,
   decodeReceipt,
+  encodeReceipt,
   decodeSessionMeta,
   type Decoded,
 } from '../../src/core/state-codec.ts';
@@ -60,6 +61,8 @@ describe('stored state formats: golden files', () => {
   it('receipt v1 and the unversioned receipt written before versions', () => {
     assert.deepEqual(ok(decodeReceipt(file('receipt-v1.json'))), { p: 3, o: 1000, released: false });
     assert.deepEqual(ok(decodeReceipt(file('receipt-unversioned.json'))), { p: 3, o: 1000, released: true });
+    assert.deepEqual(ok(decodeReceipt(file('receipt-v1-marker.json'))), { p: 2, o: 41, released: false, t: 1700000000000, m: '2:17' });
+    assert.deepEqual(encodeReceipt({ p: 2, o: 41, released: false, t: 1700000000000, m: '2:17' }), file('receipt-v1-marker.json'));
   });
 
   it('group cursor v1', () => {

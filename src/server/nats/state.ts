@@ -218,15 +218,18 @@ export class NatsState implements StatePort {
     for (const key of keys) {
       if (this.closed) return;
       try {
-        const e = await this.kv.get(encodeStateKey(key).kvKey);
+        // At the stream leader, not kv.get: that is a direct get, which any replica answers, one that lags too.
+        const { kvKey, hashed } = encodeStateKey(key);
+        const m = await this.link.guard(() => this.link.jsm.streams.getMessage(this.stream, { last_by_subj: this.subjectPrefix + kvKey }));
         if ((this.pending.get(key) ?? 0) > 0) continue;
         const cur = this.entries_.get(key);
         let value: Buffer | undefined;
-        if (e && e.operation === 'PUT') {
-          value = Buffer.from(e.value);
-          if (encodeStateKey(key).hashed) value = unframeHashedValue(value)?.value;
+        const op = m?.header?.get('KV-Operation');
+        if (m && op !== 'DEL' && op !== 'PURGE') {
+          value = Buffer.from(m.data);
+          if (hashed) value = unframeHashedValue(value)?.value;
         }
-        const rev = e?.revision ?? 0;
+        const rev = m?.seq ?? 0;
         if (!cur || rev >= cur.rev) {
           const changed = !(cur?.value === undefined ? value === undefined : value !== undefined && cur.value.equals(value));
           this.entries_.set(key, { value, rev });

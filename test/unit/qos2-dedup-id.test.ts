@@ -1,0 +1,93 @@
+// Unit: the dedup id DurableStore.append gives an inbound QoS 2 record on a log that deduplicates (NATS): the same for a resend of the same PUBLISH, also after a receipt write that failed, different for the next message under that packet id. Imports DurableStore, the state codec and node:test.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DurableStore } from '../../src/core/durable.ts';
+import { decodeReceipt } from '../../src/core/state-codec.ts';
+import type { InboundQos2, MessageLogPort, StatePort } from '../../src/core/persistence.ts';
+import type { Message } from '../../src/core/message.ts';
+
+function setup(): { store: DurableStore; ids: (string | undefined)[]; map: Map<string, Buffer>; failPuts: { on: boolean } } {
+  const ids: (string | undefined)[] = [];
+  const map = new Map<string, Buffer>();
+  const failPuts = { on: false };
+  const state: StatePort = {
+    get: (k) => map.get(k),
+    // Like NatsState: the cache takes the value at once; the store write may then fail.
+    put: async (k, v) => {
+      map.set(k, v);
+      if (failPuts.on) throw new Error('NATS connection lost');
+    },
+    delete: async (k) => void map.delete(k),
+    *entries(prefix = '') {
+      for (const e of map) if (e[0].startsWith(prefix)) yield e;
+    },
+    close: async () => undefined,
+  };
+  let end = 0;
+  const log: MessageLogPort = {
+    partitions: 1,
+    deduplicates: true,
+    append: async (input) => {
+      ids.push(input.dedupId);
+      return { partition: 0, offset: end++ };
+    },
+    read: async () => [],
+    endOffset: () => end,
+    startOffset: () => 0,
+    offsetForTime: async () => 0,
+    close: async () => undefined,
+  };
+  return { store: new DurableStore(log, state, false), ids, map, failPuts };
+}
+
+const msg = (payload: string): Message => ({ topic: 't/1', payload: Buffer.from(payload), qos: 2, retain: false, properties: {}, createdAt: 1, expiresAt: 0, senderId: 'pub' });
+
+/** One PUBLISH attempt as the broker makes it: append, then the receipt (which may fail). */
+async function attempt(store: DurableStore, payload: string, packetId: number): Promise<void> {
+  const q: InboundQos2 = { sessionId: 'pub', packetId };
+  const ref = await store.append(msg(payload), q);
+  await store.recordQos2(q, ref, 1).catch(() => undefined);
+}
+
+describe('inbound QoS 2 dedup id', () => {
+  it('a resend after a failed receipt write has the first copy\'s id; the next message under that id another', async () => {
+    const { store, ids, map, failPuts } = setup();
+    await attempt(store, 'a', 7); // flow 1, completes
+    await store.releaseQos2('pub', 7);
+    failPuts.on = true;
+    await attempt(store, 'b', 7); // flow 2: stored, its receipt write fails (the cache has it, unreleased)
+    assert.equal(ok(map.get('q/pub/7')).released, false);
+    failPuts.on = false;
+    await attempt(store, 'b', 7); // the publisher's resend of flow 2
+    assert.equal(ids[2], ids[1], 'the resend is recognised as the same message');
+    await store.releaseQos2('pub', 7);
+    await attempt(store, 'b', 7); // flow 3: a new message with the same content and id
+    assert.notEqual(ids[3], ids[1], 'the next message under the id is a new one');
+    assert.notEqual(ids[1], ids[0]);
+  });
+
+  it('a resend whose receipt write never reached the cache has the first copy\'s id too', async () => {
+    const { store, ids, map } = setup();
+    await attempt(store, 'a', 3);
+    await store.releaseQos2('pub', 3);
+    const before = map.get('q/pub/3')!;
+    await attempt(store, 'b', 3);
+    map.set('q/pub/3', before); // the failed write read back from the store: the released predecessor
+    await attempt(store, 'b', 3);
+    assert.equal(ids[2], ids[1]);
+  });
+
+  it('other content under the same id and predecessor is another message', async () => {
+    const { store, ids } = setup();
+    await attempt(store, 'a', 5);
+    await attempt(store, 'c', 5); // v5: the first flow ended in a PUBREC error, a new message reuses the id
+    assert.notEqual(ids[1], ids[0]);
+  });
+});
+
+function ok(v: Buffer | undefined): { released: boolean } {
+  assert.ok(v);
+  const r = decodeReceipt(v);
+  assert.ok(r.ok);
+  return r.value;
+}
