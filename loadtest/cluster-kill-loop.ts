@@ -21,7 +21,10 @@
 //      0x80, v3.1.1 close) are not acknowledged and not counted; mqtt.js re-sends what the close left open;
 //   5. the publishers drain, the offline subscriber connects (to the surviving node), everyone collects
 //      until every acknowledged message arrived or nothing new came for a while;
-//   6. the killed process is started again, so the environment serves the next iteration.
+//   6. the killed process is started again, and the iteration ends once every stream's followers are caught up
+//      (scripts/cluster-dev.ts waitForReplicasCurrent), so the next kill is again a single failure: a restarted
+//      server catches up for a while, and killing another one meanwhile is a double failure, which R3 does not
+//      survive (nats-server 2.9.10 then gave a new record a sequence it had acknowledged for another one).
 // Checks per subscriber (deliveries = mqtt.js 'message' events, i.e. what the application sees; mqtt.js
 // keeps its QoS 2 receiver state across its reconnects, [MQTT-4.3.3-9]): every acknowledged message
 // arrives; no QoS 2 message twice; first arrivals per publisher and QoS in publish order [MQTT-4.6.0-6],
@@ -35,7 +38,7 @@ import { pathToFileURL } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
 import { answerHelp } from './help.ts';
-import { httpGet, startGatewayNodes, startNatsServers, waitForJetStream, type GatewayNode, type NatsCluster } from '../scripts/cluster-dev.ts';
+import { httpGet, startGatewayNodes, startNatsServers, waitForJetStream, waitForReplicasCurrent, type GatewayNode, type NatsCluster } from '../scripts/cluster-dev.ts';
 import { prng } from '../test/helpers/prng.ts';
 import { Wakeups } from './wakeups.ts';
 
@@ -221,6 +224,8 @@ export interface SubscriberReport {
   name: string;
   /** CONNACK sessionPresent of every connection after the first. */
   resumed: boolean;
+  /** Connections (CONNACKs) it had: 1 = it never reconnected. */
+  connections: number;
   deliveries: number;
   lost: string[];
   qos2Duplicates: string[];
@@ -257,6 +262,12 @@ export interface ClusterKillOptions {
   window?: number;
   /** Acknowledgements (all publishers) before the kill, seeded in [min, max]. Default [150, 400]. */
   killAcks?: [number, number];
+  /**
+   * nats kill: which server dies. `seeded` (default): one of the three, from the seed (often one no gateway is
+   * connected to: only a stream leader moves). `nodeA`: the one node A's NATS connection is on (from each server's
+   * /connz), so A's appends in flight lose their answers and its clients are refused and resend.
+   */
+  natsVictim?: 'seeded' | 'nodeA';
   /** Load after the kill. Default 3000 ms. */
   afterMs?: number;
   /** Bound on collecting; stops earlier when nothing new came for quietMs. Defaults 30000 / 6000. */
@@ -294,7 +305,7 @@ function analyse(s: Subscriber, pubs: Publisher[]): SubscriberReport {
     if (m.seq < prev) orderViolations.push(`${name} q${m.qos}: ${prev} then ${m.seq}`);
     else last.set(lane, m.seq);
   }
-  return { name: s.name, resumed: s.sessionPresent.slice(1).every(Boolean), deliveries: s.deliveries, lost, qos2Duplicates, qos1Duplicates, orderViolations };
+  return { name: s.name, resumed: s.sessionPresent.slice(1).every(Boolean), connections: s.sessionPresent.length, deliveries: s.deliveries, lost, qos2Duplicates, qos1Duplicates, orderViolations };
 }
 
 export function iterationFailed(r: ClusterKillResult): boolean {
@@ -302,7 +313,7 @@ export function iterationFailed(r: ClusterKillResult): boolean {
 }
 
 export function describeIteration(r: ClusterKillResult): string {
-  const subs = r.subscribers.map((s) => `${s.name}: recv=${s.deliveries} lost=${s.lost.length} q2dup=${s.qos2Duplicates.length} q1dup=${s.qos1Duplicates} order=${s.orderViolations.length}${s.resumed ? '' : ' SESSION-LOST'}`).join('; ');
+  const subs = r.subscribers.map((s) => `${s.name}: recv=${s.deliveries} lost=${s.lost.length} q2dup=${s.qos2Duplicates.length} q1dup=${s.qos1Duplicates} order=${s.orderViolations.length}${s.connections > 1 ? ` conns=${s.connections}` : ''}${s.resumed ? '' : ' SESSION-LOST'}`).join('; ');
   const fail = iterationFailed(r)
     ? ` | FAIL ${JSON.stringify(r.subscribers.map((s) => ({ n: s.name, lost: s.lost.slice(0, 8), q2dup: s.qos2Duplicates.slice(0, 8), order: s.orderViolations.slice(0, 4) })))}${r.inLog ? ` ${r.inLog}` : ''}${r.restartFailure ? ` ${r.restartFailure}` : ''}`
     : '';
@@ -312,6 +323,17 @@ export function describeIteration(r: ClusterKillResult): string {
 
 async function readyz(n: GatewayNode): Promise<number> {
   return (await httpGet(n.ports.http, '/readyz').catch(() => ({ status: 0 }))).status;
+}
+
+/** The nats-server whose /connz lists node `nodeId`'s connection (named `iot-gateway <nodeId>`), if one does. */
+async function serverHolding(env: KillEnv, nodeId: string): Promise<KillEnv['nats']['servers'][number] | undefined> {
+  for (const s of env.nats.servers) {
+    const r = await httpGet(s.httpPort, '/connz').catch(() => undefined);
+    if (!r || r.status !== 200) continue;
+    const conns = (JSON.parse(r.body) as { connections?: { name?: string }[] }).connections ?? [];
+    if (conns.some((c) => c.name === `iot-gateway ${nodeId}`)) return s;
+  }
+  return undefined;
 }
 
 /** Runs one kill; always ends its clients and starts the killed process again. */
@@ -324,7 +346,8 @@ export async function runClusterKillIteration(env: KillEnv, o: ClusterKillOption
   const swap = rnd() < 0.5;
   const a = env.nodes[swap ? 1 : 0]; // the victim node (gateway kill), or simply "node A"
   const b = env.nodes[swap ? 0 : 1];
-  const server = env.nats.servers[Math.floor(rnd() * env.nats.servers.length)]!;
+  const seeded = env.nats.servers[Math.floor(rnd() * env.nats.servers.length)]!;
+  const server = o.kill === 'nats' && o.natsVictim === 'nodeA' ? (await serverHolding(env, a.nodeId)) ?? seeded : seeded;
   const victim = o.kill === 'gateway' ? a.nodeId : server.name;
   const run = `${o.kill[0]}${o.seed}-${Date.now().toString(36)}`;
   const filter = `kill/${run}/#`;
@@ -423,6 +446,8 @@ export async function runClusterKillIteration(env: KillEnv, o: ClusterKillOption
         await server.start();
         await waitForJetStream(env.nats.servers, 60_000);
       }
+      // The next kill must find every replica caught up: one failure at a time is what R3 survives.
+      await waitForReplicasCurrent(env.nats.servers, 90_000);
       for (const n of env.nodes) {
         const until = Date.now() + 60_000;
         while ((await readyz(n)) !== 200 && Date.now() < until) await sleep(200);
@@ -444,6 +469,8 @@ kill -9 under QoS 1 + QoS 2 load on 3 nats-servers (JetStream R3) + 2 gateway no
   --window W          unacknowledged publishes per publisher (default 16)
   --kill-acks MIN-MAX acknowledgements before the kill, seeded (default 150-400)
   --after-ms MS       load after the kill (default 3000)
+  --nats-victim WHO   nats kill: seeded (default: one of the three, from the seed) | node-a (the server node A's
+                      NATS connection is on, so its appends in flight lose their answers)
   --dir DIR           parent directory of the nats-servers' and gateways' files (default: a new temp dir, removed)
 prints one line per iteration and one summary line.
 exit code: 0 when no acknowledged message was lost, no QoS 2 message was delivered twice and no order broke;
@@ -459,6 +486,7 @@ async function main(): Promise<void> {
       window: { type: 'string', default: '16' },
       'kill-acks': { type: 'string', default: '150-400' },
       'after-ms': { type: 'string', default: '3000' },
+      'nats-victim': { type: 'string', default: 'seeded' },
       dir: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -471,6 +499,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(seed0)) throw new Error('--seed must be an integer');
   if (what !== 'gateway' && what !== 'nats' && what !== 'both') throw new Error('--kill must be gateway, nats or both');
   if (m === null || Number(m[1]) < 1 || Number(m[1]) > Number(m[2])) throw new Error(`--kill-acks must be MIN-MAX, got ${values['kill-acks']}`);
+  const natsVictim = values['nats-victim'] === 'node-a' ? 'nodeA' : values['nats-victim'] === 'seeded' ? 'seeded' : undefined;
+  if (natsVictim === undefined) throw new Error(`--nats-victim must be seeded or node-a, got ${values['nats-victim']}`);
   const window = Number(values.window);
   if (!(window >= 1 && window <= 1000)) throw new Error('--window must be 1..1000');
   const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'cluster-kill-'));
@@ -487,7 +517,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < n; i++) {
       const kill: KillTarget = what === 'both' ? (i % 2 === 0 ? 'gateway' : 'nats') : what;
       const r = await runClusterKillIteration(env, {
-        seed: seed0 + i, kill, window, killAcks: [Number(m[1]), Number(m[2])], afterMs: Number(values['after-ms']),
+        seed: seed0 + i, kill, window, killAcks: [Number(m[1]), Number(m[2])], afterMs: Number(values['after-ms']), natsVictim,
       });
       done++;
       if (iterationFailed(r)) failures++;

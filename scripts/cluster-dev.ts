@@ -251,6 +251,47 @@ export async function waitForJetStream(servers: NatsServer[], timeoutMs: number)
   }
 }
 
+/**
+ * Streams whose replicas are not all caught up, from each stream leader's own /jsz view (replicas current, no lag);
+ * [] when every stream of every account has a leader and every follower is current. A server started again after a
+ * kill -9 catches up from the leader for a while: R3 survives one failure, so a second kill during that time is a
+ * double failure (nats-server 2.9 then loses acknowledged records).
+ */
+export async function streamsNotCurrent(servers: NatsServer[]): Promise<string[]> {
+  type Cluster = { leader?: string; replicas?: { name: string; current: boolean; lag?: number }[] };
+  type Jsz = { account_details?: { stream_detail?: { name: string; cluster?: Cluster }[] }[] };
+  const views = await Promise.all(servers.map(async (s) => {
+    const r = await httpGet(s.httpPort, '/jsz?accounts=true&streams=true').catch(() => undefined);
+    return r?.status === 200 ? { name: s.name, jsz: JSON.parse(r.body) as Jsz } : undefined;
+  }));
+  const names = new Set<string>();
+  const good = new Set<string>();
+  for (const v of views) {
+    for (const a of v?.jsz.account_details ?? []) {
+      for (const st of a.stream_detail ?? []) {
+        names.add(st.name);
+        const c = st.cluster;
+        if (!c || c.leader !== v!.name) continue; // only the leader knows its followers' state
+        const followers = c.replicas ?? [];
+        if (followers.length === servers.length - 1 && followers.every((f) => f.current && !(f.lag !== undefined && f.lag > 0))) good.add(st.name);
+      }
+    }
+  }
+  if (views.some((v) => v === undefined)) return ['(a server does not answer /jsz)'];
+  return [...names].filter((n) => !good.has(n)).sort();
+}
+
+/** Resolves once streamsNotCurrent is empty; throws after timeoutMs naming the streams still behind. */
+export async function waitForReplicasCurrent(servers: NatsServer[], timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const behind = await streamsNotCurrent(servers);
+    if (behind.length === 0) return;
+    if (Date.now() > end) throw new Error(`stream replicas not current within ${timeoutMs} ms: ${behind.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 // ---------------------------------------------------------------- gateway nodes
 
 export interface GatewayNodeOptions {

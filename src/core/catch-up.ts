@@ -81,6 +81,8 @@ export function offsetWithinBytes(bytesSince: (offset: number) => number, from: 
 
 /** Records read per batch. */
 export const CATCH_UP_BATCH = 256;
+/** Wait before reading again after an empty read below the watermark. */
+const EMPTY_READ_WAIT_MS = 50;
 
 export class CatchUpReader {
   private running = false;
@@ -203,8 +205,15 @@ export class CatchUpReader {
         consumed = true;
       }
       if (!consumed) {
-        // Nothing below the watermark at the cursor: the range [cursor, first record read or routed) holds
-        // no records (offsets never routed, or deleted by retention while we read).
+        if (msgs.length === 0 && from >= src.startOffset(p)) {
+          // Nothing read although records below the watermark exist (offsets are dense from the start): a log
+          // that cannot read them yet (NATS: a stream leader elected a moment ago) - never a reason to skip them.
+          // Retention that removed them moves the start, which the next round sees.
+          await new Promise((r) => setTimeout(r, EMPTY_READ_WAIT_MS));
+          continue;
+        }
+        // Nothing below the watermark at the cursor: the range [cursor, first record read) holds no records
+        // (deleted by retention, which the log's read stepped over).
         const c = t.cursor();
         if (c === undefined) return;
         const at = c[p] ?? 0;

@@ -46,6 +46,8 @@ export class NatsLog implements BackendLog {
   private readonly starts: number[];
   private readonly ends: number[];
   private readonly tails: Promise<unknown>[];
+  /** Per partition, the highest sequence a PubAck of this node gave a new record (they rise: one connection, one leader order). */
+  private readonly ownHigh: number[];
   /** Stream bytes per partition as of the last stream-info read (stats()). */
   private readonly bytes: number[];
   private listeners: AppendListener[] = [];
@@ -58,6 +60,7 @@ export class NatsLog implements BackendLog {
     this.starts = state.map((s) => Math.max(0, s.first - 1));
     this.ends = state.map((s) => s.last);
     this.tails = state.map(() => Promise.resolve());
+    this.ownHigh = state.map(() => 0);
     this.bytes = state.map((s) => s.bytes);
   }
 
@@ -133,6 +136,12 @@ export class NatsLog implements BackendLog {
     // Resolves in offset order per partition: after the previous append to p settled.
     const done = acked.then(async (ack) => {
       if (ack.seq < 1) throw new Error(`nats log: PubAck without a sequence (duplicate ${ack.duplicate})`);
+      if (!ack.duplicate) {
+        if (ack.seq <= this.ownHigh[p]!) {
+          this.events.warn({ partition: p, seq: ack.seq, ownHigh: this.ownHigh[p], end: this.ends[p] }, 'nats log: a new record got a sequence at or below one this node was acknowledged before: the stream lost records');
+        }
+        this.ownHigh[p] = Math.max(this.ownHigh[p]!, ack.seq);
+      }
       if (ack.duplicate) {
         // Nothing new was stored: the first copy is at ack.seq. Checked (a read at the leader, only on this rare
         // path), because routing trusts the offset: a wrong one would route this message in another record's place.
@@ -184,24 +193,31 @@ export class NatsLog implements BackendLog {
         const n = Math.min(WINDOW, maxRecords - out.length, this.ends[partition]! - next);
         const got = await Promise.all(Array.from({ length: n }, (_, i) => this.get(partition, next + i + 1)));
         let full = false;
+        let front = false;
+        let seen = next; // offset after the last record looked at
         for (const m of got) {
           // Missing: removed by retention (front), or not readable yet at the leader (a leader elected a moment
           // ago may not have applied every committed entry). Sequences are dense (nothing is deleted in the
-          // middle), so after a record a missing one is a hole to retry, never to skip: the batch ends there.
+          // middle), so a missing one is never skipped on the strength of a later one being there: the gets run
+          // in parallel, and a later one may be answered after the leader applied more. After a record it ends
+          // the batch (a hole to retry); before any, the check below tells retention from "not yet".
           if (!m) {
-            if (out.length > 0) { full = true; break; }
-            continue;
+            if (out.length > 0) full = true;
+            else front = true;
+            break;
           }
           const r = this.toRecord(partition, m);
-          if (!r) continue;
+          if (!r) { seen = m.seq; continue; }
           const size = r.key.length + r.headers.length + r.value.length;
           if (out.length > 0 && maxBytes !== undefined && bytes + size > maxBytes) { full = true; break; }
           out.push(r);
           bytes += size;
+          seen = m.seq;
         }
         if (full) break;
-        if (out.length === 0) {
-          // Nothing in the window: retention moved the start past it, or the records are not stored yet.
+        if (out.length === 0 && front) {
+          // The window's first record is missing: retention moved the start past it, or it is not readable yet.
+          // next_by_subj is one answer from one store: a first stored record above it proves retention.
           const first = await this.next(partition, next + 1);
           if (!first) break;
           if (first.seq === next + 1) break; // it is there after all: not readable yet, the attempt loop retries
@@ -209,7 +225,7 @@ export class NatsLog implements BackendLog {
           next = first.seq - 1;
           continue;
         }
-        next = out[out.length - 1]!.offset + 1;
+        next = seen;
       }
     }
     return out;
