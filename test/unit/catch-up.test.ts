@@ -15,6 +15,8 @@ class FakeLog implements CatchUpSource {
   readonly start: number[];
   readonly pending: (() => void)[] = [];
   reads = 0;
+  /** Reads that come back empty although records are there (NATS: a stream leader that has not applied them yet). */
+  blindReads = 0;
   constructor(readonly partitions: number) {
     this.records = Array.from({ length: partitions }, () => []);
     this.routedAt = new Array<number>(partitions).fill(0);
@@ -43,6 +45,10 @@ class FakeLog implements CatchUpSource {
   readMessages(p: number, from: number, max: number): Promise<CatchUpBatch> {
     this.reads++;
     const routedAtIssue = this.routedAt[p]!;
+    if (this.blindReads > 0) {
+      this.blindReads--;
+      return Promise.resolve({ msgs: [], routedAtIssue });
+    }
     return new Promise((resolve) => {
       // Resolved later: by then more may be appended (and not routed) - the reader must cope.
       this.pending.push(() => resolve({ msgs: this.records[p]!.filter((m) => m.ref!.offset >= Math.max(from, this.start[p]!)).slice(0, max), routedAtIssue }));
@@ -221,6 +227,22 @@ describe('catch-up reader: behind -> log -> live', () => {
     for (let i = 0; i < 3; i++) await tick();
     assert.deepEqual(h.skipped, [[0, 1, 4, 'retention']]);
     assert.deepEqual(h.delivered, [4, 5]);
+    assert.equal(h.session.behind, false);
+  });
+
+  it('an empty read below the watermark (records there, not readable yet) is read again, never skipped', async () => {
+    const h = harness(1, { maxInflight: 10, maxQueued: 10 });
+    for (let i = 0; i < 4; i++) h.appendOnly(0, i);
+    h.log.routedAt[0] = 4;
+    h.session.goBehind([0]);
+    h.log.blindReads = 2;
+    h.reader.kick();
+    for (let i = 0; i < 100 && h.log.pending.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(h.log.reads, 3, 'two empty reads, then a third');
+    h.log.resolveOne();
+    for (let i = 0; i < 3; i++) await tick();
+    assert.deepEqual(h.delivered, [0, 1, 2, 3]);
+    assert.deepEqual(h.skipped, []);
     assert.equal(h.session.behind, false);
   });
 
