@@ -13,7 +13,7 @@
 //                               bounded by the window, never by the backlog. Written at connect and disconnect, and
 //                               at most once a second while it changes; a crash can redeliver (never lose) what
 //                               was acknowledged in that second.
-//   q/<id>/<packetId>           inbound QoS 2 receipt v1 {v, p, o, released, t?}: written after the append and before
+//   q/<id>/<packetId>           inbound QoS 2 receipt v1 {v, p, o, released, t?, m?}: written after the append and before
 //                               PUBREC; `released` before PUBCOMP. A header-only scan of the log tail at start restores
 //                               receipts whose write a crash cut off, so a resent PUBLISH is never routed twice.
 //   sg/<$share/group/filter>    cursor of a behind `$share` group v1 {v, cursor}
