@@ -1,44 +1,93 @@
-// JetStream alone, no gateway: does a three-server cluster keep every acknowledged publish of an R3 stream when the stream leader is killed -9 under load? Imports node builtins, @nats-io/transport-node, @nats-io/jetstream and scripts/cluster-dev.ts.
+// JetStream alone, no gateway: does a three-server cluster keep every acknowledged publish of R3 streams when a server is killed -9 under load? Imports node builtins, @nats-io/transport-node, @nats-io/jetstream and scripts/cluster-dev.ts.
 //
-// Usage: node --import tsx loadtest/jetstream-kill-check.ts --iterations N [--victim leader|client] [--dir DIR]
-// One stream `kc` (file storage, replicas 3, subject `kc.>`); one client publishes numbered payloads with 64
-// PubAcks outstanding and records every PubAck (sequence -> payload). Per iteration: kill -9 of the stream's
-// leader (`--victim leader`, default) or of the server the client is connected to (`client`), load on for 3 s (failed publishes are not counted), the server started again, wait until every follower
-// is current (one failure at a time), then every acknowledged sequence is read back at the leader and must hold its
-// own payload. Prints one line per iteration and a summary; exit 1 when an acknowledged sequence lost its payload
-// (missing, or another payload in its place) - the cluster kill loop's `--kill nats` failures come from here when
-// this fails too (docs/CLUSTER.md, "Kill loop").
+// Usage: node --import tsx loadtest/jetstream-kill-check.ts --iterations N [--victim leader|client|seeded]
+//        [--streams S] [--clients C] [--followers] [--seed X] [--dir DIR]
+// S streams `kc<i>` (file storage, replicas 3, subjects `kc<i>.>`), like the gateway's log partitions; C client
+// connections, each publishing numbered payloads round robin over the streams with 64 PubAcks outstanding; with
+// --followers, a headers-only ordered consumer per stream and client (as each gateway node has). Every PubAck is
+// recorded (stream, sequence -> payload). Per iteration: kill -9 of stream kc0's leader (`leader`, default), of the
+// server client 0 is connected to (`client`), or of one from the seed (`seeded`); load on for 3 s (failed publishes
+// are not counted); the server started again; wait until every follower is current (one failure at a time); then
+// every acknowledged sequence is read back at its leader and must hold its own payload. One line per iteration and
+// a summary; exit 1 when an acknowledged sequence lost its payload (missing, or another one in its place).
+// docs/CLUSTER.md ("Kill loop") has the runs and why this exists.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type ConsumerMessages } from '@nats-io/jetstream';
 import { startNatsServers, waitForJetStream, waitForReplicasCurrent } from '../scripts/cluster-dev.ts';
+import { answerHelp } from './help.ts';
+import { prng } from '../test/helpers/prng.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+const HELP = `usage: node --import tsx loadtest/jetstream-kill-check.ts [options]
+JetStream alone (3 nats-servers, R3 streams, no gateway): kill -9 under publishes, then every acknowledged sequence
+must still hold its payload.
+  --iterations N      kills (default 10)
+  --victim WHO        leader (of stream kc0, default) | client (the server client 0 is connected to) | seeded
+  --streams S         streams, like the gateway's log partitions (default 1)
+  --clients C         client connections publishing (default 1)
+  --followers         a headers-only ordered consumer per stream and client, as each gateway node has
+  --seed X            seed for --victim seeded (default 1)
+  --dir DIR           parent directory of the servers' files (default: a new temp dir, removed)
+exit code: 0 when every acknowledged sequence kept its payload, 1 otherwise, 2 on a harness error.
+`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { iterations: { type: 'string', default: '10' }, victim: { type: 'string', default: 'leader' }, dir: { type: 'string' } } });
-  if (values.victim !== 'leader' && values.victim !== 'client') throw new Error('--victim must be leader or client');
+  answerHelp(HELP);
+  const { values } = parseArgs({
+    options: {
+      iterations: { type: 'string', default: '10' },
+      victim: { type: 'string', default: 'leader' },
+      streams: { type: 'string', default: '1' },
+      clients: { type: 'string', default: '1' },
+      followers: { type: 'boolean', default: false },
+      seed: { type: 'string', default: '1' },
+      dir: { type: 'string' },
+    },
+  });
   const n = Number(values.iterations);
+  const nStreams = Number(values.streams);
+  const nClients = Number(values.clients);
   if (!Number.isInteger(n) || n < 1) throw new Error('--iterations must be a positive integer');
+  if (!Number.isInteger(nStreams) || nStreams < 1 || nStreams > 16) throw new Error('--streams must be 1..16');
+  if (!Number.isInteger(nClients) || nClients < 1 || nClients > 8) throw new Error('--clients must be 1..8');
+  if (values.victim !== 'leader' && values.victim !== 'client' && values.victim !== 'seeded') throw new Error('--victim must be leader, client or seeded');
+  const rnd = prng(Number(values.seed));
   const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'js-kill-'));
   const cluster = await startNatsServers({ count: 3, dir });
-  const nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  await jsm.streams.add({ name: 'kc', subjects: ['kc.>'], storage: StorageType.File, num_replicas: 3 });
-  const acked = new Map<number, string>();
+  const conns: NatsConnection[] = [];
+  const follows: ConsumerMessages[] = [];
+  for (let c = 0; c < nClients; c++) conns.push(await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 200 }));
+  const jsm = await jetstreamManager(conns[0]!);
+  const names = Array.from({ length: nStreams }, (_, i) => `kc${i}`);
+  for (const name of names) await jsm.streams.add({ name, subjects: [`${name}.>`], storage: StorageType.File, num_replicas: 3 });
+  if (values.followers) {
+    for (const nc of conns) {
+      const js = jetstream(nc);
+      for (const name of names) {
+        const consumer = await js.consumers.get(name, { deliver_policy: DeliverPolicy.New, headers_only: true });
+        follows.push(await consumer.consume({ callback: () => undefined }));
+      }
+    }
+  }
+  /** `<stream> <seq>` -> payload. */
+  const acked = new Map<string, string>();
   let next = 0;
   let failed = 0;
   let stop = false;
-  const pump = async (): Promise<void> => {
+  const pump = async (c: number): Promise<void> => {
+    const js = jetstream(conns[c]!);
     while (!stop) {
-      const body = `m${next++}`;
+      const i = next++;
+      const stream = names[i % nStreams]!;
+      const body = `c${c}m${i}`;
       try {
-        const ack = await js.publish('kc.x', body, { timeout: 2000 });
-        if (!ack.duplicate) acked.set(ack.seq, body);
+        const ack = await js.publish(`${stream}.x`, body, { timeout: 2000 });
+        if (!ack.duplicate) acked.set(`${ack.stream} ${ack.seq}`, body);
       } catch {
         failed++;
         await sleep(50);
@@ -47,39 +96,44 @@ async function main(): Promise<void> {
   };
   let bad = 0;
   try {
-    for (let i = 0; i < n; i++) {
+    for (let it = 0; it < n; it++) {
       stop = false;
-      const workers = Array.from({ length: 64 }, () => pump());
+      const workers = conns.flatMap((_, c) => Array.from({ length: 64 }, () => pump(c)));
       await sleep(1500);
-      const info = await jsm.streams.info('kc');
-      const name = values.victim === 'leader' ? info.cluster?.leader : nc.info?.server_name;
-      const leader = cluster.servers.find((s) => s.name === name);
-      if (!leader) throw new Error(`no ${values.victim} server for kc: ${JSON.stringify(info.cluster)}`);
-      const wasLeader = leader.name === info.cluster?.leader;
-      await leader.kill9();
+      const info = await jsm.streams.info(names[0]!);
+      const name = values.victim === 'leader' ? info.cluster?.leader : values.victim === 'client' ? conns[0]!.info?.server_name : cluster.servers[Math.floor(rnd() * 3)]!.name;
+      const victim = cluster.servers.find((s) => s.name === name);
+      if (!victim) throw new Error(`no ${values.victim} server: ${JSON.stringify(info.cluster)}`);
+      const wasLeader = victim.name === info.cluster?.leader;
+      await victim.kill9();
       await sleep(3000);
       stop = true;
       await Promise.all(workers);
-      await leader.start();
+      await victim.start();
       await waitForJetStream(cluster.servers, 60_000);
       await waitForReplicasCurrent(cluster.servers, 90_000);
       const wrong: string[] = [];
-      const seqs = [...acked.keys()];
-      for (let k = 0; k < seqs.length; k += 64) {
-        const got = await Promise.all(seqs.slice(k, k + 64).map((seq) => jsm.streams.getMessage('kc', { seq }).then((m) => [seq, m?.string() ?? '(missing)'] as const)));
-        for (const [seq, body] of got) if (body !== acked.get(seq)) wrong.push(`${seq}:${acked.get(seq)}->${body}`);
+      const keys = [...acked.keys()];
+      for (let k = 0; k < keys.length; k += 64) {
+        const got = await Promise.all(keys.slice(k, k + 64).map(async (key) => {
+          const [stream, seq] = key.split(' ') as [string, string];
+          const m = await jsm.streams.getMessage(stream, { seq: Number(seq) });
+          return [key, m?.string() ?? '(missing)'] as const;
+        }));
+        for (const [key, body] of got) if (body !== acked.get(key)) wrong.push(`${key}:${acked.get(key)}->${body}`);
       }
       bad += wrong.length;
-      process.stdout.write(`iteration ${i + 1}: killed ${leader.name} (${wasLeader ? 'leader' : 'follower'}${values.victim === 'client' ? ', the client\'s server' : ''}) acked=${acked.size} failed=${failed} wrong=${wrong.length}${wrong.length ? ` ${wrong.slice(0, 6).join(' ')}` : ''}\n`);
-      for (const w of wrong) acked.delete(Number(w.split(':')[0])); // reported once
+      process.stdout.write(`iteration ${it + 1}: killed ${victim.name} (${wasLeader ? 'kc0 leader' : 'kc0 follower'}) acked=${acked.size} failed=${failed} wrong=${wrong.length}${wrong.length ? ` ${wrong.slice(0, 6).join(' ')}` : ''}\n`);
+      for (const w of wrong) acked.delete(w.slice(0, w.indexOf(':'))); // reported once
     }
   } finally {
     stop = true;
-    await nc.close().catch(() => undefined);
+    for (const f of follows) f.stop();
+    await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
     await cluster.stop();
     if (values.dir === undefined) rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`summary: iterations=${n} acknowledged=${acked.size + bad} lost-or-replaced=${bad}\n`);
+  process.stdout.write(`summary: iterations=${n} streams=${nStreams} clients=${nClients} followers=${values.followers} acknowledged=${acked.size + bad} lost-or-replaced=${bad}\n`);
   process.exit(bad === 0 ? 0 : 1);
 }
 
