@@ -1,10 +1,11 @@
 // JetStream alone, no gateway: does a three-server cluster keep every acknowledged publish of R3 streams when a server is killed -9 under load? Imports node builtins, @nats-io/transport-node, @nats-io/jetstream and scripts/cluster-dev.ts.
 //
 // Usage: node --import tsx loadtest/jetstream-kill-check.ts --iterations N [--victim leader|client|seeded]
-//        [--streams S] [--clients C] [--followers] [--seed X] [--dir DIR]
+//        [--streams S] [--clients C] [--followers] [--msgid [--dupes]] [--seed X] [--dir DIR]
 // S streams `kc<i>` (file storage, replicas 3, subjects `kc<i>.>`), like the gateway's log partitions; C client
 // connections, each publishing numbered payloads round robin over the streams with 64 PubAcks outstanding; with
-// --followers, a headers-only ordered consumer per stream and client (as each gateway node has). Every PubAck is
+// --followers, a headers-only ordered consumer per stream and client (as each gateway node has); with --msgid, a
+// Nats-Msg-Id on every publish and a failed one published again with it (--dupes: every one twice). Every PubAck is
 // recorded (stream, sequence -> payload). Per iteration: kill -9 of stream kc0's leader (`leader`, default), of the
 // server client 0 is connected to (`client`), or of one from the seed (`seeded`); load on for 3 s (failed publishes
 // are not counted); the server started again; wait until every follower is current (one failure at a time); then
@@ -31,6 +32,9 @@ must still hold its payload.
   --streams S         streams, like the gateway's log partitions (default 1)
   --clients C         client connections publishing (default 1)
   --followers         a headers-only ordered consumer per stream and client, as each gateway node has
+  --msgid             every publish carries a Nats-Msg-Id, and a failed one is published again with it (as the
+                      gateway's inbound QoS 2 resends are)
+  --dupes             with --msgid: every message is published twice, the second a duplicate JetStream drops
   --seed X            seed for --victim seeded (default 1)
   --dir DIR           parent directory of the servers' files (default: a new temp dir, removed)
 exit code: 0 when every acknowledged sequence kept its payload, 1 otherwise, 2 on a harness error.
@@ -45,6 +49,8 @@ async function main(): Promise<void> {
       streams: { type: 'string', default: '1' },
       clients: { type: 'string', default: '1' },
       followers: { type: 'boolean', default: false },
+      msgid: { type: 'boolean', default: false },
+      dupes: { type: 'boolean', default: false },
       seed: { type: 'string', default: '1' },
       dir: { type: 'string' },
     },
@@ -81,15 +87,18 @@ async function main(): Promise<void> {
   let stop = false;
   const pump = async (c: number): Promise<void> => {
     const js = jetstream(conns[c]!);
+    let retry: { stream: string; body: string } | undefined;
     while (!stop) {
       const i = next++;
-      const stream = names[i % nStreams]!;
-      const body = `c${c}m${i}`;
+      const { stream, body } = retry ?? { stream: names[i % nStreams]!, body: `c${c}m${i}` };
+      retry = undefined;
       try {
-        const ack = await js.publish(`${stream}.x`, body, { timeout: 2000 });
+        const ack = await js.publish(`${stream}.x`, body, { timeout: 2000, ...(values.msgid ? { msgID: body } : {}) });
         if (!ack.duplicate) acked.set(`${ack.stream} ${ack.seq}`, body);
+        if (values.msgid && values.dupes) await js.publish(`${stream}.x`, body, { timeout: 2000, msgID: body });
       } catch {
         failed++;
+        if (values.msgid) retry = { stream, body };
         await sleep(50);
       }
     }
@@ -133,7 +142,7 @@ async function main(): Promise<void> {
     await cluster.stop();
     if (values.dir === undefined) rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`summary: iterations=${n} streams=${nStreams} clients=${nClients} followers=${values.followers} acknowledged=${acked.size + bad} lost-or-replaced=${bad}\n`);
+  process.stdout.write(`summary: iterations=${n} streams=${nStreams} clients=${nClients} followers=${values.followers} msgid=${values.msgid} dupes=${values.dupes} acknowledged=${acked.size + bad} lost-or-replaced=${bad}\n`);
   process.exit(bad === 0 ? 0 : 1);
 }
 
