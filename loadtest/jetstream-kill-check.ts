@@ -35,6 +35,8 @@ must still hold its payload.
   --msgid             every publish carries a Nats-Msg-Id, and a failed one is published again with it (as the
                       gateway's inbound QoS 2 resends are)
   --dupes             with --msgid: every message is published twice, the second a duplicate JetStream drops
+  --replay-old N      with --msgid: after each restart, publish the last N acknowledged messages again with their
+                      Nats-Msg-Id (duplicates of records the restarted server stored before it died)
   --seed X            seed for --victim seeded (default 1)
   --dir DIR           parent directory of the servers' files (default: a new temp dir, removed)
 exit code: 0 when every acknowledged sequence kept its payload, 1 otherwise, 2 on a harness error.
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
       followers: { type: 'boolean', default: false },
       msgid: { type: 'boolean', default: false },
       dupes: { type: 'boolean', default: false },
+      'replay-old': { type: 'string', default: '0' },
       seed: { type: 'string', default: '1' },
       dir: { type: 'string' },
     },
@@ -121,6 +124,17 @@ async function main(): Promise<void> {
       await victim.start();
       await waitForJetStream(cluster.servers, 60_000);
       await waitForReplicasCurrent(cluster.servers, 90_000);
+      const replay = Number(values['replay-old']);
+      if (values.msgid && replay > 0) {
+        const js = jetstream(conns[0]!);
+        const old = [...acked.entries()].slice(-replay);
+        let stored = 0;
+        for (let k = 0; k < old.length; k += 64) {
+          const acks = await Promise.all(old.slice(k, k + 64).map(([key, body]) => js.publish(`${key.split(' ')[0]!}.x`, body, { timeout: 2000, msgID: body }).catch(() => undefined)));
+          for (const a of acks) if (a && !a.duplicate) stored++;
+        }
+        if (stored > 0) process.stdout.write(`  replay: ${stored} of ${old.length} old messages stored again (not seen as duplicates)\n`);
+      }
       const wrong: string[] = [];
       const keys = [...acked.keys()];
       for (let k = 0; k < keys.length; k += 64) {
