@@ -64,6 +64,11 @@ export interface MessagePersistence {
 export interface BackendLog extends MessageLogPort {
   onAppend(listener: (partition: number, endOffset: number) => void): () => void;
   partitionFor(key: string): number;
+  /**
+   * Shared backends (NATS): appends whose new record got a sequence at or below one this node was acknowledged for
+   * before, i.e. the backend lost acknowledged records (docs/CLUSTER.md "Kill loop"). Absent on the local log.
+   */
+  readonly sequenceReuses?: number;
 }
 
 /**

@@ -212,6 +212,7 @@ export class GatewayMetrics {
       nodeCounter('gateway_cluster_takeovers_total', 'Sessions this node took over from another node', () => cluster.stats.takeovers);
       nodeCounter('gateway_cluster_sessions_adopted_total', 'Sessions of dead (or stopped) nodes this node adopted, so their expiry and wills run', () => cluster.stats.adopted);
       nodeCounter('gateway_cluster_share_recovered_total', '$share records of a dead node re-read and delivered by this node', () => cluster.stats.shareRecovered);
+      nodeCounter('gateway_cluster_log_sequence_reused_total', 'New records the shared log gave a sequence it had acknowledged to this node before: the backend lost acknowledged records', () => cluster.stats.sequenceReused);
     }
     const perPartition = (name: string, help: string, read: (p: PartitionStats) => number): void => {
       new Gauge({

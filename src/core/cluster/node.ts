@@ -75,6 +75,8 @@ export interface ClusterStats {
   adopted: number;
   /** `$share` records of a node that is gone, re-read and delivered here (share-recovery.ts). */
   shareRecovered: number;
+  /** New records the shared log gave a sequence it had acknowledged to this node before (BackendLog.sequenceReuses). */
+  sequenceReused: number;
 }
 
 export class ClusterNode {
@@ -132,7 +134,7 @@ export class ClusterNode {
   }
 
   get stats(): ClusterStats {
-    return { foreignRouted: this.sequencer.foreignRouted, ...this.counts, adopted: this.orphans.adopted, shareRecovered: this.shareRecovery.recovered };
+    return { foreignRouted: this.sequencer.foreignRouted, ...this.counts, adopted: this.orphans.adopted, shareRecovered: this.shareRecovery.recovered, sequenceReused: this.opts.log.sequenceReuses ?? 0 };
   }
 
   /** Watches first, then starts routing: called by Broker.restore once the local state is loaded. */

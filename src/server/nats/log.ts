@@ -48,6 +48,8 @@ export class NatsLog implements BackendLog {
   private readonly tails: Promise<unknown>[];
   /** Per partition, the highest sequence a PubAck of this node gave a new record (they rise: one connection, one leader order). */
   private readonly ownHigh: number[];
+  /** PubAcks that reused a sequence (see BackendLog.sequenceReuses). */
+  sequenceReuses = 0;
   /** Stream bytes per partition as of the last stream-info read (stats()). */
   private readonly bytes: number[];
   private listeners: AppendListener[] = [];
@@ -138,6 +140,7 @@ export class NatsLog implements BackendLog {
       if (ack.seq < 1) throw new Error(`nats log: PubAck without a sequence (duplicate ${ack.duplicate})`);
       if (!ack.duplicate) {
         if (ack.seq <= this.ownHigh[p]!) {
+          this.sequenceReuses++;
           this.events.warn({ partition: p, seq: ack.seq, ownHigh: this.ownHigh[p], end: this.ends[p] }, 'nats log: a new record got a sequence at or below one this node was acknowledged before: the stream lost records');
         }
         this.ownHigh[p] = Math.max(this.ownHigh[p]!, ack.seq);
