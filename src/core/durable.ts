@@ -34,6 +34,7 @@ import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMes
 import type { SubscriptionOptions } from './router.ts';
 import type { DeliveryRequest, SessionSnapshot } from './session.ts';
 import type { CatchUpBatch } from './catch-up.ts';
+import { UnsureAppends } from './unsure-appends.ts';
 import {
   decodeCursor,
   decodeFilter,
@@ -70,6 +71,8 @@ const COPY_BELOW = 64 * 1024;
 export class DurableStore implements MessagePersistence {
   /** Per partition: the first offset not yet routed (appends resolve in offset order per partition). */
   private readonly unrouted: number[];
+  /** Inbound QoS 2 appends that failed (outcome unknown), by dedup id: a resend looks for its first copy first. */
+  private readonly unsure = new UnsureAppends();
   /** Recent catch-up reads by `partition:from:max`, insertion order = age. */
   private readonly readCache = new Map<string, Promise<CatchUpBatch>>();
 
@@ -146,7 +149,39 @@ export class DurableStore implements MessagePersistence {
       h.update('\0');
     }
     h.update(msg.payload);
-    return this.log.append({ ...input, dedupId: h.digest('base64url') });
+    const dedupId = h.digest('base64url');
+    const p = this.log.partitionFor?.(msg.topic);
+    if (p === undefined) return this.log.append({ ...input, dedupId });
+    const unsure = this.unsure.get(dedupId);
+    const from = this.log.endOffset(p);
+    const append = (): Promise<LogRef> => this.log.append({ ...input, dedupId }).then(
+      (ref) => { this.unsure.forget(dedupId); return ref; },
+      (err: unknown) => { this.unsure.remember(dedupId, p, from); throw err; },
+    );
+    if (!unsure) return append();
+    // A resend after an append whose outcome was never learned: the first copy, if stored, is used as is.
+    return this.findFirstCopy(unsure.partition, unsure.from, msg, inboundQos2).then((found) => {
+      if (!found) return append();
+      this.unsure.forget(dedupId);
+      return found;
+    });
+  }
+
+  /** The record of this inbound QoS 2 PUBLISH (same publisher, packet id, topic and payload) in partition p from `from` on, if any. */
+  private async findFirstCopy(p: number, from: number, msg: Message, q: InboundQos2): Promise<LogRef | undefined> {
+    let off = Math.max(from, this.log.startOffset(p));
+    while (off < this.log.endOffset(p)) {
+      const recs = await this.log.read(p, off, 256, READ_BYTES);
+      if (recs.length === 0) return undefined;
+      for (const r of recs) {
+        // flags bit 4 = inbound packet id present (record-codec.ts): the cheap test first.
+        if (r.key !== msg.topic || r.headers.length < 2 || (r.headers[1]! & 16) === 0) continue;
+        const h = decodeHeaders(r.headers);
+        if (h.senderId === q.sessionId && h.inboundPacketId === q.packetId && Buffer.from(r.value).equals(msg.payload)) return { partition: p, offset: r.offset };
+      }
+      off = recs[recs.length - 1]!.offset + 1;
+    }
+    return undefined;
   }
 
   /** '-' (no receipt), an unreleased receipt's own marker (this flow's earlier attempt), or the receipt's `p:o`. */

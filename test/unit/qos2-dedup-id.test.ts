@@ -1,4 +1,4 @@
-// Unit: the dedup id DurableStore.append gives an inbound QoS 2 record on a log that deduplicates (NATS): the same for a resend of the same PUBLISH, also after a receipt write that failed, different for the next message under that packet id. Imports DurableStore, the state codec and node:test.
+// Unit: the dedup id DurableStore.append gives an inbound QoS 2 record on a log that deduplicates (NATS) - the same for a resend of the same PUBLISH, also after a receipt write that failed, different for the next message under that packet id - and the resend after an append whose outcome was never learned, which uses its first copy when the log has it. Imports DurableStore, the state codec and node:test.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DurableStore } from '../../src/core/durable.ts';
@@ -91,3 +91,68 @@ function ok(v: Buffer | undefined): { released: boolean } {
   assert.ok(r.ok);
   return r.value;
 }
+
+describe('inbound QoS 2 resend after an append whose outcome was never learned', () => {
+  /** A one-partition log. `fail.next`: 'lose' = the next append stores its record but its answer fails; 'refuse' = it fails without storing. */
+  function storingLog(): { store: DurableStore; appends: () => number; fail: { next?: 'lose' | 'refuse' } } {
+    const recs: { key: string; timestamp: number; headers: Buffer; value: Buffer; partition: number; offset: number }[] = [];
+    const fail: { next?: 'lose' | 'refuse' } = {};
+    const map = new Map<string, Buffer>();
+    const state: StatePort = {
+      get: (k) => map.get(k),
+      put: async (k, v) => void map.set(k, v),
+      delete: async (k) => void map.delete(k),
+      *entries(prefix = '') {
+        for (const e of map) if (e[0].startsWith(prefix)) yield e;
+      },
+      close: async () => undefined,
+    };
+    const log: MessageLogPort = {
+      partitions: 1,
+      deduplicates: true,
+      partitionFor: () => 0,
+      append: async (input) => {
+        const how = fail.next;
+        fail.next = undefined;
+        if (how === 'refuse') throw new Error('not connected');
+        const r = { key: input.key, timestamp: input.timestamp, headers: input.headers, value: input.value, partition: 0, offset: recs.length };
+        recs.push(r);
+        if (how === 'lose') throw new Error('NATS connection lost');
+        return { partition: 0, offset: r.offset };
+      },
+      read: async (_p, offset, max) => recs.filter((r) => r.offset >= offset).slice(0, max),
+      endOffset: () => recs.length,
+      startOffset: () => 0,
+      offsetForTime: async () => 0,
+      close: async () => undefined,
+    };
+    return { store: new DurableStore(log, state, false), appends: () => recs.length, fail };
+  }
+
+  it('the first copy is found in the log and used: nothing appended again', async () => {
+    const { store, appends, fail } = storingLog();
+    await store.append(msg('other'), { sessionId: 'pub', packetId: 1 });
+    fail.next = 'lose';
+    await assert.rejects(store.append(msg('b'), { sessionId: 'pub', packetId: 9 }));
+    assert.equal(appends(), 2, 'the failed append stored its record');
+    assert.deepEqual(await store.append(msg('b'), { sessionId: 'pub', packetId: 9 }), { partition: 0, offset: 1 });
+    assert.equal(appends(), 2, 'the resend was not appended');
+  });
+
+  it('no first copy (the failed append stored nothing): the resend is appended', async () => {
+    const { store, appends, fail } = storingLog();
+    fail.next = 'refuse';
+    await assert.rejects(store.append(msg('c'), { sessionId: 'pub', packetId: 4 }));
+    assert.deepEqual(await store.append(msg('c'), { sessionId: 'pub', packetId: 4 }), { partition: 0, offset: 0 });
+    assert.equal(appends(), 1);
+  });
+
+  it('another publisher\'s record with the same packet id and payload is not taken for the first copy', async () => {
+    const { store, appends, fail } = storingLog();
+    fail.next = 'refuse';
+    await assert.rejects(store.append(msg('d'), { sessionId: 'pub', packetId: 6 }));
+    await store.append({ ...msg('d'), senderId: 'other' }, { sessionId: 'other', packetId: 6 });
+    assert.deepEqual(await store.append(msg('d'), { sessionId: 'pub', packetId: 6 }), { partition: 0, offset: 1 });
+    assert.equal(appends(), 2);
+  });
+});

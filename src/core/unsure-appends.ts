@@ -1,0 +1,46 @@
+// Inbound QoS 2 appends whose outcome this node never learned (the append failed: the record may be stored or not), by dedup id, so the publisher's resend looks for the first copy before appending again. Pure; imports nothing.
+//
+// Why (docs/CLUSTER.md "Kill loop"): JetStream's duplicate detection (Nats-Msg-Id) is the other guard, but each
+// duplicate it drops goes through its replicated apply path, and nats-server 2.9.10 lost acknowledged records in
+// the cluster kill loop in runs full of such duplicates. A resend that finds its first copy is not sent at all.
+// Bounded: at most MAX entries (the oldest go first), each kept at most TTL_MS (JetStream's default duplicate window).
+
+export interface UnsureAppend {
+  partition: number;
+  /** The partition's end offset when the append started: a stored first copy is at or after it. */
+  from: number;
+  at: number;
+}
+
+const MAX = 10_000;
+const TTL_MS = 120_000;
+
+export class UnsureAppends {
+  private readonly byId = new Map<string, UnsureAppend>();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** The append with this dedup id failed; keeps the earliest `from` of repeated failures. */
+  remember(dedupId: string, partition: number, from: number, now = Date.now()): void {
+    const had = this.byId.get(dedupId);
+    this.byId.delete(dedupId);
+    this.byId.set(dedupId, { partition, from: had ? Math.min(had.from, from) : from, at: now });
+    if (this.byId.size > MAX) this.byId.delete(this.byId.keys().next().value as string);
+  }
+
+  /** The failed append with this dedup id, if one is remembered and recent; it stays until forget(). */
+  get(dedupId: string, now = Date.now()): UnsureAppend | undefined {
+    const u = this.byId.get(dedupId);
+    if (u && now - u.at > TTL_MS) {
+      this.byId.delete(dedupId);
+      return undefined;
+    }
+    return u;
+  }
+
+  forget(dedupId: string): void {
+    this.byId.delete(dedupId);
+  }
+}
