@@ -1,7 +1,8 @@
-// An in-memory key/value store with the consumer-group offset port's shape, for unit tests. Imports the port type only.
+// An in-memory key/value store with the consumer-group offset port's and the state port's shape, for unit tests. Imports the port types only.
 import type { OffsetStorePort } from '../../src/core/consumer-group.ts';
+import type { StatePort } from '../../src/core/persistence.ts';
 
-export class MemStore implements OffsetStorePort {
+export class MemStore implements OffsetStorePort, StatePort {
   readonly map = new Map<string, Buffer>();
   get(key: string): Buffer | undefined {
     return this.map.get(key);
@@ -15,4 +16,5 @@ export class MemStore implements OffsetStorePort {
   entries(prefix = ''): IterableIterator<[string, Buffer]> {
     return [...this.map].filter(([k]) => k.startsWith(prefix)).values();
   }
+  async close(): Promise<void> {}
 }

@@ -3,26 +3,21 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DurableStore } from '../../src/core/durable.ts';
 import { decodeReceipt } from '../../src/core/state-codec.ts';
-import type { InboundQos2, MessageLogPort, StatePort } from '../../src/core/persistence.ts';
+import type { InboundQos2, MessageLogPort } from '../../src/core/persistence.ts';
+import { MemStore } from '../helpers/mem-store.ts';
 import type { Message } from '../../src/core/message.ts';
 
 function setup(): { store: DurableStore; ids: (string | undefined)[]; map: Map<string, Buffer>; failPuts: { on: boolean } } {
   const ids: (string | undefined)[] = [];
-  const map = new Map<string, Buffer>();
   const failPuts = { on: false };
-  const state: StatePort = {
-    get: (k) => map.get(k),
-    // Like NatsState: the cache takes the value at once; the store write may then fail.
-    put: async (k, v) => {
-      map.set(k, v);
+  // Like NatsState: the cache takes the value at once; the store write may then fail.
+  const state = new (class extends MemStore {
+    override async put(k: string, v: Buffer): Promise<void> {
+      this.map.set(k, v);
       if (failPuts.on) throw new Error('NATS connection lost');
-    },
-    delete: async (k) => void map.delete(k),
-    *entries(prefix = '') {
-      for (const e of map) if (e[0].startsWith(prefix)) yield e;
-    },
-    close: async () => undefined,
-  };
+    }
+  })();
+  const map = state.map;
   let end = 0;
   const log: MessageLogPort = {
     partitions: 1,
@@ -97,16 +92,7 @@ describe('inbound QoS 2 resend after an append whose outcome was never learned',
   function storingLog(): { store: DurableStore; appends: () => number; fail: { next?: 'lose' | 'refuse' } } {
     const recs: { key: string; timestamp: number; headers: Buffer; value: Buffer; partition: number; offset: number }[] = [];
     const fail: { next?: 'lose' | 'refuse' } = {};
-    const map = new Map<string, Buffer>();
-    const state: StatePort = {
-      get: (k) => map.get(k),
-      put: async (k, v) => void map.set(k, v),
-      delete: async (k) => void map.delete(k),
-      *entries(prefix = '') {
-        for (const e of map) if (e[0].startsWith(prefix)) yield e;
-      },
-      close: async () => undefined,
-    };
+    const state = new MemStore();
     const log: MessageLogPort = {
       partitions: 1,
       deduplicates: true,

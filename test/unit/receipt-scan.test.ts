@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { DurableStore } from '../../src/core/durable.ts';
 import { encodeHeaders } from '../../src/core/record-codec.ts';
 import { encodeReceipt } from '../../src/core/state-codec.ts';
-import type { MessageLogPort, StatePort } from '../../src/core/persistence.ts';
+import type { MessageLogPort } from '../../src/core/persistence.ts';
+import { MemStore } from '../helpers/mem-store.ts';
 
 type Rec = { key: string; timestamp: number; headers: Buffer; value: Buffer; partition: number; offset: number };
 
@@ -14,16 +15,8 @@ function setup(records: { p: number; sender: string; id: number; t: number }[]):
     const headers = encodeHeaders({ topic: 't', payload: Buffer.alloc(0), qos: 2, retain: false, properties: {}, createdAt: r.t, expiresAt: 0, senderId: r.sender }, r.id);
     parts[r.p]!.push({ key: 't', timestamp: r.t, headers, value: Buffer.alloc(0), partition: r.p, offset: parts[r.p]!.length });
   }
-  const map = new Map<string, Buffer>();
-  const state: StatePort = {
-    get: (k) => map.get(k),
-    put: async (k, v) => void map.set(k, v),
-    delete: async (k) => void map.delete(k),
-    *entries(prefix = '') {
-      for (const e of map) if (e[0].startsWith(prefix)) yield e;
-    },
-    close: async () => undefined,
-  };
+  const state = new MemStore();
+  const map = state.map;
   const log: MessageLogPort = {
     partitions: 2,
     append: async () => ({ partition: 0, offset: 0 }),
