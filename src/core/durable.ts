@@ -150,9 +150,15 @@ export class DurableStore implements MessagePersistence {
     }
     h.update(msg.payload);
     const dedupId = h.digest('base64url');
+    inboundQos2.dedupId = dedupId;
     const p = this.log.partitionFor?.(msg.topic);
     if (p === undefined) return this.log.append({ ...input, dedupId });
     const unsure = this.unsure.get(dedupId);
+    if (unsure?.stored !== undefined) {
+      // Stored, and its receipt write failed: the resend is that record.
+      this.unsure.forget(dedupId);
+      return Promise.resolve({ partition: unsure.partition, offset: unsure.stored });
+    }
     const from = this.log.endOffset(p);
     const append = (): Promise<LogRef> => this.log.append({ ...input, dedupId }).then(
       (ref) => { this.unsure.forget(dedupId); return ref; },
@@ -198,7 +204,14 @@ export class DurableStore implements MessagePersistence {
   recordQos2(inboundQos2: InboundQos2, ref: LogRef, createdAt: number): Promise<void> {
     const r: Receipt = { p: ref.partition, o: ref.offset, released: false, t: createdAt };
     if (inboundQos2.marker !== undefined) r.m = inboundQos2.marker;
-    return this.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, encodeReceipt(r));
+    const written = this.put(`q/${inboundQos2.sessionId}/${inboundQos2.packetId}`, encodeReceipt(r));
+    const id = inboundQos2.dedupId;
+    if (id === undefined) return written;
+    // The publish fails with it; the record stays: the publisher's resend resolves at it (append above).
+    return written.catch((err: unknown) => {
+      this.unsure.rememberStored(id, ref.partition, ref.offset);
+      throw err;
+    });
   }
 
   /** First offset of partition p not yet routed (the routed watermark). */

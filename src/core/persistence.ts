@@ -40,11 +40,12 @@ export interface StatePort {
   close(): Promise<void>;
 }
 
-/** An inbound QoS 2 PUBLISH: its publisher's session and packet id. `marker` is set by DurableStore.append for its recordQos2. */
+/** An inbound QoS 2 PUBLISH: its publisher's session and packet id. `marker` and `dedupId` are set by DurableStore.append for its recordQos2. */
 export interface InboundQos2 {
   sessionId: string;
   packetId: number;
   marker?: string;
+  dedupId?: string;
 }
 
 /**

@@ -1,4 +1,4 @@
-// Inbound QoS 2 appends whose outcome this node never learned (the append failed: the record may be stored or not), by dedup id, so the publisher's resend looks for the first copy before appending again. Pure; imports nothing.
+// Inbound QoS 2 publishes that failed around their append (the append failed: the record may be stored or not; or it succeeded and the receipt write failed), by dedup id, so the publisher's resend uses or looks for the first copy instead of appending again. Pure; imports nothing.
 //
 // Why (docs/CLUSTER.md "Kill loop"): JetStream's duplicate detection (Nats-Msg-Id) is the other guard, but each
 // duplicate it drops goes through its replicated apply path, and nats-server 2.9.10 lost acknowledged records in
@@ -9,6 +9,8 @@ export interface UnsureAppend {
   partition: number;
   /** The partition's end offset when the append started: a stored first copy is at or after it. */
   from: number;
+  /** Where the first copy is, when the append itself succeeded and a later step (the receipt write) failed. */
+  stored?: number;
   at: number;
 }
 
@@ -27,6 +29,13 @@ export class UnsureAppends {
     const had = this.byId.get(dedupId);
     this.byId.delete(dedupId);
     this.byId.set(dedupId, { partition, from: had ? Math.min(had.from, from) : from, at: now });
+    if (this.byId.size > MAX) this.byId.delete(this.byId.keys().next().value as string);
+  }
+
+  /** The append with this dedup id stored its record at `offset`, but the publish failed after it (its receipt write). */
+  rememberStored(dedupId: string, partition: number, offset: number, now = Date.now()): void {
+    this.byId.delete(dedupId);
+    this.byId.set(dedupId, { partition, from: offset, stored: offset, at: now });
     if (this.byId.size > MAX) this.byId.delete(this.byId.keys().next().value as string);
   }
 

@@ -88,11 +88,19 @@ function ok(v: Buffer | undefined): { released: boolean } {
 }
 
 describe('inbound QoS 2 resend after an append whose outcome was never learned', () => {
-  /** A one-partition log. `fail.next`: 'lose' = the next append stores its record but its answer fails; 'refuse' = it fails without storing. */
-  function storingLog(): { store: DurableStore; appends: () => number; fail: { next?: 'lose' | 'refuse' } } {
+  /** A one-partition log. `fail.next`: 'lose' = the next append stores its record but its answer fails; 'refuse' = it fails without storing; 'receipt' = the next state write fails. */
+  function storingLog(): { store: DurableStore; appends: () => number; fail: { next?: 'lose' | 'refuse' | 'receipt' } } {
     const recs: { key: string; timestamp: number; headers: Buffer; value: Buffer; partition: number; offset: number }[] = [];
-    const fail: { next?: 'lose' | 'refuse' } = {};
-    const state = new MemStore();
+    const fail: { next?: 'lose' | 'refuse' | 'receipt' } = {};
+    const state = new (class extends MemStore {
+      override async put(k: string, v: Buffer): Promise<void> {
+        if (fail.next === 'receipt') {
+          fail.next = undefined;
+          throw new Error('NATS connection lost');
+        }
+        this.map.set(k, v);
+      }
+    })();
     const log: MessageLogPort = {
       partitions: 1,
       deduplicates: true,
@@ -131,6 +139,18 @@ describe('inbound QoS 2 resend after an append whose outcome was never learned',
     await assert.rejects(store.append(msg('c'), { sessionId: 'pub', packetId: 4 }));
     assert.deepEqual(await store.append(msg('c'), { sessionId: 'pub', packetId: 4 }), { partition: 0, offset: 0 });
     assert.equal(appends(), 1);
+  });
+
+  it('stored, then its receipt write failed: the resend resolves at that record, nothing appended again', async () => {
+    const { store, appends, fail } = storingLog();
+    const q: InboundQos2 = { sessionId: 'pub', packetId: 3 };
+    const ref = await store.append(msg('e'), q);
+    fail.next = 'receipt';
+    await assert.rejects(store.recordQos2(q, ref, 1));
+    const again: InboundQos2 = { sessionId: 'pub', packetId: 3 };
+    assert.deepEqual(await store.append(msg('e'), again), ref);
+    assert.equal(appends(), 1);
+    assert.equal(again.dedupId, q.dedupId);
   });
 
   it('another publisher\'s record with the same packet id and payload is not taken for the first copy', async () => {
