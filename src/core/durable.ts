@@ -67,6 +67,8 @@ const SEP = '\u0000';
 const READ_BYTES = 256 * 1024;
 const READ_CACHE_BATCHES = 64;
 const COPY_BELOW = 64 * 1024;
+/** A resend's second look for its first copy (see append). */
+const FIRST_COPY_RETRY_MS = 500;
 
 export class DurableStore implements MessagePersistence {
   /** Per partition: the first offset not yet routed (appends resolve in offset order per partition). */
@@ -165,12 +167,16 @@ export class DurableStore implements MessagePersistence {
       (err: unknown) => { this.unsure.remember(dedupId, p, from); throw err; },
     );
     if (!unsure) return append();
-    // A resend after an append whose outcome was never learned: the first copy, if stored, is used as is.
-    return this.findFirstCopy(unsure.partition, unsure.from, msg, inboundQos2).then((found) => {
-      if (!found) return append();
-      this.unsure.forget(dedupId);
-      return found;
-    });
+    // A resend after an append whose outcome was never learned: the first copy, if stored, is used as is. Not
+    // found: looked for once more a moment later (a new stream leader commits what the old one left pending).
+    const look = (): Promise<LogRef | undefined> => this.findFirstCopy(unsure.partition, unsure.from, msg, inboundQos2);
+    return look()
+      .then((found) => found ?? new Promise<void>((r) => setTimeout(r, FIRST_COPY_RETRY_MS)).then(look))
+      .then((found) => {
+        if (!found) return append();
+        this.unsure.forget(dedupId);
+        return found;
+      });
   }
 
   /** The record of this inbound QoS 2 PUBLISH (same publisher, packet id, topic and payload) in partition p from `from` on, if any. */
