@@ -30,7 +30,7 @@
 import { createHash } from 'node:crypto';
 import type { LogRef, Message } from './message.ts';
 import type { InboundQos2, MessageLogPort, MessagePersistence, StatePort, StorageBackend } from './persistence.ts';
-import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMessage } from './record-codec.ts';
+import { decodeHeaders, decodeMessage, encodeHeaders, encodeMessage, recordToMessage, type DecodedHeaders } from './record-codec.ts';
 import type { SubscriptionOptions } from './router.ts';
 import type { DeliveryRequest, SessionSnapshot } from './session.ts';
 import type { CatchUpBatch } from './catch-up.ts';
@@ -52,6 +52,9 @@ import {
   type SessionMeta,
   type StoredRef,
 } from './state-codec.ts';
+
+/** A record as the log port reads it. */
+type StoredRecord = Awaited<ReturnType<MessageLogPort['read']>>[number];
 
 export interface RestoredSession {
   snapshot: SessionSnapshot;
@@ -181,19 +184,25 @@ export class DurableStore implements MessagePersistence {
 
   /** The record of this inbound QoS 2 PUBLISH (same publisher, packet id, topic and payload) in partition p from `from` on, if any. */
   private async findFirstCopy(p: number, from: number, msg: Message, q: InboundQos2): Promise<LogRef | undefined> {
-    let off = Math.max(from, this.log.startOffset(p));
-    while (off < this.log.endOffset(p)) {
-      const recs = await this.log.read(p, off, 256, READ_BYTES);
-      if (recs.length === 0) return undefined;
-      for (const r of recs) {
-        // flags bit 4 = inbound packet id present (record-codec.ts): the cheap test first.
-        if (r.key !== msg.topic || r.headers.length < 2 || (r.headers[1]! & 16) === 0) continue;
-        const h = decodeHeaders(r.headers);
-        if (h.senderId === q.sessionId && h.inboundPacketId === q.packetId && Buffer.from(r.value).equals(msg.payload)) return { partition: p, offset: r.offset };
-      }
-      off = recs[recs.length - 1]!.offset + 1;
+    for await (const { h, r } of this.recordsFrom(p, from, this.log.endOffset(p), 256)) {
+      if (h && h.senderId === q.sessionId && h.inboundPacketId === q.packetId && r.key === msg.topic && Buffer.from(r.value).equals(msg.payload)) return { partition: p, offset: r.offset };
     }
     return undefined;
+  }
+
+  /**
+   * Records of partition p from `from` (at least the start) to `end`, read `batch` at a time, each with its
+   * decoded headers when it is an inbound QoS 2 publish (flags bit 4, record-codec.ts; the full decode is skipped
+   * otherwise): the receipt scan and the first-copy lookup.
+   */
+  private async *recordsFrom(p: number, from: number, end: number, batch: number): AsyncGenerator<{ r: StoredRecord; h: DecodedHeaders | undefined }> {
+    let off = Math.max(from, this.log.startOffset(p));
+    while (off < end) {
+      const recs = await this.log.read(p, off, batch);
+      if (recs.length === 0) return;
+      for (const r of recs) yield { r, h: r.headers.length >= 2 && (r.headers[1]! & 16) !== 0 ? decodeHeaders(r.headers) : undefined };
+      off = recs[recs.length - 1]!.offset + 1;
+    }
   }
 
   /** '-' (no receipt), an unreleased receipt's own marker (this flow's earlier attempt), or the receipt's `p:o`. */
@@ -551,23 +560,14 @@ export class DurableStore implements MessagePersistence {
     const latest = new Map<string, Seen>();
     let n = 0;
     for (let p = 0; p < this.log.partitions; p++) {
-      let off = Math.max(from[p] ?? this.log.endOffset(p), this.log.startOffset(p));
       const end = this.log.endOffset(p);
-      while (off < end) {
-        const recs = await this.log.read(p, off, 4096);
-        if (recs.length === 0) break;
-        for (const r of recs) {
-          n++;
-          // flags bit 4 = inbound packet id present (record-codec.ts); skip the full decode otherwise.
-          if (r.headers.length < 2 || (r.headers[1]! & 16) === 0) continue;
-          const h = decodeHeaders(r.headers);
-          if (opts.sessionId !== undefined && h.senderId !== opts.sessionId) continue;
-          const key = `${h.senderId}\u0000${h.inboundPacketId}`;
-          const seen: Seen = { sessionId: h.senderId, packetId: h.inboundPacketId, p: r.partition, o: r.offset, t: r.timestamp };
-          const prev = latest.get(key);
-          if (!prev || newer(seen, prev)) latest.set(key, seen);
-        }
-        off = recs[recs.length - 1]!.offset + 1;
+      for await (const { h, r } of this.recordsFrom(p, from[p] ?? end, end, 4096)) {
+        n++;
+        if (!h || (opts.sessionId !== undefined && h.senderId !== opts.sessionId)) continue;
+        const key = `${h.senderId}\u0000${h.inboundPacketId}`;
+        const seen: Seen = { sessionId: h.senderId, packetId: h.inboundPacketId, p: r.partition, o: r.offset, t: r.timestamp };
+        const prev = latest.get(key);
+        if (!prev || newer(seen, prev)) latest.set(key, seen);
       }
       if (!opts.keepWatermarks) this.unrouted[p] = Math.max(this.unrouted[p]!, end);
     }

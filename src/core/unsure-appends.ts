@@ -20,22 +20,21 @@ const TTL_MS = 120_000;
 export class UnsureAppends {
   private readonly byId = new Map<string, UnsureAppend>();
 
-  get size(): number {
-    return this.byId.size;
-  }
-
   /** The append with this dedup id failed; keeps the earliest `from` of repeated failures. */
   remember(dedupId: string, partition: number, from: number, now = Date.now()): void {
     const had = this.byId.get(dedupId);
-    this.byId.delete(dedupId);
-    this.byId.set(dedupId, { partition, from: had ? Math.min(had.from, from) : from, at: now });
-    if (this.byId.size > MAX) this.byId.delete(this.byId.keys().next().value as string);
+    this.set(dedupId, { partition, from: had ? Math.min(had.from, from) : from, at: now });
   }
 
   /** The append with this dedup id stored its record at `offset`, but the publish failed after it (its receipt write). */
   rememberStored(dedupId: string, partition: number, offset: number, now = Date.now()): void {
+    this.set(dedupId, { partition, from: offset, stored: offset, at: now });
+  }
+
+  /** Newest last (Map order), so the oldest goes first past MAX. */
+  private set(dedupId: string, u: UnsureAppend): void {
     this.byId.delete(dedupId);
-    this.byId.set(dedupId, { partition, from: offset, stored: offset, at: now });
+    this.byId.set(dedupId, u);
     if (this.byId.size > MAX) this.byId.delete(this.byId.keys().next().value as string);
   }
 

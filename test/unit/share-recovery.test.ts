@@ -63,17 +63,23 @@ function open(cluster: MemoryCluster, v: View): ShareRecovery & { kill(): void }
   });
 }
 
+/** Opens `view`'s recovery, gives it a member of G at `progress`, and lets its progress key be written. */
+async function joined(cluster: MemoryCluster, view: View, progress: number[]): Promise<ReturnType<typeof open>> {
+  const r = open(cluster, view);
+  view.members.add(G);
+  view.progress = progress;
+  r.localChanged(G, true);
+  await flush();
+  return r;
+}
+
 const keyOf = (node: string, run: number): string => `sp/${G}\u0000${node}\u0000${run}`;
 const msg = (partition: number, offset: number): Message => ({ topic: 't/x', payload: Buffer.alloc(0), qos: 1, retain: false, properties: {}, createdAt: 0, senderId: 'p', ref: { partition, offset } }) as unknown as Message;
 
 test('progress is written on join, re-written when it moves, deleted on leave', async () => {
   const cluster = new MemoryCluster({ partitions: 2 });
   const a = new View('a', 1);
-  const ra = open(cluster, a);
-  a.members.add(G);
-  a.progress = [3, 4];
-  ra.localChanged(G, true);
-  await flush();
+  const ra = await joined(cluster, a, [3, 4]);
   assert.deepEqual(decodeProgress(cluster.kv.get(keyOf('a', 1))!.value)?.pos, [3, 4]);
   a.progress = [5, 4];
   ra.tick();
@@ -143,11 +149,7 @@ test('a dead node\'s progress: claimed after the grace by the one inheritor, rec
 test('a restarted node: its earlier run\'s key is orphaned while the node is live; an inheritor without members gives the claim back; the next claim keeps its end and candidates', async () => {
   const cluster = new MemoryCluster({ partitions: 2 });
   const old = new View('a', 1);
-  const rOld = open(cluster, old);
-  old.members.add(G);
-  old.progress = [1, 1];
-  rOld.localChanged(G, true);
-  await flush();
+  const rOld = await joined(cluster, old, [1, 1]);
   rOld.kill();
   // The same node id starts again (run 2) and is the only candidate: it inherits its own earlier run.
   const a = new View('a', 2);

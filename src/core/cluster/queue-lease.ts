@@ -1,4 +1,4 @@
-// Queues and mode-based consumer groups across nodes: each (queue, log partition) is served by one node at a time, under a lease taken with compare-and-set, and the partitions are balanced over the nodes that have consumers of the queue. Imports core persistence, queue and membership types and the cluster's hash.
+// Queues and mode-based consumer groups across nodes: each (queue, log partition) is served by one node at a time, under a lease taken with compare-and-set, and the partitions are balanced over the nodes that have consumers of the queue. Imports core persistence, queue and membership types, the cluster's hash and ./node-sets.ts.
 //
 // A queue (queue.ts LogQueue) is, per log partition, a committed offset in the shared store over records of the
 // shared log, so any node can serve a partition, but two nodes serving the same one would both deliver its
@@ -34,10 +34,10 @@ import type { ClusterPort, StatePort } from '../persistence.ts';
 import type { QueueGate, QueueGateHooks } from '../queue.ts';
 import type { Membership } from './membership.ts';
 import { rendezvous } from '../hash.ts';
+import { NodeSets, SEP, splitNodeKey } from './node-sets.ts';
 
 const LEASE = 'ql/';
 const INTEREST = 'qm/';
-const SEP = '\u0000';
 
 interface PartLease {
   held: boolean;
@@ -66,7 +66,7 @@ export function partitionOwner(queue: string, p: number, cands: readonly string[
 export class QueueLeases {
   private readonly leases = new Map<string, Lease>();
   /** Queue name -> nodes that said they have consumers. */
-  private readonly interest = new Map<string, Set<string>>();
+  private readonly interest = new NodeSets(INTEREST);
   private readonly stops: (() => void)[] = [];
 
   constructor(
@@ -83,16 +83,16 @@ export class QueueLeases {
       if (this.holderOf(k) === me) this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, key: k }, 'stale queue lease not released'));
     }
     for (const [k] of this.state.entries(INTEREST)) {
-      const cut = k.lastIndexOf(SEP);
-      if (cut > 0 && k.slice(cut + 1) === me && !this.leases.get(k.slice(INTEREST.length, cut))?.wanted) {
+      const split = splitNodeKey(INTEREST, k);
+      if (split && split[1] === me && !this.leases.get(split[0])?.wanted) {
         this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, key: k }, 'stale queue interest not deleted'));
         continue;
       }
-      this.applyInterest(k, true);
+      this.interest.apply(k, true);
     }
     this.stops.push(
       this.port.watch(INTEREST, (k, v) => {
-        const name = this.applyInterest(k, v !== undefined);
+        const name = this.interest.apply(k, v !== undefined);
         const l = name === undefined ? undefined : this.leases.get(name);
         if (l) this.rebalance(l);
       }),
@@ -172,29 +172,9 @@ export class QueueLeases {
     else for (const q of l.partitions) l.hooks?.gained(q);
   }
 
-  /** Records a qm/ key change; returns the queue name. */
-  private applyInterest(k: string, present: boolean): string | undefined {
-    const cut = k.lastIndexOf(SEP);
-    if (cut < 0) return undefined;
-    const name = k.slice(INTEREST.length, cut);
-    const node = k.slice(cut + 1);
-    let set = this.interest.get(name);
-    if (present) {
-      if (!set) this.interest.set(name, (set = new Set()));
-      set.add(node);
-    } else if (set) {
-      set.delete(node);
-      if (set.size === 0) this.interest.delete(name);
-    }
-    return name;
-  }
-
   /** The live nodes with consumers of queue `l`, sorted (this node from its own consumers). */
   private candidates(l: Lease): string[] {
-    const me = this.port.nodeId;
-    const out = l.wanted ? [me] : [];
-    for (const n of this.interest.get(l.name) ?? []) if (n !== me && this.membership.isLive(n)) out.push(n);
-    return out.sort();
+    return this.interest.candidates(l.name, this.port.nodeId, l.wanted, (n) => this.membership.isLive(n));
   }
 
   private ownerOf(l: Lease, p: number, cands: readonly string[]): string | undefined {

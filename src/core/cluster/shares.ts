@@ -1,4 +1,4 @@
-// `$share` groups across nodes: which nodes have members of a group (`gm/` keys), and the deterministic choice of the one node that delivers each message to the group. Imports core message, persistence and membership types and ../hash.ts.
+// `$share` groups across nodes: which nodes have members of a group (`gm/` keys), and the deterministic choice of the one node that delivers each message to the group. Imports core message, persistence and membership types, ../hash.ts and ./node-sets.ts.
 //
 // Every node routes every record (sequencer.ts), and its router picks one LOCAL member per group. So that a
 // group gets one delivery across the cluster, each node delivers a record to a group only when it is the
@@ -16,9 +16,9 @@ import type { Logger } from 'pino';
 import type { Message } from '../message.ts';
 import type { ClusterPort, StatePort } from '../persistence.ts';
 import type { Membership } from './membership.ts';
+import { NodeSets, SEP, splitNodeKey } from './node-sets.ts';
 
 const PREFIX = 'gm/';
-const SEP = '\u0000';
 
 
 /** The node among `candidates` (sorted, at least one) that delivers `msg` to its group (the rule above). */
@@ -32,7 +32,7 @@ export class ShareAssigner {
   /** Called when this node gains its first member of group `key` (true) or loses its last (false). */
   onLocalChange: ((key: string, has: boolean) => void) | undefined;
   /** Group key -> nodes that said they have members. */
-  private readonly nodesOf = new Map<string, Set<string>>();
+  private readonly nodesOf = new NodeSets(PREFIX);
   /** Groups this node has written its key for. */
   private readonly mine = new Set<string>();
   private stopWatch: (() => void) | undefined;
@@ -48,38 +48,22 @@ export class ShareAssigner {
   ) {}
 
   start(): void {
-    this.stopWatch = this.port.watch(PREFIX, (k, v) => this.apply(k, v !== undefined));
+    this.stopWatch = this.port.watch(PREFIX, (k, v) => { this.nodesOf.apply(k, v !== undefined); });
     const me = this.port.nodeId;
     for (const [k] of this.state.entries(PREFIX)) {
-      const cut = k.lastIndexOf(SEP);
-      const key = k.slice(PREFIX.length, cut);
-      if (cut > 0 && k.slice(cut + 1) === me && !this.mine.has(key)) {
+      const split = splitNodeKey(PREFIX, k);
+      if (split && split[1] === me && !this.mine.has(split[0])) {
         // Left by an earlier run of this node (killed) for a group it has no member of now: a live node listed
         // without members would be chosen for records nobody then delivers.
-        this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, group: key }, 'stale shared group membership not deleted'));
+        this.state.delete(k).catch((err: unknown) => this.logger.warn({ err, group: split[0] }, 'stale shared group membership not deleted'));
         continue;
       }
-      this.apply(k, true);
+      this.nodesOf.apply(k, true);
     }
   }
 
   stop(): void {
     this.stopWatch?.();
-  }
-
-  private apply(k: string, present: boolean): void {
-    const cut = k.lastIndexOf(SEP);
-    if (cut < 0) return;
-    const key = k.slice(PREFIX.length, cut);
-    const node = k.slice(cut + 1);
-    let set = this.nodesOf.get(key);
-    if (present) {
-      if (!set) this.nodesOf.set(key, (set = new Set()));
-      set.add(node);
-    } else if (set) {
-      set.delete(node);
-      if (set.size === 0) this.nodesOf.delete(key);
-    }
   }
 
   /** The group's local membership may have changed (subscribe, unsubscribe, session gone or moved): keep `gm/` in step. */
@@ -104,11 +88,7 @@ export class ShareAssigner {
 
   /** The live nodes with members of group `key` now, sorted (this node when it has local members). */
   liveCandidates(key: string): string[] {
-    const me = this.port.nodeId;
-    const out: string[] = [];
-    if (this.hasLocalMembers(key)) out.push(me);
-    for (const n of this.nodesOf.get(key) ?? []) if (n !== me && this.membership.isLive(n)) out.push(n);
-    return out.sort();
+    return this.nodesOf.candidates(key, this.port.nodeId, this.hasLocalMembers(key), (n) => this.membership.isLive(n));
   }
 
   /** Whether this node delivers `msg` to group `key` (the caller has a local member for it). */
@@ -116,10 +96,7 @@ export class ShareAssigner {
     const me = this.port.nodeId;
     const known = this.nodesOf.get(key);
     if (known === undefined || (known.size === 1 && known.has(me))) return true;
-    const candidates: string[] = [me];
-    for (const n of known) if (n !== me && this.membership.isLive(n)) candidates.push(n);
-    if (candidates.length === 1) return true;
-    candidates.sort();
-    return chooseNode(candidates, msg, this.sticky) === me;
+    const candidates = this.nodesOf.candidates(key, me, true, (n) => this.membership.isLive(n));
+    return candidates.length === 1 || chooseNode(candidates, msg, this.sticky) === me;
   }
 }
